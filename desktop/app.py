@@ -1,0 +1,72 @@
+"""Starting the window: QApplication, logging, the exception hook, the main window; heavy
+imports wait until after the first paint."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from desktop import APP_ID, APP_NAME, __version__
+
+log = logging.getLogger(__name__)
+
+
+def create_application(argv: list[str] | None = None):  # noqa: ANN201 - QApplication
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName(APP_NAME)
+    app.setDesktopFileName(APP_ID)
+    from desktop.resources import app_icon
+
+    app.setWindowIcon(app_icon())
+    return app
+
+
+def build_main_window(context, tasks):  # noqa: ANN001, ANN201 - Qt types imported lazily
+    from PySide6.QtCore import QSettings
+
+    from desktop.ui.main_window import MainWindow
+
+    window_state = QSettings(
+        str(context.paths.config_dir / "window.ini"), QSettings.Format.IniFormat
+    )
+    return MainWindow(context, tasks, window_state)
+
+
+def _warm_up() -> None:
+    """Import the SDK off the GUI thread after the window shows, so the first request
+    does not pay for it."""
+    import openai  # noqa: F401
+
+
+def run_app(args: argparse.Namespace) -> int:
+    from PySide6.QtCore import QTimer
+
+    from desktop.context import AppContext
+    from desktop.logs import setup_logging
+    from desktop.ui.common.exception_dialog import install_excepthook
+    from desktop.workers import TaskManager
+
+    context = AppContext.create(data_dir=args.data_dir, workspace=args.workspace)
+    log_path = setup_logging(context.paths.log_dir)
+    log.info("RAGTune %s starting; log at %s", __version__, log_path)
+    app = create_application()
+    install_excepthook()
+    tasks = TaskManager(app)
+    try:
+        window = build_main_window(context, tasks)
+    except Exception as exc:
+        from desktop.errors import user_message
+
+        print(f"ragtune: error: {user_message(exc)}", file=sys.stderr)
+        return 1
+    window.show()
+    QTimer.singleShot(0, lambda: tasks.run(_warm_up, title="Loading the OpenAI SDK"))
+    code = app.exec()
+    tasks.shutdown()
+    context.close()
+    return int(code)

@@ -1,0 +1,112 @@
+"""``ragtune``: with no command it opens the window; with a command it runs the same
+domain code headless, for scripts and automation.
+
+Exit codes: 0 success, 1 failure (one line on stderr says why), 2 bad usage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from desktop import __version__
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A failure to report as one line, without a traceback."""
+
+
+@dataclass
+class CommandResult:
+    """What a command produced: ``data`` for --json, ``text`` for people."""
+
+    data: Any
+    text: str
+    exit_code: int = EXIT_OK
+
+
+Handler = Callable[[argparse.Namespace], "CommandResult | int"]
+
+
+def _common_options(*, top_level: bool) -> argparse.ArgumentParser:
+    """Options accepted both before and after the command name."""
+    default = None if top_level else argparse.SUPPRESS
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--data-dir", default=default, metavar="DIR",
+                        help="keep data, settings and logs under DIR (default: the user dirs)")
+    parent.add_argument("--workspace", default=default, metavar="NAME",
+                        help="workspace to use (default: 'default')")
+    parent.add_argument("--json", action="store_true", default=default if not top_level else False,
+                        help="print machine-readable JSON")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ragtune",
+        description="RAGTune: RAG, fine-tuning, or both? Run without a command to open the app.",
+        parents=[_common_options(top_level=True)],
+    )
+    parser.add_argument("--version", action="version", version=f"ragtune {__version__}")
+    parser.add_argument("--selftest", action="store_true",
+                        help="start, exercise the core on a bundled sample in a temporary "
+                             "workspace, print one line and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    common = _common_options(top_level=False)
+    from desktop.commands import register_all
+
+    register_all(sub, common)
+    return parser
+
+
+def _emit(result: CommandResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.data, indent=2, ensure_ascii=False, default=str))
+    elif result.text:
+        print(result.text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.selftest:
+        from desktop.selftest import run_selftest
+
+        return run_selftest(args)
+    if args.command is None:
+        from desktop.app import run_app
+
+        return run_app(args)
+    handler: Handler = args.handler
+    try:
+        outcome = handler(args)
+    except CommandError as exc:
+        print(f"ragtune: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("ragtune: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one readable line, never a traceback
+        from desktop.errors import user_message
+        from desktop.logs import redact
+
+        print(f"ragtune: error: {redact(user_message(exc))}", file=sys.stderr)
+        return EXIT_FAILURE
+    if isinstance(outcome, int):
+        return outcome
+    _emit(outcome, bool(getattr(args, "json", False)))
+    return outcome.exit_code
+
+
+def main_gui() -> int:
+    """Entry point of the windowed launcher (no console on Windows)."""
+    return main()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,15 @@
+"""Headless commands. Each module has ``register(subparsers, common)`` that adds its
+parser(s) and sets ``handler`` to a function taking the parsed arguments."""
+
+from __future__ import annotations
+
+import argparse
+
+from desktop.commands import settings_cmd
+
+MODULES = (settings_cmd,)
+
+
+def register_all(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    for module in MODULES:
+        module.register(subparsers, common)

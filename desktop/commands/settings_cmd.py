@@ -1,0 +1,57 @@
+"""``ragtune settings show``: the settings in force, where they come from, and which
+keychain holds the key. The key itself is never printed."""
+
+from __future__ import annotations
+
+import argparse
+
+from desktop.cli import CommandResult
+from desktop.commands.common import context_from
+from desktop.providers.secrets import SecretStoreError
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    settings = subparsers.add_parser("settings", help="show the settings in force",
+                                     parents=[common])
+    actions = settings.add_subparsers(dest="action", metavar="ACTION", required=True)
+    show = actions.add_parser("show", help="print settings (never the API key)", parents=[common])
+    show.set_defaults(handler=show_settings)
+
+
+def show_settings(args: argparse.Namespace) -> CommandResult:
+    context = context_from(args)
+    settings = context.settings
+    try:
+        config = context.provider_config()
+        key_state = "set" if config.api_key else "not set"
+        keychain_error = None
+    except SecretStoreError as exc:
+        config = None
+        key_state = "unknown"
+        keychain_error = str(exc)
+    info = context.secrets.info()
+    data = {
+        "settings": {k: v for k, v in settings.to_dict().items() if k != "extra"},
+        "effective": config.redacted() if config else None,
+        "api_key": key_state,
+        "keychain": {"backend": info.name, "secure": info.secure, "error": keychain_error},
+        "paths": {
+            "data_dir": str(context.paths.data_dir),
+            "config_file": str(context.paths.settings_file),
+            "log_dir": str(context.paths.log_dir),
+            "workspace": str(context.workspace_path),
+        },
+    }
+    lines = [f"{k:18} {v}" for k, v in data["settings"].items()]
+    if config and (config.base_url_from_env or config.key_from_env):
+        lines.append(
+            "environment        OPENAI_BASE_URL/OPENAI_API_KEY override the stored settings "
+            f"(base URL in use: {config.base_url})"
+        )
+    lines.append(f"{'api_key':18} {key_state}")
+    lines.append(f"{'keychain':18} {info.description}")
+    if keychain_error:
+        lines.append(f"{'keychain error':18} {keychain_error}")
+    for name, path in data["paths"].items():
+        lines.append(f"{name:18} {path}")
+    return CommandResult(data, "\n".join(lines))

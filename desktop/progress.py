@@ -1,0 +1,63 @@
+"""Progress and cancellation for long domain operations, without Qt.
+
+A long operation is a generator that yields ``Progress`` between steps and returns its
+result; whoever drives it (a Qt worker, the CLI, a test) reports progress and stops it
+between steps when asked. Operations that cannot yield check a ``CancelToken``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int | None = None
+    message: str = ""
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total:
+            return None
+        return min(1.0, max(0.0, self.done / self.total))
+
+
+class Cancelled(Exception):
+    """Raised inside an operation that noticed its cancel token; not an error."""
+
+
+class CancelToken:
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep that wakes early on cancel; True when cancelled."""
+        return self._event.wait(seconds)
+
+
+ProgressGenerator = Generator[Progress, None, T]
+
+
+def run_to_end(operation: ProgressGenerator[T]) -> T:
+    """Drive a progress generator without reporting (scripts and tests)."""
+    while True:
+        try:
+            next(operation)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""The Qt user interface. Widgets lay out and display; domain work runs on workers."""

@@ -1,0 +1,200 @@
+"""The one main window: four tabs, a menu bar, a status bar that shows background work."""
+
+from __future__ import annotations
+
+import logging
+import platform
+from collections.abc import Callable
+
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import QSettings, Qt, QTimer, qVersion
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop import APP_NAME, __version__
+from desktop.context import AppContext
+from desktop.ui.common.empty_state import EmptyState
+from desktop.ui.common.message_bar import MessageBar
+from desktop.ui.common.task_status import TaskStatusWidget
+from desktop.workers import TaskError, TaskManager
+
+log = logging.getLogger(__name__)
+
+TAB_NAMES = ("Library", "Chat", "Fine-tuning", "Decide")
+
+# Said plainly until each tab's own issue lands: a tab that cannot do its job yet does not
+# pretend to.
+_NOT_BUILT = {
+    "Library": "Importing documents and the chunk inspector are not built yet.",
+    "Chat": "Grounded chat with retrieved sources is not built yet. It needs the Library "
+    "and the retrieval index first.",
+    "Fine-tuning": "The dataset builder and the job tracker are not built yet.",
+    "Decide": "The RAG-vs-fine-tuning checklist is not built yet. It will read its evidence "
+    "from the Library, Chat and Fine-tuning tabs.",
+}
+
+TabFactory = Callable[["MainWindow"], QWidget]
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        context: AppContext,
+        tasks: TaskManager,
+        window_state: QSettings,
+        *,
+        tab_factories: dict[str, TabFactory] | None = None,
+    ) -> None:
+        super().__init__()
+        self.context = context
+        self.tasks = tasks
+        self.window_state = window_state
+        self.setWindowTitle(APP_NAME)
+        self.resize(1200, 800)
+
+        self.message_bar = MessageBar()
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        factories = tab_factories or {}
+        for name in TAB_NAMES:
+            factory = factories.get(name)
+            widget = factory(self) if factory else EmptyState(name, _NOT_BUILT[name])
+            widget.setObjectName(f"tab-{name}")
+            self.tabs.addTab(widget, name)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        self.task_status = TaskStatusWidget(tasks)
+        self.workspace_label = QLabel(f"Workspace: {context.workspace_name}")
+        self.statusBar().addWidget(self.workspace_label)
+        self.statusBar().addPermanentWidget(self.task_status)
+
+        self._build_menus()
+        self._restore_state()
+        tasks.task_finished.connect(self._report_task_outcome)
+
+    # -- menus and shortcuts -------------------------------------------------------------
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.settings_action = QAction("&Settings…", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(self.open_settings)
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+        file_menu.addAction(self.quit_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        self.tab_actions: list[QAction] = []
+        for index, name in enumerate(TAB_NAMES):
+            action = QAction(name, self)
+            action.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
+            action.triggered.connect(lambda _=False, i=index: self.tabs.setCurrentIndex(i))
+            view_menu.addAction(action)
+            self.tab_actions.append(action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = QAction(f"&About {APP_NAME}", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+        help_menu.addAction(self.about_action)
+
+    def about_text(self) -> str:
+        import numpy
+
+        return (
+            f"<h3>{APP_NAME} {__version__}</h3>"
+            "<p>Give an LLM knowledge of your domain, and see with evidence whether "
+            "retrieval (RAG), fine-tuning, or both is the right tool.</p>"
+            f"<p>Python {platform.python_version()} · Qt {qVersion()} · "
+            f"PySide6 {pyside_version} · NumPy {numpy.__version__}<br>"
+            f"{platform.platform()}</p>"
+            f"<p>Data: {self.context.paths.data_dir}<br>Logs: {self.context.paths.log_dir}</p>"
+        )
+
+    def show_about(self) -> None:
+        box = QMessageBox(self)
+        box.setWindowTitle(f"About {APP_NAME}")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(self.about_text())
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()
+
+    def open_settings(self) -> None:
+        from desktop.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.context, self.tasks, self)
+        dialog.settings_saved.connect(self._settings_saved)
+        dialog.open()
+        self._settings_dialog = dialog  # keep a reference for tests and for Qt
+
+    def _settings_saved(self) -> None:
+        self.statusBar().showMessage("Settings saved", 4000)
+
+    # -- errors from background work -------------------------------------------------------
+
+    def show_error(self, message: str, details: str = "") -> None:
+        self.message_bar.show_message(message, level="error", details=details)
+
+    def report_task_error(self, title: str, error: TaskError) -> None:
+        from desktop.errors import user_message
+
+        self.show_error(f"{title} failed: {user_message(error.exception)}", error.details)
+
+    def _report_task_outcome(self, worker: object) -> None:
+        """Task failures are handled by whoever started the task; this only notes in the
+        status bar that something finished, so a finished task is visible."""
+        title = getattr(worker, "title", "Task")
+        if getattr(worker, "is_cancelled", False):
+            self.statusBar().showMessage(f"{title}: cancelled", 4000)
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _restore_state(self) -> None:
+        geometry = self.window_state.value("main/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.window_state.value("main/state")
+        if state is not None:
+            self.restoreState(state)
+        tab = self.window_state.value("main/tab", 0)
+        try:
+            self.tabs.setCurrentIndex(int(tab))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            self.tabs.setCurrentIndex(0)
+
+    def save_state(self) -> None:
+        self.window_state.setValue("main/geometry", self.saveGeometry())
+        self.window_state.setValue("main/state", self.saveState())
+        self.window_state.setValue("main/tab", self.tabs.currentIndex())
+        self.window_state.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.save_state()
+        running = self.tasks.running
+        if running:
+            self.statusBar().showMessage(f"Stopping {len(running)} background task(s)…")
+            log.info("Quitting with %d running task(s): cancelling and waiting", len(running))
+        self.tasks.shutdown()
+        event.accept()
+        QTimer.singleShot(0, self._after_close)
+
+    def _after_close(self) -> None:
+        self.context.close()

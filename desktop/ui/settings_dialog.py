@@ -1,0 +1,292 @@
+"""Settings: provider, API key (kept in the OS keychain), models listed from the server,
+timeouts, and a "Test connection" that runs on a worker and says exactly what failed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.context import AppContext
+from desktop.providers.check import ConnectionReport, check_connection
+from desktop.providers.client import is_embedding_model, resolve_config
+from desktop.providers.secrets import BackendInfo, SecretStoreError, account_for
+from desktop.settings import PROVIDER_PRESETS, Settings, preset
+from desktop.workers import TaskError, TaskManager
+
+_OK_STYLE = "color:#1b5e20;"
+_ERROR_STYLE = "color:#b71c1c;"
+_WARN_STYLE = "color:#8a5300;"
+
+
+@dataclass(frozen=True)
+class KeychainState:
+    info: BackendInfo
+    has_key: bool
+    error: str | None = None
+
+
+class SettingsDialog(QDialog):
+    settings_saved = Signal()
+
+    def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.context = context
+        self.tasks = tasks
+        self._stored_key = False
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(560)
+        settings = context.settings
+
+        provider_box = QGroupBox("Provider")
+        form = QFormLayout(provider_box)
+        self.provider_combo = QComboBox()
+        for item in PROVIDER_PRESETS:
+            self.provider_combo.addItem(item.label, item.key)
+        self.base_url_edit = QLineEdit(settings.base_url)
+        self.base_url_edit.setPlaceholderText("https://host:port/v1")
+        self.key_edit = QLineEdit()
+        self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key_edit.setPlaceholderText("checking the keychain…")
+        self.show_key = self.key_edit.addAction(
+            self.style().standardIcon(self.style().StandardPixmap.SP_FileDialogContentsView),
+            QLineEdit.ActionPosition.TrailingPosition,
+        )
+        self.show_key.setCheckable(True)
+        self.show_key.setToolTip("Show the key")
+        self.show_key.toggled.connect(
+            lambda on: self.key_edit.setEchoMode(
+                QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password
+            )
+        )
+        self.remove_key_button = QPushButton("Remove stored key")
+        self.remove_key_button.setEnabled(False)
+        self.remove_key_button.clicked.connect(self._remove_key)
+        key_row = QHBoxLayout()
+        key_row.addWidget(self.key_edit, 1)
+        key_row.addWidget(self.remove_key_button)
+        self.keychain_label = QLabel("Keychain: checking…")
+        self.keychain_label.setWordWrap(True)
+        self.env_label = QLabel()
+        self.env_label.setWordWrap(True)
+        self.env_label.setStyleSheet(_WARN_STYLE)
+        form.addRow("Preset:", self.provider_combo)
+        form.addRow("Base URL:", self.base_url_edit)
+        form.addRow("API key:", key_row)
+        form.addRow("", self.keychain_label)
+        form.addRow("", self.env_label)
+
+        models_box = QGroupBox("Models (listed from the server)")
+        models_form = QFormLayout(models_box)
+        self.chat_model_combo = QComboBox()
+        self.chat_model_combo.setEditable(True)
+        self.chat_model_combo.setCurrentText(settings.chat_model)
+        self.embedding_model_combo = QComboBox()
+        self.embedding_model_combo.setEditable(True)
+        self.embedding_model_combo.setCurrentText(settings.embedding_model)
+        self.refresh_models_button = QPushButton("Refresh model list")
+        self.refresh_models_button.clicked.connect(self.test_connection)
+        models_form.addRow("Chat model:", self.chat_model_combo)
+        models_form.addRow("Embedding model:", self.embedding_model_combo)
+        models_form.addRow("", self.refresh_models_button)
+
+        network_box = QGroupBox("Requests")
+        network_form = QFormLayout(network_box)
+        self.timeout_spin = QDoubleSpinBox()
+        self.timeout_spin.setRange(1, 3600)
+        self.timeout_spin.setSuffix(" s")
+        self.timeout_spin.setValue(settings.request_timeout)
+        self.retries_spin = QSpinBox()
+        self.retries_spin.setRange(0, 10)
+        self.retries_spin.setValue(settings.max_retries)
+        network_form.addRow("Timeout:", self.timeout_spin)
+        network_form.addRow("Retries:", self.retries_spin)
+
+        self.test_button = QPushButton("Test connection")
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_result = QLabel()
+        self.test_result.setWordWrap(True)
+        self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        test_row = QHBoxLayout()
+        test_row.addWidget(self.test_button)
+        test_row.addWidget(self.test_result, 1)
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        for box in (provider_box, models_box, network_box):
+            layout.addWidget(box)
+        layout.addLayout(test_row)
+        layout.addWidget(self.buttons)
+
+        index = self.provider_combo.findData(settings.provider)
+        self.provider_combo.setCurrentIndex(max(index, 0))
+        self.provider_combo.currentIndexChanged.connect(self._preset_chosen)
+        self.base_url_edit.textEdited.connect(self._base_url_edited)
+        self._show_env_overrides()
+        self._load_keychain_state()
+
+    # -- form ------------------------------------------------------------------------------
+
+    def form_settings(self) -> Settings:
+        return self.context.settings.replace(
+            provider=str(self.provider_combo.currentData()),
+            base_url=self.base_url_edit.text().strip().rstrip("/"),
+            chat_model=self.chat_model_combo.currentText().strip(),
+            embedding_model=self.embedding_model_combo.currentText().strip(),
+            request_timeout=float(self.timeout_spin.value()),
+            max_retries=int(self.retries_spin.value()),
+        )
+
+    def _preset_chosen(self) -> None:
+        chosen = preset(str(self.provider_combo.currentData()))
+        if chosen.base_url:
+            self.base_url_edit.setText(chosen.base_url)
+        self._load_keychain_state()
+
+    def _base_url_edited(self, text: str) -> None:
+        matching = [p for p in PROVIDER_PRESETS if p.base_url and p.base_url == text.rstrip("/")]
+        key = matching[0].key if matching else "custom"
+        self.provider_combo.blockSignals(True)
+        self.provider_combo.setCurrentIndex(self.provider_combo.findData(key))
+        self.provider_combo.blockSignals(False)
+
+    def _show_env_overrides(self) -> None:
+        env = self.context.env
+        notes = []
+        if env.base_url:
+            notes.append(f"OPENAI_BASE_URL is set: this run uses {env.base_url}.")
+        if env.api_key:
+            notes.append("OPENAI_API_KEY is set: this run uses that key, not the stored one.")
+        self.env_label.setText(" ".join(notes))
+        self.env_label.setVisible(bool(notes))
+
+    # -- keychain ----------------------------------------------------------------------------
+
+    def _load_keychain_state(self) -> None:
+        secrets = self.context.secrets
+        account = account_for(self.base_url_edit.text().strip() or "")
+
+        def read() -> KeychainState:
+            info = secrets.info()
+            try:
+                return KeychainState(info, secrets.get(account) is not None)
+            except SecretStoreError as exc:
+                return KeychainState(info, False, str(exc))
+
+        worker = self.tasks.run(read, title="Reading the keychain")
+        worker.signals.result.connect(self._show_keychain_state)
+
+    def _show_keychain_state(self, state: KeychainState) -> None:
+        self._stored_key = state.has_key
+        self.remove_key_button.setEnabled(state.has_key)
+        if state.error:
+            self.keychain_label.setText(state.error)
+            self.keychain_label.setStyleSheet(_ERROR_STYLE)
+        elif state.info.secure:
+            self.keychain_label.setText(f"Stored in: {state.info.description}")
+            self.keychain_label.setStyleSheet("")
+        else:
+            self.keychain_label.setText(state.info.description)
+            self.keychain_label.setStyleSheet(_WARN_STYLE)
+        self.key_edit.setPlaceholderText(
+            "a key is stored (leave empty to keep it)" if state.has_key else "no key stored"
+        )
+        self.adjustSize()  # the wrapped keychain text may need more height than at start
+
+    def _remove_key(self) -> None:
+        secrets = self.context.secrets
+        account = account_for(self.base_url_edit.text().strip())
+        worker = self.tasks.run(secrets.delete, account, title="Removing the key")
+        worker.signals.finished.connect(self._load_keychain_state)
+
+    # -- test connection ------------------------------------------------------------------------
+
+    def test_connection(self) -> None:
+        settings = self.form_settings()
+        typed_key = self.key_edit.text().strip() or None
+        secrets, env = self.context.secrets, self.context.env
+
+        def run() -> ConnectionReport:
+            config = resolve_config(settings, secrets, env, api_key=typed_key)
+            return check_connection(config)
+
+        self.test_button.setEnabled(False)
+        self.refresh_models_button.setEnabled(False)
+        self.test_result.setStyleSheet("")
+        self.test_result.setText(f"Connecting to {settings.base_url}…")
+        worker = self.tasks.run(run, title="Testing the connection")
+        worker.signals.result.connect(self._show_report)
+        worker.signals.error.connect(
+            lambda error: self._show_report(ConnectionReport(False, error.message))
+        )
+
+    def _show_report(self, report: ConnectionReport) -> None:
+        self.test_button.setEnabled(True)
+        self.refresh_models_button.setEnabled(True)
+        self.test_result.setText(("✓ " if report.ok else "✗ ") + report.message)
+        self.test_result.setStyleSheet(_OK_STYLE if report.ok else _ERROR_STYLE)
+        if report.models:
+            self._fill_models(report.models)
+
+    def _fill_models(self, models: tuple[str, ...]) -> None:
+        embedding = [m for m in models if is_embedding_model(m)]
+        chat = [m for m in models if not is_embedding_model(m)]
+        for combo, names in ((self.chat_model_combo, chat), (self.embedding_model_combo, embedding)):
+            current = combo.currentText()
+            combo.clear()
+            combo.addItems(names)
+            combo.setCurrentText(current)
+
+    # -- save ----------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        settings = self.form_settings()
+        key = self.key_edit.text().strip() or None
+        context = self.context
+
+        def write() -> bool | None:
+            context.save_settings(settings)
+            if key is None:
+                return None
+            return context.secrets.set(account_for(settings.base_url), key)
+
+        self.buttons.setEnabled(False)
+        worker = self.tasks.run(write, title="Saving settings", queue="settings")
+        worker.signals.result.connect(self._saved)
+        worker.signals.error.connect(self._save_failed)
+
+    def _saved(self, stored_securely: bool | None) -> None:
+        self.buttons.setEnabled(True)
+        if stored_securely is False:
+            self.keychain_label.setText(
+                "No secure keychain: the key is kept for this session only and was not "
+                "written to disk."
+            )
+            self.keychain_label.setStyleSheet(_WARN_STYLE)
+        self.settings_saved.emit()
+        self.accept()
+
+    def _save_failed(self, error: TaskError) -> None:
+        self.buttons.setEnabled(True)
+        self.test_result.setText(f"✗ Could not save: {error.message}")
+        self.test_result.setStyleSheet(_ERROR_STYLE)

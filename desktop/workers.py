@@ -1,0 +1,183 @@
+"""The one worker primitive and the registry of running tasks.
+
+``Worker`` runs a function or a progress generator (see ``desktop.progress``) on a
+``QThreadPool`` and reports back through signals that are delivered on the GUI thread.
+Workers never touch widgets; they return values. ``TaskManager`` is what the status bar
+reads, what the quit path cancels and waits for, and where serial queues live (one writer
+per resource)."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from desktop.progress import CancelToken, Cancelled, Progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TaskError:
+    """A failure handed to the GUI thread: the exception and its traceback as text."""
+
+    exception: BaseException
+    details: str
+
+    @property
+    def message(self) -> str:
+        return str(self.exception) or type(self.exception).__name__
+
+
+class WorkerSignals(QObject):
+    started = Signal()
+    progress = Signal(object)  # Progress
+    result = Signal(object)
+    error = Signal(object)  # TaskError
+    cancelled = Signal()
+    finished = Signal()
+
+
+class Worker(QRunnable):
+    """Run ``fn(*args, **kwargs)`` off the GUI thread.
+
+    If ``fn`` takes a ``cancel`` keyword it receives the worker's ``CancelToken``. If it
+    returns a generator, each yielded ``Progress`` is emitted and the cancel flag is
+    checked between steps; the generator's return value is the result. Exactly one of
+    result / error / cancelled is emitted, then finished."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, title: str = "", **kwargs: Any) -> None:
+        super().__init__()
+        self.id = next(self._ids)
+        self.title = title or getattr(fn, "__name__", "task")
+        self.signals = WorkerSignals()
+        self.cancel_token = CancelToken()
+        self.last_progress: Progress | None = None
+        self._fn = fn
+        self._args = args
+        self._kwargs = kwargs
+        if _accepts_cancel(fn):
+            self._kwargs.setdefault("cancel", self.cancel_token)
+
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancel_token.cancelled
+
+    def run(self) -> None:
+        signals = self.signals
+        signals.started.emit()
+        try:
+            if self.cancel_token.cancelled:
+                raise Cancelled
+            outcome = self._fn(*self._args, **self._kwargs)
+            if inspect.isgenerator(outcome):
+                outcome = self._drive(outcome)
+            if self.cancel_token.cancelled:
+                raise Cancelled
+        except Cancelled:
+            signals.cancelled.emit()
+        except BaseException as exc:  # noqa: BLE001 - every failure goes to the GUI as a value
+            if self.cancel_token.cancelled:
+                signals.cancelled.emit()
+            else:
+                log.error("Task %r failed: %s", self.title, exc, exc_info=True)
+                signals.error.emit(TaskError(exc, traceback.format_exc()))
+        else:
+            signals.result.emit(outcome)
+        finally:
+            signals.finished.emit()
+
+    def _drive(self, generator: Any) -> Any:
+        while True:
+            if self.cancel_token.cancelled:
+                generator.close()  # runs the generator's finally blocks: nothing half-done
+                raise Cancelled
+            try:
+                step = next(generator)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(step, Progress):
+                self.last_progress = step
+                self.signals.progress.emit(step)
+
+
+def _accepts_cancel(fn: Callable[..., Any]) -> bool:
+    try:
+        return "cancel" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class TaskManager(QObject):
+    """Every running worker, for the status bar and for a clean quit."""
+
+    task_started = Signal(object)  # Worker
+    task_progress = Signal(object, object)  # Worker, Progress
+    task_finished = Signal(object)  # Worker
+
+    def __init__(self, parent: QObject | None = None, *, max_threads: int | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        if max_threads:
+            self._pool.setMaxThreadCount(max_threads)
+        self._serial: dict[str, QThreadPool] = {}
+        self._running: dict[int, Worker] = {}
+
+    @property
+    def running(self) -> list[Worker]:
+        return list(self._running.values())
+
+    def submit(self, worker: Worker, *, queue: str | None = None) -> Worker:
+        """Start ``worker``. Workers given the same ``queue`` name run one at a time, in
+        the order submitted (one writer to the store, one poller per job)."""
+        self._running[worker.id] = worker
+        worker.signals.progress.connect(lambda p, w=worker: self.task_progress.emit(w, p))
+        worker.signals.finished.connect(lambda w=worker: self._finish(w))
+        self.task_started.emit(worker)
+        self._pool_for(queue).start(worker)
+        return worker
+
+    def run(self, fn: Callable[..., Any], *args: Any, title: str = "",
+            queue: str | None = None, **kwargs: Any) -> Worker:
+        return self.submit(Worker(fn, *args, title=title, **kwargs), queue=queue)
+
+    def _pool_for(self, queue: str | None) -> QThreadPool:
+        if queue is None:
+            return self._pool
+        pool = self._serial.get(queue)
+        if pool is None:
+            pool = QThreadPool(self)
+            pool.setMaxThreadCount(1)
+            self._serial[queue] = pool
+        return pool
+
+    def _finish(self, worker: Worker) -> None:
+        if self._running.pop(worker.id, None) is not None:
+            self.task_finished.emit(worker)
+
+    def cancel_all(self) -> None:
+        for worker in self.running:
+            worker.cancel()
+
+    def wait_for_all(self, msecs: int = 10_000) -> bool:
+        """Block until every pool is idle (used on quit, after cancel_all)."""
+        pools = [self._pool, *self._serial.values()]
+        return all(pool.waitForDone(msecs) for pool in pools)
+
+    def shutdown(self, msecs: int = 10_000) -> bool:
+        self.cancel_all()
+        finished = self.wait_for_all(msecs)
+        if not finished:
+            log.warning("Some background tasks did not stop within %d ms", msecs)
+        return finished

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from PySide6.QtCore import QElapsedTimer, QPoint, Qt, QTimer
+from PySide6.QtWidgets import QTabWidget
+from pytestqt.qtbot import QtBot
+
+from desktop.progress import Progress
+from desktop.ui.main_window import TAB_NAMES, MainWindow
+from desktop.workers import TaskManager
+
+
+def test_the_window_shows_four_tabs_and_menus(qtbot: QtBot,
+                                              make_window: Callable[[], MainWindow]) -> None:
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.windowTitle() == "RAGTune"
+    tabs: QTabWidget = window.tabs
+    assert [tabs.tabText(i) for i in range(tabs.count())] == list(TAB_NAMES)
+    menus = [action.text() for action in window.menuBar().actions()]
+    assert menus == ["&File", "&View", "&Help"]
+    assert "PySide6" in window.about_text() and "Qt" in window.about_text()
+
+
+def test_keyboard_shortcuts(qtbot: QtBot, make_window: Callable[[], MainWindow]) -> None:
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.settings_action.shortcut().toString() == "Ctrl+,"
+    assert window.quit_action.shortcut().toString() == "Ctrl+Q"
+    for index, action in enumerate(window.tab_actions):
+        assert action.shortcut().toString() == f"Ctrl+{index + 1}"
+    window.tab_actions[2].trigger()
+    assert window.tabs.currentIndex() == 2
+
+
+def test_geometry_and_current_tab_survive_a_restart(
+    qtbot: QtBot, make_window: Callable[[], MainWindow]
+) -> None:
+    first = make_window()
+    first.show()
+    qtbot.waitExposed(first)
+    first.resize(700, 500)
+    first.move(QPoint(40, 30))
+    first.tabs.setCurrentIndex(3)
+    first.close()
+
+    second = make_window()
+    second.show()
+    qtbot.waitExposed(second)
+    assert second.tabs.currentIndex() == 3
+    assert (second.width(), second.height()) == (700, 500)
+
+
+def test_a_slow_task_shows_progress_and_can_be_cancelled_while_the_window_stays_responsive(
+    qtbot: QtBot, make_window: Callable[[], MainWindow], tasks: TaskManager
+) -> None:
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+
+    ticks: list[int] = []
+    clock = QElapsedTimer()
+    clock.start()
+    heartbeat = QTimer()
+    heartbeat.setInterval(10)
+    heartbeat.timeout.connect(lambda: ticks.append(clock.elapsed()))
+    heartbeat.start()
+
+    def slow_import():  # noqa: ANN202
+        for step in range(200):
+            time.sleep(0.02)  # blocking work, as parsing or a network call would be
+            yield Progress(step + 1, 200, f"file {step + 1} of 200")
+
+    worker = tasks.run(slow_import, title="Importing")
+    qtbot.waitUntil(lambda: len(window.task_status.rows()) == 1, timeout=2000)
+    row = window.task_status.rows()[0]
+    qtbot.waitUntil(lambda: row.bar.value() >= 25, timeout=5000)
+    assert row.bar.maximum() == 200
+    assert "Importing: file" in row.label.text()
+    assert window.task_status.isVisible()
+
+    with qtbot.waitSignal(worker.signals.cancelled, timeout=3000):
+        qtbot.mouseClick(row.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.task_status.rows(), timeout=2000)
+    heartbeat.stop()
+
+    assert not window.task_status.isVisible()
+    assert row.bar.value() < 200, "the task stopped before the end"
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert len(ticks) > 20
+    assert max(gaps) < 100, f"the GUI thread stalled for {max(gaps)} ms"
+
+
+def test_quitting_while_work_runs_cancels_it_without_hanging(
+    qtbot: QtBot, make_window: Callable[[], MainWindow], tasks: TaskManager
+) -> None:
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    finished_steps: list[int] = []
+
+    def endless():  # noqa: ANN202
+        step = 0
+        while True:
+            time.sleep(0.01)
+            step += 1
+            finished_steps.append(step)
+            yield Progress(step)
+
+    tasks.run(endless, title="Endless")
+    qtbot.waitUntil(lambda: len(finished_steps) > 3, timeout=2000)
+    started = time.monotonic()
+    window.quit_action.trigger()
+    assert time.monotonic() - started < 3
+    assert not tasks.running or all(w.is_cancelled for w in tasks.running)
+    count = len(finished_steps)
+    time.sleep(0.1)
+    assert len(finished_steps) == count, "the task kept running after quit"
+
+
+def test_task_errors_become_a_readable_message(qtbot: QtBot,
+                                              make_window: Callable[[], MainWindow],
+                                              tasks: TaskManager) -> None:
+    window = make_window()
+    window.show()
+
+    def fail() -> None:
+        raise FileNotFoundError(2, "No such file or directory", "/tmp/missing.pdf")
+
+    worker = tasks.run(fail, title="Import")
+    worker.signals.error.connect(lambda error: window.report_task_error("Import", error))
+    qtbot.waitUntil(lambda: window.message_bar.isVisible(), timeout=3000)
+    assert window.message_bar.text == "Import failed: No such file or directory: /tmp/missing.pdf"
+    assert window.message_bar.details_button.isVisible()
