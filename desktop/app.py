@@ -43,6 +43,18 @@ def _warm_up() -> None:
     import openai  # noqa: F401
 
 
+def _screenshot_and_quit(window, path: str) -> None:  # noqa: ANN001 - MainWindow
+    from PySide6.QtWidgets import QApplication
+
+    saved = window.grab().save(path)
+    tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    print(f"window: {window.windowTitle()}; tabs: {', '.join(tabs)}; "
+          f"current: {window.tabs.tabText(window.tabs.currentIndex())}; "
+          f"platform: {QApplication.platformName()}; screenshot: {path if saved else 'FAILED'}")
+    window.close()
+    QApplication.exit(0 if saved else 1)
+
+
 def run_app(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
 
@@ -64,8 +76,13 @@ def run_app(args: argparse.Namespace) -> int:
 
         print(f"ragtune: error: {user_message(exc)}", file=sys.stderr)
         return 1
+    if args.tab:
+        window.select_tab(args.tab)
     window.show()
-    QTimer.singleShot(0, lambda: tasks.run(_warm_up, title="Loading the OpenAI SDK"))
+    if args.screenshot:
+        QTimer.singleShot(500, lambda: _screenshot_and_quit(window, args.screenshot))
+    else:
+        QTimer.singleShot(0, lambda: tasks.run(_warm_up, title="Loading the OpenAI SDK"))
     code = app.exec()
     tasks.shutdown()
     context.close()

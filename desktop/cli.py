@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--selftest", action="store_true",
                         help="start, exercise the core on a bundled sample in a temporary "
                              "workspace, print one line and exit")
+    parser.add_argument("--screenshot", metavar="PNG",
+                        help="open the window, save a picture of it to PNG once painted, "
+                             "print what it shows and exit (for docs and smoke tests)")
+    parser.add_argument("--tab", metavar="NAME", help="open the window on this tab")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     common = _common_options(top_level=False)
     from desktop.commands import register_all

@@ -148,6 +148,13 @@ class MainWindow(QMainWindow):
     def _settings_saved(self) -> None:
         self.statusBar().showMessage("Settings saved", 4000)
 
+    def select_tab(self, name: str) -> bool:
+        for index in range(self.tabs.count()):
+            if self.tabs.tabText(index).lower() == name.lower():
+                self.tabs.setCurrentIndex(index)
+                return True
+        return False
+
     # -- errors from background work -------------------------------------------------------
 
     def show_error(self, message: str, details: str = "") -> None:

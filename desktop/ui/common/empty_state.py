@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 
 class EmptyState(QWidget):
@@ -18,10 +18,16 @@ class EmptyState(QWidget):
         self.text_label = QLabel(text)
         self.text_label.setWordWrap(True)
         self.text_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.text_label.setFixedWidth(520)  # a wrapped label needs a width to compute its height
         self.text_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.text_label.setFixedWidth(520)
+        # A wrapped label placed with an alignment flag is not given its height-for-width.
+        self.text_label.setMinimumHeight(self.text_label.heightForWidth(520))
         layout.addWidget(self.title_label)
-        layout.addWidget(self.text_label, 0, Qt.AlignmentFlag.AlignHCenter)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.text_label)
+        row.addStretch(1)
+        layout.addLayout(row)
         self._buttons = QVBoxLayout()
         layout.addLayout(self._buttons)
         layout.addStretch(2)

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import QElapsedTimer, QTimer
+from pytestqt.qtbot import QtBot
+
+from desktop.context import AppContext
+from desktop.logs import setup_logging
+from desktop.providers.secrets import SecretStore, account_for
+from desktop.ui.settings_dialog import SettingsDialog
+from desktop.workers import TaskManager
+from tests.helpers.fake_openai import FakeOpenAI
+from tests.helpers.files import files_containing
+from tests.helpers.keychain import BlockingKeyring
+
+
+@pytest.fixture
+def dialog(qtbot: QtBot, app_context: AppContext, tasks: TaskManager) -> SettingsDialog:
+    dialog = SettingsDialog(app_context, tasks)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: "checking" not in dialog.keychain_label.text(), timeout=5000)
+    return dialog
+
+
+def use_server(dialog: SettingsDialog, base_url: str) -> None:
+    dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findData("custom"))
+    dialog.base_url_edit.setText(base_url)
+
+
+def run_test_connection(qtbot: QtBot, dialog: SettingsDialog) -> str:
+    dialog.test_result.clear()
+    dialog.test_button.click()
+    qtbot.waitUntil(lambda: dialog.test_result.text()[:1] in ("✓", "✗"), timeout=10_000)
+    return dialog.test_result.text()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_test_connection_success_then_401_then_unreachable(
+    qtbot: QtBot, dialog: SettingsDialog, fake_openai: FakeOpenAI
+) -> None:
+    use_server(dialog, fake_openai.base_url)
+    dialog.key_edit.setText("sk-test-connection-key")
+
+    ok = run_test_connection(qtbot, dialog)
+    assert ok.startswith("✓ Connected to 127.0.0.1:")
+    assert "models available" in ok
+    # The model pickers are filled from the server's list.
+    chat_models = [dialog.chat_model_combo.itemText(i)
+                   for i in range(dialog.chat_model_combo.count())]
+    embedding_models = [dialog.embedding_model_combo.itemText(i)
+                        for i in range(dialog.embedding_model_combo.count())]
+    assert "gpt-4.1-mini" in chat_models and "text-embedding-3-small" not in chat_models
+    assert "text-embedding-3-small" in embedding_models
+
+    fake_openai.inject("/v1/models", 401)
+    unauthorized = run_test_connection(qtbot, dialog)
+    assert unauthorized.startswith("✗")
+    assert "rejected the API key (401 Unauthorized)" in unauthorized
+
+    use_server(dialog, f"http://127.0.0.1:{closed_port()}/v1")
+    unreachable = run_test_connection(qtbot, dialog)
+    assert unreachable.startswith("✗ Could not reach 127.0.0.1:")
+    assert "server is running" in unreachable
+    assert unreachable != unauthorized
+    assert "sk-test-connection-key" not in unauthorized + unreachable
+
+
+def test_a_timeout_is_reported_as_one(qtbot: QtBot, dialog: SettingsDialog,
+                                      fake_openai: FakeOpenAI) -> None:
+    use_server(dialog, fake_openai.base_url)
+    dialog.timeout_spin.setValue(1)
+    fake_openai.inject("/v1/models", delay=3)
+    text = run_test_connection(qtbot, dialog)
+    assert "did not answer within 1 s (timeout)" in text
+
+
+def test_without_a_secure_keychain_the_user_is_warned_and_nothing_reaches_disk(
+    qtbot: QtBot, dialog: SettingsDialog, app_context: AppContext, fake_openai: FakeOpenAI
+) -> None:
+    setup_logging(app_context.paths.log_dir)
+    assert "No secure keychain" in dialog.keychain_label.text()
+    assert "session only" in dialog.keychain_label.text()
+    secret = "sk-session-only-key-987654321"
+    use_server(dialog, fake_openai.base_url)
+    dialog.key_edit.setText(secret)
+    run_test_connection(qtbot, dialog)
+    with qtbot.waitSignal(dialog.settings_saved, timeout=5000):
+        dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+    assert "session only" in dialog.keychain_label.text()
+    # The key works for this session...
+    assert app_context.secrets.get(account_for(fake_openai.base_url)) == secret
+    assert app_context.provider_config().api_key == secret
+    # ...and the Authorization header reached the server, but no file holds the key.
+    assert any(secret in r.headers.get("authorization", "") for r in fake_openai.requests)
+    app_context.workspace.set_meta("touched", "yes")
+    assert app_context.settings_store.load().base_url == fake_openai.base_url
+    assert files_containing(app_context.paths.data_dir, secret) == []
+
+
+@pytest.fixture
+def locked_keychain() -> Iterator[BlockingKeyring]:
+    backend = BlockingKeyring()
+    yield backend
+    backend.release.set()
+
+
+def test_a_locked_keychain_neither_hangs_nor_freezes_the_window(
+    qtbot: QtBot, app_context: AppContext, tasks: TaskManager, locked_keychain: BlockingKeyring
+) -> None:
+    app_context.secrets = SecretStore(locked_keychain, timeout=1.0, trust_backend=True)
+    ticks: list[int] = []
+    clock = QElapsedTimer()
+    clock.start()
+    heartbeat = QTimer()
+    heartbeat.timeout.connect(lambda: ticks.append(clock.elapsed()))
+    heartbeat.start(10)
+
+    started = time.monotonic()
+    dialog = SettingsDialog(app_context, tasks)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: "did not answer" in dialog.keychain_label.text(), timeout=5000)
+    heartbeat.stop()
+    assert time.monotonic() - started < 3
+    assert "locked" in dialog.keychain_label.text()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert max(gaps) < 100, f"the GUI thread stalled for {max(gaps)} ms"
