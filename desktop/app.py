@@ -12,7 +12,7 @@ from desktop import APP_ID, APP_NAME, __version__
 log = logging.getLogger(__name__)
 
 
-def create_application(argv: list[str] | None = None):  # noqa: ANN201 - QApplication
+def create_application(argv: list[str] | None = None):
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
@@ -26,7 +26,7 @@ def create_application(argv: list[str] | None = None):  # noqa: ANN201 - QApplic
     return app
 
 
-def build_main_window(context, tasks):  # noqa: ANN001, ANN201 - Qt types imported lazily
+def build_main_window(context, tasks):
     from PySide6.QtCore import QSettings
 
     from desktop.ui.main_window import MainWindow
@@ -43,14 +43,16 @@ def _warm_up() -> None:
     import openai  # noqa: F401
 
 
-def _screenshot_and_quit(window, path: str) -> None:  # noqa: ANN001 - MainWindow
+def _screenshot_and_quit(window, path: str) -> None:
     from PySide6.QtWidgets import QApplication
 
     saved = window.grab().save(path)
     tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    print(f"window: {window.windowTitle()}; tabs: {', '.join(tabs)}; "
-          f"current: {window.tabs.tabText(window.tabs.currentIndex())}; "
-          f"platform: {QApplication.platformName()}; screenshot: {path if saved else 'FAILED'}")
+    print(
+        f"window: {window.windowTitle()}; tabs: {', '.join(tabs)}; "
+        f"current: {window.tabs.tabText(window.tabs.currentIndex())}; "
+        f"platform: {QApplication.platformName()}; screenshot: {path if saved else 'FAILED'}"
+    )
     window.close()
     QApplication.exit(0 if saved else 1)
 

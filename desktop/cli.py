@@ -37,12 +37,21 @@ def _common_options(*, top_level: bool) -> argparse.ArgumentParser:
     """Options accepted both before and after the command name."""
     default = None if top_level else argparse.SUPPRESS
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--data-dir", default=default, metavar="DIR",
-                        help="keep data, settings and logs under DIR (default: the user dirs)")
-    parent.add_argument("--workspace", default=default, metavar="NAME",
-                        help="workspace to use (default: 'default')")
-    parent.add_argument("--json", action="store_true", default=default if not top_level else False,
-                        help="print machine-readable JSON")
+    parent.add_argument(
+        "--data-dir",
+        default=default,
+        metavar="DIR",
+        help="keep data, settings and logs under DIR (default: the user dirs)",
+    )
+    parent.add_argument(
+        "--workspace", default=default, metavar="NAME", help="workspace to use (default: 'default')"
+    )
+    parent.add_argument(
+        "--json",
+        action="store_true",
+        default=default if not top_level else False,
+        help="print machine-readable JSON",
+    )
     return parent
 
 
@@ -53,12 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_common_options(top_level=True)],
     )
     parser.add_argument("--version", action="version", version=f"ragtune {__version__}")
-    parser.add_argument("--selftest", action="store_true",
-                        help="start, exercise the core on a bundled sample in a temporary "
-                             "workspace, print one line and exit")
-    parser.add_argument("--screenshot", metavar="PNG",
-                        help="open the window, save a picture of it to PNG once painted, "
-                             "print what it shows and exit (for docs and smoke tests)")
+    parser.add_argument(
+        "--selftest",
+        action="store_true",
+        help="start, exercise the core on a bundled sample in a temporary "
+        "workspace, print one line and exit",
+    )
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        help="open the window, save a picture of it to PNG once painted, "
+        "print what it shows and exit (for docs and smoke tests)",
+    )
     parser.add_argument("--tab", metavar="NAME", help="open the window on this tab")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     common = _common_options(top_level=False)
@@ -95,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ragtune: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - one readable line, never a traceback
+    except Exception as exc:
         from desktop.errors import user_message
         from desktop.logs import redact
 

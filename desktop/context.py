@@ -29,8 +29,12 @@ class AppContext:
     _settings: Settings | None = None
 
     @classmethod
-    def create(cls, data_dir: str | None = None, workspace: str | None = None,
-               secrets: SecretStore | None = None) -> AppContext:
+    def create(
+        cls,
+        data_dir: str | None = None,
+        workspace: str | None = None,
+        secrets: SecretStore | None = None,
+    ) -> AppContext:
         paths = AppPaths.resolve(data_dir).ensure()
         context = cls(paths=paths, workspace_name=workspace or DEFAULT_WORKSPACE)
         if secrets is not None:
@@ -53,7 +57,7 @@ class AppContext:
         self._settings = settings
 
     @property
-    def workspace_path(self):  # noqa: ANN201 - Path
+    def workspace_path(self):
         return self.paths.workspace_file(self.workspace_name)
 
     @property

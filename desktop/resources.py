@@ -26,7 +26,7 @@ def resource(*parts: str) -> Path:
     return resources_dir().joinpath(*parts)
 
 
-def app_icon():  # noqa: ANN201 - QIcon; Qt is imported only by callers that have a GUI
+def app_icon():
     from PySide6.QtGui import QIcon
 
     return QIcon(str(resource("icons", "ragtune.svg")))

@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from desktop.progress import CancelToken, Cancelled, Progress
+from desktop.progress import Cancelled, CancelToken, Progress
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class Worker(QRunnable):
                 raise Cancelled
         except Cancelled:
             signals.cancelled.emit()
-        except BaseException as exc:  # noqa: BLE001 - every failure goes to the GUI as a value
+        except BaseException as exc:
             if self.cancel_token.cancelled:
                 signals.cancelled.emit()
             else:
@@ -148,8 +148,14 @@ class TaskManager(QObject):
         self._pool_for(queue).start(worker)
         return worker
 
-    def run(self, fn: Callable[..., Any], *args: Any, title: str = "",
-            queue: str | None = None, **kwargs: Any) -> Worker:
+    def run(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        title: str = "",
+        queue: str | None = None,
+        **kwargs: Any,
+    ) -> Worker:
         return self.submit(Worker(fn, *args, title=title, **kwargs), queue=queue)
 
     def _pool_for(self, queue: str | None) -> QThreadPool:

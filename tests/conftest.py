@@ -14,10 +14,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.pop("OPENAI_API_KEY", None)
 os.environ.pop("OPENAI_BASE_URL", None)
 
-from desktop.context import AppContext  # noqa: E402
-from desktop.providers.secrets import SecretStore  # noqa: E402
-from tests.helpers.fake_openai import fake_openai_server  # noqa: E402
-from tests.helpers.keychain import session_only_secrets  # noqa: E402
+from desktop.context import AppContext
+from desktop.providers.secrets import SecretStore
+from tests.helpers.fake_openai import fake_openai_server
+from tests.helpers.keychain import session_only_secrets
 
 _real_connect = socket.socket.connect
 
@@ -25,7 +25,9 @@ _real_connect = socket.socket.connect
 def _loopback_only(self: socket.socket, address: object) -> object:
     host = address[0] if isinstance(address, tuple) else None
     if self.family in (socket.AF_INET, socket.AF_INET6) and host not in (
-        "127.0.0.1", "::1", "localhost"
+        "127.0.0.1",
+        "::1",
+        "localhost",
     ):
         raise OSError(f"tests may not reach the network (tried {address!r})")
     return _real_connect(self, address)

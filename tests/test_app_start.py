@@ -19,9 +19,23 @@ def start(tmp_path: Path, platform: str, wrapper: list[str]) -> tuple[str, QImag
     shot = tmp_path / f"{platform}.png"
     env = {**os.environ, "QT_QPA_PLATFORM": platform}
     result = subprocess.run(
-        [*wrapper, sys.executable, "-m", "desktop", "--data-dir", str(tmp_path / "data"),
-         "--screenshot", str(shot), "--tab", "Decide"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=90,
+        [
+            *wrapper,
+            sys.executable,
+            "-m",
+            "desktop",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--screenshot",
+            str(shot),
+            "--tab",
+            "Decide",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout, QImage(str(shot))

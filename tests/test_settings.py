@@ -13,8 +13,12 @@ def test_defaults_when_no_file(tmp_path: Path) -> None:
 
 def test_round_trip(tmp_path: Path) -> None:
     store = SettingsStore(tmp_path / "settings.json")
-    changed = Settings().replace(provider="custom", base_url="http://127.0.0.1:9/v1",
-                                 chat_model="llama3", request_timeout=12.5)
+    changed = Settings().replace(
+        provider="custom",
+        base_url="http://127.0.0.1:9/v1",
+        chat_model="llama3",
+        request_timeout=12.5,
+    )
     store.save(changed)
     assert store.load() == changed
     assert not list(tmp_path.glob(".settings-*")), "no temporary file left behind"
@@ -22,8 +26,11 @@ def test_round_trip(tmp_path: Path) -> None:
 
 def test_bad_values_fall_back_to_defaults_and_unknown_keys_are_ignored(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
-    path.write_text(json.dumps({"request_timeout": "soon", "max_retries": True,
-                                "chat_model": "m", "future_option": 1}))
+    path.write_text(
+        json.dumps(
+            {"request_timeout": "soon", "max_retries": True, "chat_model": "m", "future_option": 1}
+        )
+    )
     loaded = SettingsStore(path).load()
     assert loaded.chat_model == "m"
     assert loaded.request_timeout == Settings().request_timeout

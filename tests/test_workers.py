@@ -48,12 +48,13 @@ def test_errors_arrive_as_values_with_a_traceback(qtbot: QtBot, tasks: TaskManag
     assert "ValueError" in errors[0].details
 
 
-def test_a_progress_generator_reports_and_stops_between_steps(qtbot: QtBot,
-                                                             tasks: TaskManager) -> None:
+def test_a_progress_generator_reports_and_stops_between_steps(
+    qtbot: QtBot, tasks: TaskManager
+) -> None:
     reached: list[int] = []
     cleaned_up = threading.Event()
 
-    def steps():  # noqa: ANN202
+    def steps():
         try:
             for i in range(1000):
                 reached.append(i)
@@ -92,8 +93,7 @@ def test_functions_taking_cancel_get_the_token(qtbot: QtBot, tasks: TaskManager)
     assert cancelled == [True]
 
 
-def test_a_named_queue_runs_one_task_at_a_time_in_order(qtbot: QtBot,
-                                                        tasks: TaskManager) -> None:
+def test_a_named_queue_runs_one_task_at_a_time_in_order(qtbot: QtBot, tasks: TaskManager) -> None:
     order: list[str] = []
     active = [0]
     overlap = [False]

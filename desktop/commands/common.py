@@ -8,5 +8,6 @@ from desktop.context import AppContext
 
 
 def context_from(args: argparse.Namespace) -> AppContext:
-    return AppContext.create(data_dir=getattr(args, "data_dir", None),
-                             workspace=getattr(args, "workspace", None))
+    return AppContext.create(
+        data_dir=getattr(args, "data_dir", None), workspace=getattr(args, "workspace", None)
+    )

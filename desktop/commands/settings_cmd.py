@@ -11,8 +11,9 @@ from desktop.providers.secrets import SecretStoreError
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    settings = subparsers.add_parser("settings", help="show the settings in force",
-                                     parents=[common])
+    settings = subparsers.add_parser(
+        "settings", help="show the settings in force", parents=[common]
+    )
     actions = settings.add_subparsers(dest="action", metavar="ACTION", required=True)
     show = actions.add_parser("show", help="print settings (never the API key)", parents=[common])
     show.set_defaults(handler=show_settings)

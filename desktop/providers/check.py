@@ -1,4 +1,4 @@
-""""Test connection": list the server's models and say plainly what went wrong if that
+""" "Test connection": list the server's models and say plainly what went wrong if that
 fails. Runs on a worker; pure apart from the one network call."""
 
 from __future__ import annotations
@@ -31,13 +31,11 @@ def check_connection(
     if config.needs_key and not config.api_key:
         return ConnectionReport(False, f"No API key is set for {config.host}. Enter one above.")
     # A check should answer quickly: no retries, and a shorter timeout than real work.
-    quick = dataclasses.replace(
-        config, max_retries=0, timeout=min(config.timeout, CHECK_TIMEOUT)
-    )
+    quick = dataclasses.replace(config, max_retries=0, timeout=min(config.timeout, CHECK_TIMEOUT))
     client = client_factory(quick)
     try:
         models = list_model_ids(client)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence
+    except Exception as exc:
         return ConnectionReport(False, explain(exc, host=quick.host, timeout=quick.timeout))
     finally:
         client.close()

@@ -7,6 +7,7 @@ keychain with a display can open an unlock prompt and block for as long as it is
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -117,7 +118,7 @@ class SecretStore:
         def run() -> None:
             try:
                 box["value"] = fn()
-            except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+            except BaseException as exc:
                 box["error"] = exc
 
         thread = threading.Thread(target=run, name=f"keyring-{what}", daemon=True)
@@ -169,10 +170,9 @@ class SecretStore:
             return
 
         def remove() -> None:
-            try:
+            # Nothing stored is already the state we want.
+            with contextlib.suppress(keyring.errors.PasswordDeleteError):
                 self.backend.delete_password(SERVICE, account)
-            except keyring.errors.PasswordDeleteError:
-                pass  # nothing stored: already the state we want
 
         self._call("delete the key", remove)
 
@@ -185,7 +185,7 @@ class SecretStore:
                 self._backend = keyring.get_keyring()
             else:
                 self._backend = self._detect()
-        except Exception:  # noqa: BLE001 - detection failing means "still none"
+        except Exception:
             log.exception("keyring backend detection failed")
         info = self.info()
         if info.secure:

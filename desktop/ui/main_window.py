@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
         self.window_state.setValue("main/tab", self.tabs.currentIndex())
         self.window_state.sync()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
         running = self.tasks.running
         if running:

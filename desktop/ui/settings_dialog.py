@@ -251,7 +251,10 @@ class SettingsDialog(QDialog):
     def _fill_models(self, models: tuple[str, ...]) -> None:
         embedding = [m for m in models if is_embedding_model(m)]
         chat = [m for m in models if not is_embedding_model(m)]
-        for combo, names in ((self.chat_model_combo, chat), (self.embedding_model_combo, embedding)):
+        for combo, names in (
+            (self.chat_model_combo, chat),
+            (self.embedding_model_combo, embedding),
+        ):
             current = combo.currentText()
             combo.clear()
             combo.addItems(names)

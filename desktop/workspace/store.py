@@ -136,8 +136,12 @@ class Workspace:
         for migration in MIGRATIONS:
             if migration.version <= version:
                 continue
-            log.info("Migrating %s to schema %d: %s", self.path.name, migration.version,
-                     migration.description)
+            log.info(
+                "Migrating %s to schema %d: %s",
+                self.path.name,
+                migration.version,
+                migration.description,
+            )
             # executescript would commit implicitly; run statements inside one transaction
             # so a failed migration leaves the file at the previous version.
             with self.transaction() as tx:
@@ -146,8 +150,7 @@ class Workspace:
                 tx.execute(f"PRAGMA user_version = {migration.version:d}")
                 if migration.version == 1:
                     tx.execute(
-                        "INSERT INTO meta(key, value) VALUES ('created_at', ?), "
-                        "('created_by', ?)",
+                        "INSERT INTO meta(key, value) VALUES ('created_at', ?), ('created_by', ?)",
                         (str(time.time()), __version__),
                     )
 

@@ -45,8 +45,12 @@ def unlock_default_collection() -> None:
             bus_name="org.gnome.keyring",
             interface="org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface",
         )
-        conn.send_and_get_reply(new_method_call(
-            address, "UnlockWithMasterPassword", "o(oayays)",
-            (collection.collection_path, secret),
-        ))
+        conn.send_and_get_reply(
+            new_method_call(
+                address,
+                "UnlockWithMasterPassword",
+                "o(oayays)",
+                (collection.collection_path, secret),
+            )
+        )
         assert not collection.is_locked()

@@ -36,8 +36,9 @@ def real_secrets() -> Iterator[SecretStore]:
         store.delete(account_for(url))
 
 
-def test_the_key_round_trips_and_comes_back_after_a_restart(real_secrets: SecretStore,
-                                                            tmp_path: Path) -> None:
+def test_the_key_round_trips_and_comes_back_after_a_restart(
+    real_secrets: SecretStore, tmp_path: Path
+) -> None:
     secret = "sk-keychain-roundtrip-0123456789"
     account = account_for("http://127.0.0.1:1/v1")
     assert real_secrets.info().secure
@@ -52,13 +53,20 @@ def test_the_key_round_trips_and_comes_back_after_a_restart(real_secrets: Secret
         key = SecretStore().get({account!r})
         print(hashlib.sha256(key.encode()).hexdigest() if key else "missing")
     """)
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60, env=os.environ.copy())
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ.copy(),
+    )
     assert result.stdout.strip() == hashlib.sha256(secret.encode()).hexdigest(), result.stderr
 
 
-def test_the_key_is_in_no_file_of_the_data_config_and_log_dirs(real_secrets: SecretStore,
-                                                                tmp_path: Path) -> None:
+def test_the_key_is_in_no_file_of_the_data_config_and_log_dirs(
+    real_secrets: SecretStore, tmp_path: Path
+) -> None:
     secret = "sk-keychain-nowhere-on-disk-42"
     context = AppContext.create(data_dir=str(tmp_path / "data"), secrets=real_secrets)
     setup_logging(context.paths.log_dir)

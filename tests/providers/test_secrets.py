@@ -55,7 +55,7 @@ def test_a_locked_keychain_times_out_instead_of_hanging() -> None:
     backend.release.set()
 
 
-def test_the_key_is_redacted_from_logs(tmp_path) -> None:  # noqa: ANN001
+def test_the_key_is_redacted_from_logs(tmp_path) -> None:
     register_secret("custom-secret-abc")
     assert "custom-secret-abc" not in redact("key=custom-secret-abc")
     assert "sk-proj-abcdef123456" not in redact("bad key sk-proj-abcdef123456 here")

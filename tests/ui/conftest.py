@@ -19,13 +19,15 @@ def tasks(qtbot: QtBot) -> Iterator[TaskManager]:
 
 
 @pytest.fixture
-def make_window(qtbot: QtBot, app_context: AppContext,
-                tasks: TaskManager) -> Callable[[], MainWindow]:
+def make_window(
+    qtbot: QtBot, app_context: AppContext, tasks: TaskManager
+) -> Callable[[], MainWindow]:
     """Builds a main window on the test's data dir; call again to simulate a restart."""
 
     def make() -> MainWindow:
-        state = QSettings(str(app_context.paths.config_dir / "window.ini"),
-                          QSettings.Format.IniFormat)
+        state = QSettings(
+            str(app_context.paths.config_dir / "window.ini"), QSettings.Format.IniFormat
+        )
         window = MainWindow(app_context, tasks, state)
         qtbot.addWidget(window)
         return window

@@ -49,17 +49,22 @@ def test_a_newer_schema_is_refused_and_the_file_left_untouched(tmp_path: Path) -
 def test_a_file_that_is_not_a_database_is_refused_with_its_name(tmp_path: Path) -> None:
     path = tmp_path / "junk.ragtune.sqlite"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(WorkspaceError, match="junk.ragtune.sqlite"):
+    with pytest.raises(WorkspaceError, match=r"junk\.ragtune\.sqlite"):
         Workspace(path)
 
 
 def test_a_failed_transaction_leaves_the_previous_state(tmp_path: Path) -> None:
     with Workspace(tmp_path / "w.ragtune.sqlite") as ws:
         ws.set_meta("k", "before")
-        with pytest.raises(RuntimeError), ws.transaction() as tx:
-            tx.execute("UPDATE meta SET value = 'during' WHERE key = 'k'")
-            tx.execute("INSERT INTO meta(key, value) VALUES ('other', 'x')")
-            raise RuntimeError("boom")
+
+        def change_then_fail() -> None:
+            with ws.transaction() as tx:
+                tx.execute("UPDATE meta SET value = 'during' WHERE key = 'k'")
+                tx.execute("INSERT INTO meta(key, value) VALUES ('other', 'x')")
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            change_then_fail()
         assert ws.get_meta("k") == "before"
         assert ws.get_meta("other") is None
 
@@ -91,7 +96,9 @@ def test_a_process_killed_mid_transaction_leaves_the_earlier_state(tmp_path: Pat
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen(
         [sys.executable, "-c", _WRITER, str(path)],
-        stdout=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert proc.stdout is not None
