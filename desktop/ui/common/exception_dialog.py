@@ -48,6 +48,9 @@ class ExceptionDialog(QDialog):
         QGuiApplication.clipboard().setText(self.details.toPlainText())
 
 
+_open_dialogs: list[ExceptionDialog] = []
+
+
 def install_excepthook() -> None:
     """Unhandled exceptions on the GUI thread open the dialog instead of vanishing."""
     previous = sys.excepthook
@@ -65,6 +68,8 @@ def install_excepthook() -> None:
             previous(kind, exc, tb)
             return
         dialog = ExceptionDialog(f"Unexpected error: {exc}", details, QApplication.activeWindow())
+        _open_dialogs.append(dialog)  # a parentless dialog needs a reference to stay alive
+        dialog.finished.connect(lambda _=0, d=dialog: _open_dialogs.remove(d))
         dialog.open()
 
     sys.excepthook = hook
