@@ -50,7 +50,55 @@ def _steps() -> list[tuple[str, Callable[[dict[str, object]], str]]]:
 
         return f"openai {openai.__version__}"
 
-    return [("workspace", workspace), ("keychain", keychain), ("openai SDK", sdk), ("window", qt)]
+    def tokens(state: dict[str, object]) -> str:
+        from desktop.tokens import get_tokenizer
+
+        tokenizer = get_tokenizer("gpt-4o")
+        return f"tokens {tokenizer.name} via {tokenizer.backend} ({tokenizer.count('selftest')})"
+
+    def library(state: dict[str, object]) -> str:
+        from desktop.context import AppContext
+        from desktop.library.service import LibraryService
+        from desktop.progress import run_to_end
+        from desktop.resources import resource
+
+        context = AppContext.create(data_dir=str(state["dir"]))
+        service = LibraryService(context.workspace, context.settings)
+        report = run_to_end(service.import_paths([resource("samples", SAMPLE)]))
+        if report.counts()["added"] != 1:
+            raise RuntimeError(f"the sample did not import: {report.summary()}")
+        document = service.snapshot().documents[0]
+        state["chunks"] = [c.text for c in service.library.chunks(document.id)]
+        context.close()
+        return f"imported {SAMPLE} ({document.chunk_count} chunks, {document.token_count} tokens)"
+
+    def search(state: dict[str, object]) -> str:
+        from desktop.retrieval.local_embedder import LocalEmbedder
+
+        chunks = list(state["chunks"])  # type: ignore[call-overload]
+        model = LocalEmbedder()
+        vectors = model.embed(chunks)
+        query = model.embed([QUESTION])[0]
+        best = int((vectors @ query).argmax())
+        if EXPECTED.lower() not in chunks[best].lower():
+            raise RuntimeError(f"the search found the wrong chunk for {QUESTION!r}")
+        return f"search with {model.model} ({vectors.shape[1]} dims) found the answer"
+
+    return [
+        ("workspace", workspace),
+        ("keychain", keychain),
+        ("openai SDK", sdk),
+        ("tokens", tokens),
+        ("library", library),
+        ("local search", search),
+        ("window", qt),
+    ]
+
+
+# A question about the bundled sample manual, worded unlike its answer.
+SAMPLE = "user-manual.md"
+QUESTION = "What does it mean when the light on the front of the appliance blinks red?"
+EXPECTED = "A drive has failed or the storage volume is degraded."
 
 
 def run_selftest(args: argparse.Namespace) -> int:

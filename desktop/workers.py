@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from desktop.progress import Cancelled, CancelToken, Progress
 
@@ -133,20 +133,31 @@ class TaskManager(QObject):
             self._pool.setMaxThreadCount(max_threads)
         self._serial: dict[str, QThreadPool] = {}
         self._running: dict[int, Worker] = {}
+        self._closed = False
 
     @property
     def running(self) -> list[Worker]:
         return list(self._running.values())
 
     def submit(self, worker: Worker, *, queue: str | None = None) -> Worker:
-        """Start ``worker``. Workers given the same ``queue`` name run one at a time, in
-        the order submitted (one writer to the store, one poller per job)."""
+        """Start ``worker`` on the next turn of the event loop, so the caller can connect
+        its signals first (a fast task would otherwise finish before anyone listens).
+        Workers given the same ``queue`` name run one at a time, in the order submitted
+        (one writer to the store, one poller per job)."""
         self._running[worker.id] = worker
         worker.signals.progress.connect(lambda p, w=worker: self.task_progress.emit(w, p))
         worker.signals.finished.connect(lambda w=worker: self._finish(w))
         self.task_started.emit(worker)
-        self._pool_for(queue).start(worker)
+        pool = self._pool_for(queue)
+        QTimer.singleShot(0, self, lambda: self._start(pool, worker))
         return worker
+
+    def _start(self, pool: QThreadPool, worker: Worker) -> None:
+        if self._closed:
+            worker.cancel()
+            worker.run()  # emits cancelled and finished at once, on this thread
+            return
+        pool.start(worker)
 
     def run(
         self,
@@ -182,6 +193,8 @@ class TaskManager(QObject):
         return all(pool.waitForDone(msecs) for pool in pools)
 
     def shutdown(self, msecs: int = 10_000) -> bool:
+        """Cancel everything, wait for running work, and start nothing new."""
+        self._closed = True
         self.cancel_all()
         finished = self.wait_for_all(msecs)
         if not finished:

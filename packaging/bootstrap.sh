@@ -20,8 +20,7 @@ quiet_pip() {
   .venv/bin/python -m pip "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
   return "${PIPESTATUS[0]}"
 }
-extras="test"
-[ "$action" = "build" ] && extras="test,packaging"
+extras="test,packaging"
 stamp=".venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)-$extras"
 if [ ! -f "$stamp" ]; then
   quiet_pip install -q --upgrade pip

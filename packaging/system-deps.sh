@@ -18,8 +18,8 @@ packages=(
   gnome-keyring
   # fonts: Latin and CJK, so no glyph renders as a box
   fonts-dejavu-core fonts-droid-fallback
-  # packaging checks: desktop entry validation
-  desktop-file-utils
+  # packaging checks: desktop entry validation, `gio launch` of the installed entry
+  desktop-file-utils libglib2.0-bin
 )
 
 missing=()

@@ -124,7 +124,7 @@ def test_shutdown_cancels_and_waits(qtbot: QtBot) -> None:
         stopped.set()
 
     manager.run(forever, title="forever")
-    assert started_running.wait(5)
+    qtbot.waitUntil(started_running.is_set, timeout=5000)
     started = time.monotonic()
     assert manager.shutdown(5000)
     assert stopped.is_set()

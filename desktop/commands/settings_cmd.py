@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 
 from desktop.cli import CommandResult
-from desktop.commands.common import context_from
-from desktop.providers.secrets import SecretStoreError
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -20,6 +18,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def show_settings(args: argparse.Namespace) -> CommandResult:
+    from desktop.commands.common import context_from
+    from desktop.providers.secrets import SecretStoreError
+
     context = context_from(args)
     settings = context.settings
     try:

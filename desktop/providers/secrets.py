@@ -3,7 +3,8 @@
 When no secure backend exists (a headless Linux box without a Secret Service) the key is
 kept in memory for this session only and the user is told so; it is never written to a
 file. Every keyring call runs on a helper thread with a timeout, because a locked
-keychain with a display can open an unlock prompt and block for as long as it is open."""
+keychain with a display can open an unlock prompt and block for as long as it is open.
+``keyring`` itself is imported on first use, off the start-up path."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import keyring
-import keyring.backend
-import keyring.errors
+if TYPE_CHECKING:
+    import keyring.backend
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,8 @@ class SecretStore:
 
     @property
     def backend(self) -> keyring.backend.KeyringBackend:
+        import keyring
+
         if self._backend is None:
             self._backend = self._detect() if self._detect else keyring.get_keyring()
         return self._backend
@@ -113,6 +115,8 @@ class SecretStore:
         return self._trust or is_secure(self.backend)
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
+        import keyring.errors
+
         box: dict[str, object] = {}
 
         def run() -> None:
@@ -164,6 +168,8 @@ class SecretStore:
         return False
 
     def delete(self, account: str) -> None:
+        import keyring.errors
+
         with self._lock:
             self._session.pop(account, None)
         if not self.secure:
@@ -179,6 +185,9 @@ class SecretStore:
     def redetect(self) -> BackendInfo:
         """Look for a secure backend again (a Secret Service may have started since), and
         move session-only keys into it when one appears."""
+        import keyring
+        import keyring.core
+
         try:
             if self._detect is None:
                 keyring.core.init_backend()

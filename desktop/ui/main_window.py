@@ -7,7 +7,7 @@ import platform
 from collections.abc import Callable
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QSettings, Qt, QTimer, qVersion
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
@@ -44,6 +44,8 @@ TabFactory = Callable[["MainWindow"], QWidget]
 
 
 class MainWindow(QMainWindow):
+    first_painted = Signal()
+
     def __init__(
         self,
         context: AppContext,
@@ -62,12 +64,19 @@ class MainWindow(QMainWindow):
         self.message_bar = MessageBar()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        factories = tab_factories or {}
-        for name in TAB_NAMES:
-            factory = factories.get(name)
-            widget = factory(self) if factory else EmptyState(name, _NOT_BUILT[name])
+        # Tabs with content are built right after the first paint, so the window shows
+        # before their modules (numpy, parsers) are imported.
+        self._pending_tabs: list[tuple[QWidget, TabFactory]] = []
+        for name, factory in ((n, (tab_factories or {}).get(n)) for n in TAB_NAMES):
+            if factory is None:
+                widget: QWidget = EmptyState(name, _NOT_BUILT[name])
+            else:
+                widget = QWidget()
+                QVBoxLayout(widget).setContentsMargins(0, 0, 0, 0)
+                self._pending_tabs.append((widget, factory))
             widget.setObjectName(f"tab-{name}")
             self.tabs.addTab(widget, name)
+        self.installEventFilter(self)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -84,6 +93,18 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._restore_state()
         tasks.task_finished.connect(self._report_task_outcome)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self and event.type() == QEvent.Type.Paint:
+            self.removeEventFilter(self)
+            self.first_painted.emit()
+            QTimer.singleShot(0, self.build_pending_tabs)
+        return False
+
+    def build_pending_tabs(self) -> None:
+        pending, self._pending_tabs = self._pending_tabs, []
+        for container, factory in pending:
+            container.layout().addWidget(factory(self))
 
     # -- menus and shortcuts -------------------------------------------------------------
 

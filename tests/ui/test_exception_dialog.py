@@ -36,7 +36,7 @@ def test_an_unhandled_exception_opens_a_dialog_with_copyable_redacted_details(
     qtbot.waitUntil(lambda: bool(open_dialogs()), timeout=2000)
     dialog = open_dialogs()[-1]
     qtbot.addWidget(dialog)
-    assert "Unexpected error: request failed with key «redacted»" == dialog.message_label.text()
+    assert dialog.message_label.text() == "Unexpected error: request failed with key «redacted»"
     details = dialog.details.toPlainText()
     assert "Traceback" in details and "RuntimeError" in details
     assert secret not in details

@@ -1,0 +1,465 @@
+"""The library's tables in the workspace: documents with their extracted text, their
+chunks, and the history of imports and rescans (the Decide tab reads it).
+
+Every change to a document and its chunks is one transaction, so an import killed half
+way leaves each file either fully imported or untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from desktop.workspace import Workspace
+
+ROOTS_META_KEY = "library.roots"
+
+
+class LoadedDocumentLike(Protocol):
+    title: str
+    format: str
+    text: str
+    pages: tuple[int, ...]
+    page_count: int | None
+    encoding: str | None
+    size_bytes: int
+    modified_time: float
+    content_hash: str
+
+
+class ChunkLike(Protocol):
+    start: int
+    end: int
+    text: str
+    token_count: int
+    page: int | None
+    heading_path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    id: int
+    source_path: str
+    title: str
+    format: str
+    size_bytes: int
+    page_count: int | None
+    modified_time: float
+    content_hash: str
+    imported_at: float
+    updated_at: float
+    status: str
+    chunk_count: int
+    token_count: int
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: int
+    document_id: int
+    index: int
+    start: int
+    end: int
+    text: str
+    token_count: int
+    page: int | None
+    heading_path: tuple[str, ...]
+    text_hash: str
+
+
+@dataclass(frozen=True)
+class ChunkDiff:
+    """What re-chunking a document changed: chunks are the same when their offsets and
+    text are, and those keep their ids."""
+
+    kept: int
+    added: int
+    removed: int
+
+    @property
+    def changed(self) -> int:
+        return self.added + self.removed
+
+
+@dataclass(frozen=True)
+class LibraryEvent:
+    source_path: str
+    kind: str  # added | updated | unchanged | skipped | missing | removed
+    detail: str
+    at: float
+    document_id: int | None
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def chunk_identity(start: int, end: int, digest: str) -> tuple[int, int, str]:
+    """Two chunks are the same chunk when their offsets and their text are."""
+    return (start, end, digest)
+
+
+def diff_chunks(existing: Sequence[StoredChunk], new: Sequence[ChunkLike]) -> ChunkDiff:
+    old = {chunk_identity(c.start, c.end, c.text_hash) for c in existing}
+    fresh = {chunk_identity(c.start, c.end, text_hash(c.text)) for c in new}
+    return ChunkDiff(kept=len(old & fresh), added=len(fresh - old), removed=len(old - fresh))
+
+
+_DOCUMENT_COLUMNS = (
+    "d.id, d.source_path, d.title, d.format, d.size_bytes, d.page_count, d.modified_time, "
+    "d.content_hash, d.imported_at, d.updated_at, d.status, "
+    "COUNT(c.id) AS chunk_count, COALESCE(SUM(c.token_count), 0) AS token_count"
+)
+
+
+def _document(row: sqlite3.Row) -> DocumentRecord:
+    return DocumentRecord(**{key: row[key] for key in row.keys()})  # noqa: SIM118
+
+
+def _chunk(row: sqlite3.Row) -> StoredChunk:
+    return StoredChunk(
+        id=row["id"],
+        document_id=row["document_id"],
+        index=row["idx"],
+        start=row["char_start"],
+        end=row["char_end"],
+        text=row["text"],
+        token_count=row["token_count"],
+        page=row["page"],
+        heading_path=tuple(json.loads(row["heading_path"])),
+        text_hash=row["text_hash"],
+    )
+
+
+class Library:
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    # -- reading ------------------------------------------------------------------------
+
+    def documents(self) -> list[DocumentRecord]:
+        rows = self.workspace.connection().execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM documents d "
+            "LEFT JOIN chunks c ON c.document_id = d.id GROUP BY d.id ORDER BY d.title, d.id"
+        )
+        return [_document(row) for row in rows]
+
+    def document(self, document_id: int) -> DocumentRecord | None:
+        row = (
+            self.workspace.connection()
+            .execute(
+                f"SELECT {_DOCUMENT_COLUMNS} FROM documents d "
+                "LEFT JOIN chunks c ON c.document_id = d.id WHERE d.id = ? GROUP BY d.id",
+                (document_id,),
+            )
+            .fetchone()
+        )
+        return _document(row) if row else None
+
+    def document_by_path(self, source_path: str) -> DocumentRecord | None:
+        row = (
+            self.workspace.connection()
+            .execute("SELECT id FROM documents WHERE source_path = ?", (source_path,))
+            .fetchone()
+        )
+        return self.document(row[0]) if row else None
+
+    def find_document(self, reference: str) -> DocumentRecord | None:
+        """A document by id, exact path, or (unique) title or file name."""
+        if reference.isdigit():
+            found = self.document(int(reference))
+            if found:
+                return found
+        by_path = self.document_by_path(reference)
+        if by_path:
+            return by_path
+        matches = [
+            d
+            for d in self.documents()
+            if d.title == reference or d.source_path.rsplit("/", 1)[-1] == reference
+        ]
+        return matches[0] if len(matches) == 1 else None
+
+    def text(self, document_id: int) -> tuple[str, tuple[int, ...]]:
+        row = (
+            self.workspace.connection()
+            .execute("SELECT text, pages FROM documents WHERE id = ?", (document_id,))
+            .fetchone()
+        )
+        if row is None:
+            raise KeyError(document_id)
+        return row["text"], tuple(json.loads(row["pages"]))
+
+    def chunks(self, document_id: int | None = None) -> list[StoredChunk]:
+        conn = self.workspace.connection()
+        if document_id is None:
+            rows = conn.execute("SELECT * FROM chunks ORDER BY document_id, idx")
+        else:
+            rows = conn.execute(
+                "SELECT * FROM chunks WHERE document_id = ? ORDER BY idx", (document_id,)
+            )
+        return [_chunk(row) for row in rows]
+
+    def chunk_ids(self, document_id: int) -> list[int]:
+        rows = self.workspace.connection().execute(
+            "SELECT id FROM chunks WHERE document_id = ? ORDER BY idx", (document_id,)
+        )
+        return [row[0] for row in rows]
+
+    def totals(self) -> tuple[int, int, int]:
+        """(documents, chunks, tokens) in the library."""
+        row = (
+            self.workspace.connection()
+            .execute(
+                "SELECT (SELECT COUNT(*) FROM documents), COUNT(*), COALESCE(SUM(token_count), 0) "
+                "FROM chunks"
+            )
+            .fetchone()
+        )
+        return int(row[0]), int(row[1]), int(row[2])
+
+    # -- writing ------------------------------------------------------------------------
+
+    def save_document(
+        self,
+        source_path: str,
+        loaded: LoadedDocumentLike,
+        chunks: Sequence[ChunkLike],
+        *,
+        run_id: int | None = None,
+    ) -> tuple[int, str]:
+        """Insert or update a document and its chunks in one transaction. Returns the
+        document id and what happened: 'added', 'updated' or 'unchanged'."""
+        now = time.time()
+        with self.workspace.transaction() as tx:
+            row = tx.execute(
+                "SELECT id, content_hash FROM documents WHERE source_path = ?", (source_path,)
+            ).fetchone()
+            values = (
+                loaded.title,
+                loaded.format,
+                loaded.size_bytes,
+                loaded.page_count,
+                loaded.modified_time,
+                loaded.content_hash,
+                loaded.encoding,
+                loaded.text,
+                json.dumps(list(loaded.pages)),
+            )
+            if row is None:
+                cursor = tx.execute(
+                    "INSERT INTO documents(title, format, size_bytes, page_count, "
+                    "modified_time, content_hash, encoding, text, pages, source_path, "
+                    "imported_at, updated_at, status) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
+                    (*values, source_path, now, now),
+                )
+                document_id = int(cursor.lastrowid or 0)
+                outcome = "added"
+            elif row["content_hash"] == loaded.content_hash:
+                document_id = int(row["id"])
+                tx.execute(
+                    "UPDATE documents SET status = 'ok', modified_time = ? WHERE id = ?",
+                    (loaded.modified_time, document_id),
+                )
+                outcome = "unchanged"
+            else:
+                document_id = int(row["id"])
+                tx.execute(
+                    "UPDATE documents SET title = ?, format = ?, size_bytes = ?, "
+                    "page_count = ?, modified_time = ?, content_hash = ?, encoding = ?, "
+                    "text = ?, pages = ?, updated_at = ?, status = 'ok' WHERE id = ?",
+                    (*values, now, document_id),
+                )
+                outcome = "updated"
+            if outcome != "unchanged":
+                self._replace_chunks(tx, document_id, chunks)
+            self._event(tx, run_id, document_id, source_path, outcome, "", now)
+        return document_id, outcome
+
+    def replace_chunks(self, document_id: int, chunks: Sequence[ChunkLike]) -> ChunkDiff:
+        with self.workspace.transaction() as tx:
+            return self._replace_chunks(tx, document_id, chunks)
+
+    def replace_all_chunks(
+        self, new_chunks: Iterable[tuple[int, Sequence[ChunkLike]]]
+    ) -> ChunkDiff:
+        """Re-chunk many documents in one transaction (Apply to library)."""
+        kept = added = removed = 0
+        with self.workspace.transaction() as tx:
+            for document_id, chunks in new_chunks:
+                diff = self._replace_chunks(tx, document_id, chunks)
+                kept, added, removed = (
+                    kept + diff.kept,
+                    added + diff.added,
+                    removed + diff.removed,
+                )
+        return ChunkDiff(kept, added, removed)
+
+    @staticmethod
+    def _replace_chunks(
+        tx: sqlite3.Connection, document_id: int, chunks: Sequence[ChunkLike]
+    ) -> ChunkDiff:
+        existing = {
+            chunk_identity(row["char_start"], row["char_end"], row["text_hash"]): row["id"]
+            for row in tx.execute(
+                "SELECT id, char_start, char_end, text_hash FROM chunks WHERE document_id = ?",
+                (document_id,),
+            )
+        }
+        keep: dict[int, int] = {}
+        fresh = []
+        for index, chunk in enumerate(chunks):
+            digest = text_hash(chunk.text)
+            chunk_id = existing.pop(chunk_identity(chunk.start, chunk.end, digest), None)
+            if chunk_id is None:
+                fresh.append((index, chunk, digest))
+            else:
+                keep[chunk_id] = index
+        if existing:
+            tx.executemany("DELETE FROM chunks WHERE id = ?", ((i,) for i in existing.values()))
+        tx.executemany(
+            "UPDATE chunks SET idx = ? WHERE id = ?", ((idx, cid) for cid, idx in keep.items())
+        )
+        tx.executemany(
+            "INSERT INTO chunks(document_id, idx, char_start, char_end, text, token_count, "
+            "page, heading_path, text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    document_id,
+                    index,
+                    chunk.start,
+                    chunk.end,
+                    chunk.text,
+                    chunk.token_count,
+                    chunk.page,
+                    json.dumps(list(chunk.heading_path), ensure_ascii=False),
+                    digest,
+                )
+                for index, chunk, digest in fresh
+            ),
+        )
+        return ChunkDiff(kept=len(keep), added=len(fresh), removed=len(existing))
+
+    def delete_document(self, document_id: int, *, run_id: int | None = None) -> None:
+        """Removes the document, its chunks and (through foreign keys) all derived rows."""
+        with self.workspace.transaction() as tx:
+            row = tx.execute(
+                "SELECT source_path FROM documents WHERE id = ?", (document_id,)
+            ).fetchone()
+            if row is None:
+                return
+            tx.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+            self._event(tx, run_id, None, row["source_path"], "removed", "", time.time())
+
+    def set_status(self, document_id: int, status: str, *, run_id: int | None = None) -> None:
+        with self.workspace.transaction() as tx:
+            row = tx.execute(
+                "SELECT source_path, status FROM documents WHERE id = ?", (document_id,)
+            ).fetchone()
+            if row is None or row["status"] == status:
+                return
+            tx.execute("UPDATE documents SET status = ? WHERE id = ?", (status, document_id))
+            if status == "missing":
+                self._event(tx, run_id, document_id, row["source_path"], "missing", "", time.time())
+
+    def save_document_unchanged(
+        self, document_id: int, modified_time: float, *, run_id: int | None = None
+    ) -> None:
+        """Record that a file was seen again with the same content (a touched file keeps
+        its chunks and their ids)."""
+        with self.workspace.transaction() as tx:
+            row = tx.execute(
+                "SELECT source_path FROM documents WHERE id = ?", (document_id,)
+            ).fetchone()
+            tx.execute(
+                "UPDATE documents SET status = 'ok', modified_time = ? WHERE id = ?",
+                (modified_time, document_id),
+            )
+            self._event(tx, run_id, document_id, row["source_path"], "unchanged", "", time.time())
+
+    def roots(self) -> list[str]:
+        """Folders the user imported: rescan looks there for new files."""
+        raw = self.workspace.get_meta(ROOTS_META_KEY)
+        return list(json.loads(raw)) if raw else []
+
+    def add_roots(self, folders: Iterable[str]) -> None:
+        roots = self.roots()
+        roots.extend(f for f in folders if f not in roots)
+        self.workspace.set_meta(ROOTS_META_KEY, json.dumps(roots))
+
+    # -- history -------------------------------------------------------------------------
+
+    def start_run(self, kind: str) -> int:
+        with self.workspace.transaction() as tx:
+            cursor = tx.execute(
+                "INSERT INTO import_runs(started_at, kind) VALUES (?, ?)", (time.time(), kind)
+            )
+            return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int, *, cancelled: bool) -> None:
+        with self.workspace.transaction() as tx:
+            tx.execute(
+                "UPDATE import_runs SET finished_at = ?, cancelled = ? WHERE id = ?",
+                (time.time(), int(cancelled), run_id),
+            )
+
+    def record(
+        self,
+        run_id: int | None,
+        source_path: str,
+        kind: str,
+        detail: str = "",
+        document_id: int | None = None,
+    ) -> None:
+        with self.workspace.transaction() as tx:
+            self._event(tx, run_id, document_id, source_path, kind, detail, time.time())
+
+    @staticmethod
+    def _event(
+        tx: sqlite3.Connection,
+        run_id: int | None,
+        document_id: int | None,
+        source_path: str,
+        kind: str,
+        detail: str,
+        at: float,
+    ) -> None:
+        tx.execute(
+            "INSERT INTO library_events(run_id, document_id, source_path, kind, detail, at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, document_id, source_path, kind, detail, at),
+        )
+
+    def events(
+        self, run_id: int | None = None, *, since: float | None = None
+    ) -> list[LibraryEvent]:
+        query = "SELECT source_path, kind, detail, at, document_id FROM library_events"
+        clauses, params = [], []
+        if run_id is not None:
+            clauses.append("run_id = ?")
+            params.append(run_id)
+        if since is not None:
+            clauses.append("at >= ?")
+            params.append(since)
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
+        rows = self.workspace.connection().execute(query + " ORDER BY id", params)
+        return [LibraryEvent(*row) for row in rows]
+
+    def last_run_id(self) -> int | None:
+        row = self.workspace.connection().execute("SELECT MAX(id) FROM import_runs").fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    # -- chunking settings -----------------------------------------------------------------
+
+    def chunking_config(self) -> dict[str, object] | None:
+        raw = self.workspace.get_meta("library.chunking")
+        return json.loads(raw) if raw else None
+
+    def set_chunking_config(self, config: dict[str, object]) -> None:
+        self.workspace.set_meta("library.chunking", json.dumps(config, sort_keys=True))

@@ -1,0 +1,96 @@
+"""The library as the Library tab and ``ragtune`` commands use it: one object that knows
+the workspace, the chunking settings and the import options. Every method does disk
+work, so the UI calls them on workers."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop.library.chunking import ChunkingStrategy, strategy_from_params, strategy_params
+from desktop.library.importer import DEFAULT_STRATEGY, ImportOptions, ImportReport
+from desktop.library.importer import import_paths as _import_paths
+from desktop.library.importer import rescan as _rescan
+from desktop.library.repository import DocumentRecord, Library, StoredChunk
+from desktop.progress import Progress
+from desktop.settings import Settings
+from desktop.tokens import encoding_for_model
+from desktop.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class ChunkingSettings:
+    strategy: ChunkingStrategy
+    encoding: str
+
+
+@dataclass(frozen=True)
+class LibrarySnapshot:
+    documents: list[DocumentRecord]
+    chunking: ChunkingSettings
+    totals: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class DocumentContent:
+    document: DocumentRecord
+    text: str
+    pages: tuple[int, ...]
+    chunks: list[StoredChunk]
+
+
+class LibraryService:
+    def __init__(self, workspace: Workspace, settings: Settings) -> None:
+        self.library = Library(workspace)
+        self.settings = settings
+
+    def chunking(self) -> ChunkingSettings:
+        """The strategy the library's chunks were made with (the default until the user
+        applies another), and the tokenizer of the embedding model."""
+        config = self.library.chunking_config()
+        if config:
+            params = {k: v for k, v in config.items() if k != "encoding"}
+            try:
+                strategy = strategy_from_params(params)
+            except ValueError:
+                strategy = DEFAULT_STRATEGY
+            return ChunkingSettings(strategy, str(config.get("encoding") or self._encoding()))
+        return ChunkingSettings(DEFAULT_STRATEGY, self._encoding())
+
+    def _encoding(self) -> str:
+        return encoding_for_model(self.settings.embedding_model)
+
+    def options(self) -> ImportOptions:
+        chunking = self.chunking()
+        return ImportOptions(
+            max_bytes=int(self.settings.max_import_mb * 1024 * 1024),
+            strategy=chunking.strategy,
+            encoding=chunking.encoding,
+        )
+
+    def snapshot(self) -> LibrarySnapshot:
+        return LibrarySnapshot(self.library.documents(), self.chunking(), self.library.totals())
+
+    def content(self, document_id: int) -> DocumentContent:
+        document = self.library.document(document_id)
+        if document is None:
+            raise KeyError(f"document {document_id} is no longer in the library")
+        text, pages = self.library.text(document_id)
+        return DocumentContent(document, text, pages, self.library.chunks(document_id))
+
+    def import_paths(self, paths: Sequence[Path]) -> Generator[Progress, None, ImportReport]:
+        options = self.options()
+        if self.library.chunking_config() is None:
+            self.library.set_chunking_config(
+                {**strategy_params(options.strategy), "encoding": options.encoding}
+            )
+        return (yield from _import_paths(self.library, paths, options))
+
+    def rescan(self) -> Generator[Progress, None, ImportReport]:
+        return (yield from _rescan(self.library, self.options()))
+
+    def delete(self, document_ids: Sequence[int]) -> int:
+        for document_id in document_ids:
+            self.library.delete_document(document_id)
+        return len(document_ids)

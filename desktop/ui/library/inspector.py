@@ -1,0 +1,295 @@
+"""The chunk inspector: how one document is split, with a live preview of other
+strategies, and a side-by-side comparison of two."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.library.chunking import ChunkingStrategy
+from desktop.library.preview import ChunkingView, preview, view_of
+from desktop.ui.library.chunk_view import ChunkTextView
+from desktop.ui.library.histogram import SizeHistogram
+from desktop.ui.library.models import ChunkTableModel
+from desktop.ui.library.strategy_form import StrategyForm
+from desktop.workers import TaskManager
+
+
+@dataclass(frozen=True)
+class OpenDocument:
+    document_id: int
+    title: str
+    text: str
+    pages: tuple[int, ...]
+
+
+def summary_text(view: ChunkingView) -> str:
+    stats = view.stats
+    if stats.count == 0:
+        return "No chunks: the document has no text."
+    return (
+        f"{stats.count:,} chunks · tokens mean {stats.mean_tokens:.0f}, "
+        f"min {stats.min_tokens}, max {stats.max_tokens}, median {stats.median_tokens:.0f} · "
+        f"{stats.coverage:.1%} of the text covered · "
+        f"{stats.overlap_chars:,} characters repeated by overlap"
+    )
+
+
+class ChunkPanel(QWidget):
+    """Text with boundaries, the chunk table, the size histogram and the summary."""
+
+    def __init__(self, parent: QWidget | None = None, *, vertical: bool = False) -> None:
+        super().__init__(parent)
+        self.text_view = ChunkTextView()
+        self.table_model = ChunkTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.table_model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(
+            ChunkTableModel.FIRST_WORDS, QHeaderView.ResizeMode.Stretch
+        )
+        self.table.setAlternatingRowColors(True)
+        self.histogram = SizeHistogram()
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.view: ChunkingView | None = None
+
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.table, 3)
+        side_layout.addWidget(self.histogram, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical if vertical else Qt.Orientation.Horizontal)
+        splitter.addWidget(self.text_view)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.summary)
+        layout.addWidget(splitter, 1)
+
+        self.table.selectionModel().currentRowChanged.connect(
+            lambda current, _prev: self.text_view.select_chunk(current.row())
+        )
+        self.text_view.chunk_clicked.connect(self._select_row)
+
+    def set_text(self, text: str) -> None:
+        self.text_view.set_document(text)
+        self.table_model.set_chunks([])
+        self.histogram.set_bins([])
+        self.summary.clear()
+        self.view = None
+
+    def show_view(self, view: ChunkingView) -> None:
+        self.view = view
+        self.table_model.set_chunks(view.chunks)
+        self.text_view.set_chunks([(c.start, c.end) for c in view.chunks])
+        self.histogram.set_bins(view.histogram)
+        self.summary.setText(summary_text(view))
+
+    def _select_row(self, row: int) -> None:
+        index = self.table_model.index(row, 0)
+        self.table.blockSignals(True)
+        self.table.selectRow(row)
+        self.table.blockSignals(False)
+        self.table.scrollTo(index)
+
+    def select_offsets(self, start: int, end: int) -> int | None:
+        """Select the chunk at these offsets (from a search result); its row, if any."""
+        if self.view is None:
+            return None
+        for row, chunk in enumerate(self.view.chunks):
+            if chunk.start == start and chunk.end == end:
+                self.table.selectRow(row)
+                self.text_view.select_chunk(row)
+                return row
+        return None
+
+
+class ChunkInspector(QWidget):
+    """Shows the library's chunks of the open document; changing the strategy shows a
+    preview, computed on a worker, without touching the library."""
+
+    apply_requested = Signal(object)  # ChunkingStrategy
+    export_requested = Signal()
+
+    def __init__(
+        self,
+        tasks: TaskManager,
+        encoding: str,
+        strategy: ChunkingStrategy,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.tasks = tasks
+        self.encoding = encoding
+        self.library_strategy = strategy
+        self.document: OpenDocument | None = None
+        self.stored_view: ChunkingView | None = None
+        self._generation = 0
+
+        self.form = StrategyForm(strategy)
+        self.mode_label = QLabel()
+        self.mode_label.setWordWrap(True)
+        self.tokenizer_label = QLabel(f"Tokens counted with {encoding}")
+        self.apply_button = QPushButton("Apply to library…")
+        self.apply_button.setToolTip("Re-chunk every document with this strategy")
+        self.revert_button = QPushButton("Show library's chunks")
+        self.export_button = QPushButton("Export chunks…")
+        header = QHBoxLayout()
+        header.addWidget(self.form, 2)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.mode_label)
+        buttons.addWidget(self.tokenizer_label)
+        row = QHBoxLayout()
+        row.addWidget(self.revert_button)
+        row.addWidget(self.apply_button)
+        row.addWidget(self.export_button)
+        buttons.addLayout(row)
+        buttons.addStretch(1)
+        header.addLayout(buttons, 3)
+        self.panel = ChunkPanel()
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(self.panel, 1)
+
+        self.form.strategy_changed.connect(self.preview)
+        self.apply_button.clicked.connect(lambda: self.apply_requested.emit(self.form.strategy()))
+        self.revert_button.clicked.connect(self.show_stored)
+        self.export_button.clicked.connect(self.export_requested.emit)
+        self._update_mode(previewing=False)
+
+    def set_library_settings(self, strategy: ChunkingStrategy, encoding: str) -> None:
+        self.library_strategy = strategy
+        self.encoding = encoding
+        self.tokenizer_label.setText(f"Tokens counted with {encoding}")
+
+    def set_document(self, document: OpenDocument, stored_chunks: list) -> None:
+        self.document = document
+        self.panel.set_text(document.text)
+        self.stored_view = view_of(stored_chunks, document.text)
+        self.show_stored()
+
+    def clear(self) -> None:
+        self.document = None
+        self.stored_view = None
+        self.panel.set_text("")
+        self.mode_label.setText("Select a document to see how it is chunked.")
+
+    def show_stored(self) -> None:
+        self._generation += 1
+        if self.stored_view is not None:
+            self.panel.show_view(self.stored_view)
+        self.form.blockSignals(True)
+        self.form.set_strategy(self.library_strategy)
+        self.form.blockSignals(False)
+        self._update_mode(previewing=False)
+
+    def preview(self, strategy: ChunkingStrategy) -> None:
+        if self.document is None:
+            return
+        self._generation += 1
+        generation = self._generation
+        document = self.document
+        worker = self.tasks.run(
+            preview,
+            document.text,
+            document.pages,
+            strategy,
+            self.encoding,
+            title="Previewing chunks",
+        )
+        worker.signals.result.connect(
+            lambda view: self._show_preview(view, generation, document.document_id)
+        )
+        self.mode_label.setText("Computing preview…")
+
+    def _show_preview(self, view: ChunkingView, generation: int, document_id: int) -> None:
+        if generation != self._generation or self.document is None:
+            return  # a newer request or another document replaced this one
+        if self.document.document_id != document_id:
+            return
+        self.panel.show_view(view)
+        self._update_mode(previewing=True)
+
+    def _update_mode(self, *, previewing: bool) -> None:
+        if previewing:
+            self.mode_label.setText(
+                "<b>Preview</b>: not applied to the library. “Apply to library…” re-chunks "
+                "every document with these settings."
+            )
+        else:
+            self.mode_label.setText("Showing the chunks stored in the library.")
+        self.apply_button.setEnabled(previewing)
+        self.revert_button.setEnabled(previewing)
+
+
+class CompareView(QWidget):
+    """Two strategies on the same document, side by side."""
+
+    def __init__(
+        self,
+        tasks: TaskManager,
+        encoding: str,
+        left: ChunkingStrategy,
+        right: ChunkingStrategy,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.tasks = tasks
+        self.encoding = encoding
+        self.document: OpenDocument | None = None
+        self.forms = (StrategyForm(left), StrategyForm(right))
+        self.panels = (ChunkPanel(vertical=True), ChunkPanel(vertical=True))
+        self._generations = [0, 0]
+        layout = QHBoxLayout(self)
+        for side in (0, 1):
+            column = QVBoxLayout()
+            column.addWidget(self.forms[side])
+            column.addWidget(self.panels[side], 1)
+            layout.addLayout(column, 1)
+            self.forms[side].strategy_changed.connect(
+                lambda strategy, s=side: self._compute(s, strategy)
+            )
+
+    def set_document(self, document: OpenDocument) -> None:
+        self.document = document
+        for side in (0, 1):
+            self.panels[side].set_text(document.text)
+            self._compute(side, self.forms[side].strategy())
+
+    def _compute(self, side: int, strategy: ChunkingStrategy) -> None:
+        if self.document is None:
+            return
+        self._generations[side] += 1
+        generation = self._generations[side]
+        document = self.document
+        worker = self.tasks.run(
+            preview,
+            document.text,
+            document.pages,
+            strategy,
+            self.encoding,
+            title="Comparing strategies",
+        )
+        worker.signals.result.connect(lambda view, s=side, g=generation: self._show(s, g, view))
+
+    def _show(self, side: int, generation: int, view: ChunkingView) -> None:
+        if generation == self._generations[side]:
+            self.panels[side].show_view(view)

@@ -1,0 +1,512 @@
+"""The Library tab: import files and folders, browse the documents, inspect and compare
+how they are chunked. All disk work runs on workers; store writes go through the one
+"store" queue so they happen in order."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.context import AppContext
+from desktop.library.chunking import ChunkingStrategy, FixedWords
+from desktop.library.export import export_chunks
+from desktop.library.importer import DEFAULT_STRATEGY, ImportReport
+from desktop.library.loaders import SUPPORTED_EXTENSIONS
+from desktop.library.rechunk import RechunkPlan, apply_rechunk, plan_rechunk
+from desktop.library.service import DocumentContent, LibraryService, LibrarySnapshot
+from desktop.progress import Progress
+from desktop.resources import resource
+from desktop.tokens import get_tokenizer
+from desktop.ui.common.empty_state import EmptyState
+from desktop.ui.library.import_report import ImportReportDialog
+from desktop.ui.library.inspector import ChunkInspector, CompareView, OpenDocument
+from desktop.ui.library.models import RECORD_ROLE, DocumentFilterProxy, DocumentTableModel
+from desktop.workers import TaskError, TaskManager, Worker
+
+log = logging.getLogger(__name__)
+
+STORE_QUEUE = "store"
+Confirm = Callable[[str, str], bool]
+
+
+def ask(parent: QWidget) -> Confirm:
+    def confirm(title: str, text: str) -> bool:
+        answer = QMessageBox.question(parent, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    return confirm
+
+
+class LibraryTab(QWidget):
+    library_changed = Signal()
+
+    def __init__(
+        self,
+        context: AppContext,
+        tasks: TaskManager,
+        report_error: Callable[[str, TaskError], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.tasks = tasks
+        self.report_error = report_error
+        self.confirm: Confirm = ask(self)
+        self.choose_paths: Callable[[str], list[Path]] = self._choose_paths
+        self.snapshot: LibrarySnapshot | None = None
+        self.last_report: ImportReport | None = None
+        self._import_worker: Worker | None = None
+        self._open: DocumentContent | None = None
+        self.setAcceptDrops(True)
+
+        # -- toolbar ------------------------------------------------------------------
+        self.import_files_button = QPushButton("Import files…")
+        self.import_files_button.setShortcut(QKeySequence("Ctrl+O"))
+        self.import_folder_button = QPushButton("Import folder…")
+        self.import_folder_button.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.rescan_button = QPushButton("Rescan")
+        self.rescan_button.setShortcut(QKeySequence("F5"))
+        self.rescan_button.setToolTip("Re-check every source file: added, changed, missing (F5)")
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setToolTip("Remove the selected documents from the library (Del)")
+        self.export_button = QPushButton("Export chunks…")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Filter documents (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        find = QAction(self)
+        find.setShortcut(QKeySequence.StandardKey.Find)
+        find.triggered.connect(lambda: self.search.setFocus())
+        self.addAction(find)
+        toolbar = QHBoxLayout()
+        for button in (
+            self.import_files_button,
+            self.import_folder_button,
+            self.rescan_button,
+            self.delete_button,
+            self.export_button,
+        ):
+            toolbar.addWidget(button)
+        toolbar.addStretch(1)
+        toolbar.addWidget(self.search, 1)
+
+        # -- documents ----------------------------------------------------------------
+        self.model = DocumentTableModel(self)
+        self.proxy = DocumentFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(DocumentTableModel.TITLE, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(
+            DocumentTableModel.TITLE, QHeaderView.ResizeMode.Stretch
+        )
+        delete = QAction(self.table)
+        delete.setShortcut(QKeySequence.StandardKey.Delete)
+        delete.triggered.connect(self.delete_selected)
+        self.table.addAction(delete)
+
+        self.empty = EmptyState(
+            "Your library is empty",
+            "Import the documents that hold your domain knowledge: text, Markdown, HTML, "
+            "PDF, Word, CSV or JSON files, or whole folders. You can also drop them here. "
+            "Everything stays on this computer.",
+        )
+        self.empty.add_action("Import files…", self.import_files)
+        self.empty.add_action("Import folder…", self.import_folder)
+        self.sample_button = self.empty.add_action("Load the sample library", self.load_samples)
+        self.documents_stack = QStackedWidget()
+        self.documents_stack.addWidget(self.empty)
+        self.documents_stack.addWidget(self.table)
+
+        # -- document views ---------------------------------------------------------------
+        self.text_view = QPlainTextEdit()
+        self.text_view.setReadOnly(True)
+        self.text_view.setPlaceholderText("Select a document to read its extracted text.")
+        self.inspector = ChunkInspector(tasks, "cl100k_base", DEFAULT_STRATEGY)
+        self.inspector.clear()
+        self.compare = CompareView(tasks, "cl100k_base", FixedWords(), DEFAULT_STRATEGY)
+        self.views = QTabWidget()
+        self.views.addTab(self.inspector, "Chunk inspector")
+        self.views.addTab(self.text_view, "Extracted text")
+        self.views.addTab(self.compare, "Compare strategies")
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.documents_stack)
+        splitter.addWidget(self.views)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([420, 700])
+
+        # -- progress and report ------------------------------------------------------------
+        self.progress_label = QLabel()
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setMaximumWidth(320)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_import)
+        self.report_label = QLabel()
+        self.report_button = QPushButton("Import report…")
+        self.report_button.clicked.connect(self.show_report)
+        self.totals_label = QLabel()
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.progress_label)
+        bottom.addWidget(self.progress_bar)
+        bottom.addWidget(self.cancel_button)
+        bottom.addWidget(self.report_label, 1)
+        bottom.addWidget(self.report_button)
+        bottom.addWidget(self.totals_label)
+        self._set_importing(False)
+        self.report_button.hide()
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(toolbar)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(bottom)
+
+        self.import_files_button.clicked.connect(self.import_files)
+        self.import_folder_button.clicked.connect(self.import_folder)
+        self.rescan_button.clicked.connect(self.rescan)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.export_button.clicked.connect(self.export_library_chunks)
+        self.search.textChanged.connect(self.proxy.set_search)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.inspector.apply_requested.connect(self.apply_strategy)
+        self.inspector.export_requested.connect(self.export_document_chunks)
+        self.views.currentChanged.connect(self._view_changed)
+        self.refresh()
+
+    # -- loading -----------------------------------------------------------------------
+
+    def _service(self) -> LibraryService:
+        """Only called on workers: opening the workspace touches the disk."""
+        return LibraryService(self.context.workspace, self.context.settings)
+
+    def refresh(self, select_id: int | None = None) -> Worker:
+        worker = self.tasks.run(lambda: self._service().snapshot(), title="Loading the library")
+        worker.signals.result.connect(lambda snap: self._show_snapshot(snap, select_id))
+        worker.signals.error.connect(lambda e: self.report_error("Loading the library", e))
+        return worker
+
+    def _show_snapshot(self, snapshot: LibrarySnapshot, select_id: int | None) -> None:
+        selected = select_id or (self._open.document.id if self._open else None)
+        self.snapshot = snapshot
+        self.model.set_documents(snapshot.documents)
+        self.documents_stack.setCurrentWidget(self.table if snapshot.documents else self.empty)
+        documents, chunks, tokens = snapshot.totals
+        self.totals_label.setText(
+            f"{documents:,} documents · {chunks:,} chunks · {tokens:,} tokens"
+        )
+        chunking = snapshot.chunking
+        self.inspector.set_library_settings(chunking.strategy, chunking.encoding)
+        self.compare.encoding = chunking.encoding
+        for button in (self.rescan_button, self.delete_button, self.export_button):
+            button.setEnabled(bool(snapshot.documents) and self._import_worker is None)
+        if selected is not None and self.select_document(selected):
+            return
+        if self._open and self.model.row_of(self._open.document.id) is None:
+            self._open = None
+            self.inspector.clear()
+            self.text_view.clear()
+
+    def select_document(self, document_id: int) -> bool:
+        row = self.model.row_of(document_id)
+        if row is None:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not index.isValid():
+            return False
+        self.table.selectionModel().select(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.table.scrollTo(index)
+        return True
+
+    def selected_ids(self) -> list[int]:
+        rows = self.table.selectionModel().selectedRows()
+        return [self.proxy.data(index, RECORD_ROLE).id for index in rows]
+
+    def _selection_changed(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) != 1:
+            return
+        document_id = ids[0]
+        if (
+            self._open
+            and self._open.document.id == document_id
+            and self.snapshot
+            and (self._open.document in self.snapshot.documents)
+        ):
+            return
+        worker = self.tasks.run(
+            lambda: self._service().content(document_id), title="Opening the document"
+        )
+        worker.signals.result.connect(self._show_document)
+        worker.signals.error.connect(lambda e: self.report_error("Opening the document", e))
+
+    def _show_document(self, content: DocumentContent) -> None:
+        self._open = content
+        doc = content.document
+        pages = f", {doc.page_count} pages" if doc.page_count else ""
+        header = (
+            f"{doc.title}\n{doc.source_path}\n{doc.format}{pages}, {doc.size_bytes:,} "
+            f"bytes, {doc.chunk_count} chunks, {doc.token_count:,} tokens\n"
+            f"sha256 {doc.content_hash}\n\n"
+        )
+        self.text_view.setPlainText(header + content.text)
+        opened = OpenDocument(doc.id, doc.title, content.text, content.pages)
+        self.inspector.set_document(opened, content.chunks)
+        if self.views.currentWidget() is self.compare:
+            self.compare.set_document(opened)
+        self._pending_offsets()
+
+    def _view_changed(self) -> None:
+        """The comparison is computed only when it is looked at."""
+        doc = self._open
+        if self.views.currentWidget() is not self.compare or doc is None:
+            return
+        if self.compare.document is None or self.compare.document.document_id != doc.document.id:
+            self.compare.set_document(
+                OpenDocument(doc.document.id, doc.document.title, doc.text, doc.pages)
+            )
+
+    def show_chunk(self, document_id: int, start: int, end: int) -> None:
+        """Open a document in the inspector with the chunk at these offsets selected
+        (from the Chat tab's sources)."""
+        self._wanted_offsets = (document_id, start, end)
+        self.views.setCurrentWidget(self.inspector)
+        if self._open and self._open.document.id == document_id:
+            self._pending_offsets()
+        else:
+            self.search.clear()
+            self.select_document(document_id)
+
+    def _pending_offsets(self) -> None:
+        wanted = getattr(self, "_wanted_offsets", None)
+        if wanted and self._open and self._open.document.id == wanted[0]:
+            self.inspector.show_stored()
+            self.inspector.panel.select_offsets(wanted[1], wanted[2])
+            self._wanted_offsets = None
+
+    # -- importing -----------------------------------------------------------------------
+
+    def _choose_paths(self, kind: str) -> list[Path]:
+        if kind == "folder":
+            folder = QFileDialog.getExistingDirectory(self, "Import a folder")
+            return [Path(folder)] if folder else []
+        patterns = " ".join(f"*{ext}" for ext in sorted(SUPPORTED_EXTENSIONS))
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Import files", "", f"Documents ({patterns});;All files (*)"
+        )
+        return [Path(f) for f in files]
+
+    def import_files(self) -> None:
+        paths = self.choose_paths("files")
+        if paths:
+            self.import_paths(paths)
+
+    def import_folder(self) -> None:
+        paths = self.choose_paths("folder")
+        if paths:
+            self.import_paths(paths)
+
+    def load_samples(self) -> None:
+        self.import_paths([resource("samples")])
+
+    def import_paths(self, paths: Sequence[Path]) -> Worker | None:
+        return self._run_import(lambda: self._service().import_paths(list(paths)), "Importing")
+
+    def rescan(self) -> Worker | None:
+        return self._run_import(lambda: self._service().rescan(), "Rescanning")
+
+    def _run_import(self, operation: Callable[[], object], title: str) -> Worker | None:
+        if self._import_worker is not None:
+            return None
+        worker = Worker(operation, title=title)
+        worker.signals.progress.connect(self._import_progress)
+        worker.signals.result.connect(self._import_finished)
+        worker.signals.cancelled.connect(lambda: self._import_ended(cancelled=True))
+        worker.signals.error.connect(lambda e: self.report_error(title, e))
+        worker.signals.finished.connect(self._import_done)
+        self._import_worker = worker
+        self._set_importing(True, title)
+        self.tasks.submit(worker, queue=STORE_QUEUE)
+        return worker
+
+    def _set_importing(self, running: bool, title: str = "") -> None:
+        for widget in (self.progress_label, self.progress_bar, self.cancel_button):
+            widget.setVisible(running)
+        if running:
+            self.progress_label.setText(f"{title}…")
+            self.progress_bar.setRange(0, 0)
+            self.cancel_button.setEnabled(True)
+        for button in (
+            self.import_files_button,
+            self.import_folder_button,
+            self.rescan_button,
+            self.delete_button,
+            self.sample_button,
+        ):
+            button.setEnabled(not running)
+
+    def _import_progress(self, progress: Progress) -> None:
+        if progress.total:
+            self.progress_bar.setRange(0, progress.total)
+            self.progress_bar.setValue(progress.done)
+            self.progress_bar.setFormat(f"{progress.done} / {progress.total} files")
+        self.progress_label.setText(progress.message)
+
+    def cancel_import(self) -> None:
+        if self._import_worker is not None:
+            self._import_worker.cancel()
+            self.cancel_button.setEnabled(False)
+            self.progress_label.setText("Cancelling after the current file…")
+
+    def _import_finished(self, report: ImportReport) -> None:
+        self.last_report = report
+        self.report_label.setText(f"Last import: {report.summary()}")
+        self.report_button.show()
+        if report.skipped:
+            self.report_label.setStyleSheet("color:#8a5300;")
+        else:
+            self.report_label.setStyleSheet("")
+
+    def _import_ended(self, *, cancelled: bool) -> None:
+        if cancelled:
+            self.report_label.setText(
+                "Import cancelled: the files imported before the cancel are in the library."
+            )
+
+    def _import_done(self) -> None:
+        self._import_worker = None
+        self._set_importing(False)
+        self.refresh()
+        self.library_changed.emit()
+
+    def show_report(self) -> ImportReportDialog | None:
+        if self.last_report is None:
+            return None
+        dialog = ImportReportDialog(self.last_report, self)
+        dialog.show()
+        return dialog
+
+    # -- drag and drop ---------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        urls = event.mimeData().urls()
+        if urls and all(url.isLocalFile() for url in urls) and self._import_worker is None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls()]
+        if paths:
+            event.acceptProposedAction()
+            self.import_paths(paths)
+
+    # -- delete, re-chunk, export ----------------------------------------------------------
+
+    def delete_selected(self) -> None:
+        ids = self.selected_ids()
+        if not ids:
+            return
+        names = ", ".join(
+            self.proxy.data(i, RECORD_ROLE).title
+            for i in self.table.selectionModel().selectedRows()[:3]
+        )
+        more = f" and {len(ids) - 3} more" if len(ids) > 3 else ""
+        if not self.confirm(
+            "Delete documents",
+            f"Remove {names}{more} from the library, with their chunks and everything "
+            "derived from them? The files on disk are not touched; import them again to "
+            "bring them back.",
+        ):
+            return
+        worker = self.tasks.run(
+            lambda: self._service().delete(ids), title="Deleting", queue=STORE_QUEUE
+        )
+        worker.signals.finished.connect(self.refresh)
+        worker.signals.finished.connect(self.library_changed.emit)
+        worker.signals.error.connect(lambda e: self.report_error("Deleting", e))
+
+    def apply_strategy(self, strategy: ChunkingStrategy) -> None:
+        encoding = self.inspector.encoding
+
+        def plan():
+            service = self._service()
+            return (yield from plan_rechunk(service.library, strategy, get_tokenizer(encoding)))
+
+        worker = self.tasks.run(plan, title="Planning the re-chunk", queue=STORE_QUEUE)
+        worker.signals.result.connect(self._confirm_rechunk)
+        worker.signals.error.connect(lambda e: self.report_error("Planning the re-chunk", e))
+
+    def _confirm_rechunk(self, plan: RechunkPlan) -> None:
+        if not self.confirm("Apply to library", plan.describe() + "\n\nApply?"):
+            return
+        worker = self.tasks.run(
+            lambda: apply_rechunk(self._service().library, plan),
+            title="Re-chunking the library",
+            queue=STORE_QUEUE,
+        )
+        worker.signals.result.connect(
+            lambda diff: self.report_label.setText(
+                f"Re-chunked: {diff.changed:,} chunks changed, {diff.kept:,} kept."
+            )
+        )
+        worker.signals.error.connect(lambda e: self.report_error("Re-chunking", e))
+        worker.signals.finished.connect(self._after_rechunk)
+
+    def _after_rechunk(self) -> None:
+        self._open = None
+        self.refresh(select_id=self.selected_ids()[0] if self.selected_ids() else None)
+        self.library_changed.emit()
+
+    def _export(self, document_ids: list[int] | None, suggested: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export chunks", suggested, "JSON Lines (*.jsonl)"
+        )
+        if not path:
+            return
+        worker = self.tasks.run(
+            lambda: export_chunks(self._service().library, Path(path), document_ids),
+            title="Exporting chunks",
+        )
+        worker.signals.result.connect(
+            lambda n: self.report_label.setText(f"Exported {n:,} chunks to {path}")
+        )
+        worker.signals.error.connect(lambda e: self.report_error("Exporting chunks", e))
+
+    def export_library_chunks(self) -> None:
+        self._export(None, "library-chunks.jsonl")
+
+    def export_document_chunks(self) -> None:
+        if self._open is not None:
+            stem = Path(self._open.document.source_path).stem
+            self._export([self._open.document.id], f"{stem}-chunks.jsonl")

@@ -1,0 +1,235 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from desktop.library.chunking import FixedWords, chunk_text
+from desktop.library.export import export_chunks
+from desktop.library.rechunk import apply_rechunk, plan_rechunk
+from desktop.library.service import LibraryService
+from desktop.progress import run_to_end
+from desktop.tokens import get_tokenizer
+from desktop.workspace import Workspace
+from tests.library.conftest import write_mixed_folder
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_folder_imports_good_files_and_reports_bad_ones_with_reasons(
+    service: LibraryService, tmp_path: Path
+) -> None:
+    expected = write_mixed_folder(tmp_path / "docs")
+    report = run_to_end(service.import_paths([tmp_path / "docs"]))
+    outcomes = {Path(o.path).name: o for o in report.outcomes}
+    assert {name: o.outcome for name, o in outcomes.items()} == expected
+    assert "corrupt" in outcomes["corrupt.pdf"].reason
+    assert "binary" in outcomes["binary.txt"].reason
+    assert report.ignored == 1  # image.png: not a format the library reads
+    documents = {Path(d.source_path).name: d for d in service.snapshot().documents}
+    assert set(documents) == {n for n, o in expected.items() if o == "added"}
+    assert documents["manual.pdf"].page_count == 2
+    assert all(d.chunk_count >= 1 and d.token_count > 0 for d in documents.values())
+    assert documents["guide.md"].title == "Guide"
+
+
+def test_reimporting_unchanged_files_changes_nothing(
+    service: LibraryService, tmp_path: Path
+) -> None:
+    write_mixed_folder(tmp_path / "docs")
+    run_to_end(service.import_paths([tmp_path / "docs"]))
+    before = service.snapshot().documents
+    chunk_ids = {d.id: service.library.chunk_ids(d.id) for d in before}
+    report = run_to_end(service.import_paths([tmp_path / "docs"]))
+    assert report.counts()["unchanged"] == 5
+    after = service.snapshot().documents
+    assert [(d.id, d.content_hash, d.updated_at) for d in after] == [
+        (d.id, d.content_hash, d.updated_at) for d in before
+    ]
+    assert {d.id: service.library.chunk_ids(d.id) for d in after} == chunk_ids
+
+
+def test_rescan_updates_only_the_edited_file_and_finds_new_and_missing_ones(
+    service: LibraryService, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    write_mixed_folder(folder)
+    run_to_end(service.import_paths([folder]))
+    before = {Path(d.source_path).name: d for d in service.snapshot().documents}
+    ids_before = {name: service.library.chunk_ids(d.id) for name, d in before.items()}
+
+    (folder / "notes.txt").write_text("Sync now runs every minute.\n\nA new paragraph.")
+    (folder / "page.html").unlink()
+    (folder / "added.md").write_text("# New\n\nA document that appeared later.")
+    report = run_to_end(service.rescan())
+
+    outcomes = {Path(o.path).name: o.outcome for o in report.outcomes}
+    assert outcomes == {
+        "notes.txt": "updated",
+        "page.html": "missing",
+        "added.md": "added",
+        "guide.md": "unchanged",
+        "manual.pdf": "unchanged",
+        "policy.docx": "unchanged",
+        # still broken, and still reported:
+        "corrupt.pdf": "skipped",
+        "binary.txt": "skipped",
+    }
+    after = {Path(d.source_path).name: d for d in service.snapshot().documents}
+    assert after["page.html"].status == "missing"
+    assert after["notes.txt"].id == before["notes.txt"].id
+    assert after["notes.txt"].content_hash != before["notes.txt"].content_hash
+    for name in ("guide.md", "manual.pdf", "policy.docx"):
+        assert service.library.chunk_ids(after[name].id) == ids_before[name]
+        assert after[name].updated_at == before[name].updated_at
+
+
+def test_cancel_keeps_finished_files_and_nothing_half_imported(
+    service: LibraryService, tmp_path: Path
+) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(30):
+        (folder / f"doc{i:02}.txt").write_text(f"Document {i}. " * 50)
+    operation = service.import_paths([folder])
+    for seen, _ in enumerate(operation, start=1):
+        if seen == 11:  # the 11th progress report comes before file 11 is read
+            operation.close()  # what the worker does on cancel
+            break
+    documents = service.snapshot().documents
+    assert len(documents) == 10
+    assert all(d.chunk_count > 0 for d in documents)
+    run = (
+        service.library.workspace.connection()
+        .execute("SELECT cancelled, finished_at FROM import_runs")
+        .fetchone()
+    )
+    assert run["cancelled"] == 1 and run["finished_at"] is not None
+
+
+_KILLED_IMPORT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from desktop.library.service import LibraryService
+    from desktop.settings import Settings
+    from desktop.workspace import Workspace
+
+    service = LibraryService(Workspace(Path(sys.argv[1])), Settings())
+    for number, _ in enumerate(service.import_paths([Path(sys.argv[2])])):
+        if number == 40:
+            print("HALF_WAY", flush=True)
+    """
+)
+
+
+def test_a_crash_mid_import_leaves_the_library_intact(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(400):
+        (folder / f"doc{i:03}.md").write_text(f"# Doc {i}\n\n" + f"Sentence {i}. " * 400)
+    database = tmp_path / "w.ragtune.sqlite"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_IMPORT, str(database), str(folder)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "HALF_WAY"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stdout:
+            proc.stdout.close()
+    with Workspace(database) as workspace:
+        assert workspace.connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        service = LibraryService(workspace, service_settings())
+        documents = service.snapshot().documents
+        assert 40 <= len(documents) < 400
+        tokenizer = get_tokenizer(service.chunking().encoding)
+        for document in documents:
+            text, pages = service.library.text(document.id)
+            expected = chunk_text(
+                text, service.chunking().strategy, pages=pages, tokenizer=tokenizer
+            )
+            stored = service.library.chunks(document.id)
+            assert [(c.start, c.end) for c in stored] == [(c.start, c.end) for c in expected]
+
+
+def service_settings():
+    from desktop.settings import Settings
+
+    return Settings()
+
+
+def test_delete_removes_the_document_and_its_chunks(
+    service: LibraryService, tmp_path: Path
+) -> None:
+    write_mixed_folder(tmp_path / "docs")
+    run_to_end(service.import_paths([tmp_path / "docs"]))
+    victim = service.snapshot().documents[0]
+    service.delete([victim.id])
+    assert victim.id not in {d.id for d in service.snapshot().documents}
+    assert service.library.chunks(victim.id) == []
+    count = (
+        service.library.workspace.connection()
+        .execute("SELECT COUNT(*) FROM chunks WHERE document_id = ?", (victim.id,))
+        .fetchone()[0]
+    )
+    assert count == 0
+
+
+def test_apply_to_library_keeps_the_ids_of_chunks_that_did_not_change(
+    service: LibraryService, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "short.txt").write_text("Tiny document.")
+    (folder / "long.txt").write_text(" ".join(f"word{i}" for i in range(2000)))
+    run_to_end(service.import_paths([folder]))
+    short = next(d for d in service.snapshot().documents if d.title == "short")
+    short_ids = service.library.chunk_ids(short.id)
+    tokenizer = get_tokenizer(service.chunking().encoding)
+    plan = run_to_end(plan_rechunk(service.library, FixedWords(size_words=100), tokenizer))
+    assert plan.diff.kept == 1  # the one-chunk document comes out the same
+    assert plan.diff.added == 20
+    assert "20 added" in plan.describe()
+    apply_rechunk(service.library, plan)
+    assert service.library.chunk_ids(short.id) == short_ids
+    assert service.chunking().strategy == FixedWords(size_words=100)
+    long_doc = next(d for d in service.snapshot().documents if d.title == "long")
+    assert long_doc.chunk_count == 20
+
+
+def test_export_writes_one_json_object_per_chunk(service: LibraryService, tmp_path: Path) -> None:
+    import json
+
+    write_mixed_folder(tmp_path / "docs")
+    run_to_end(service.import_paths([tmp_path / "docs"]))
+    out = tmp_path / "out" / "chunks.jsonl"
+    count = export_chunks(service.library, out)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == count == service.snapshot().totals[1]
+    record = json.loads(lines[0])
+    assert set(record) == {
+        "document",
+        "document_id",
+        "source_path",
+        "index",
+        "start",
+        "end",
+        "tokens",
+        "page",
+        "headings",
+        "text",
+    }
+    text, _ = service.library.text(record["document_id"])
+    assert text[record["start"] : record["end"]] == record["text"]
