@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -118,7 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     if isinstance(outcome, int):
         return outcome
-    _emit(outcome, bool(getattr(args, "json", False)))
+    try:
+        _emit(outcome, bool(getattr(args, "json", False)))
+    except BrokenPipeError:
+        # The reader went away (``ragtune documents | head``): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return outcome.exit_code
 
 

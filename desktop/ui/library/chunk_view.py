@@ -101,8 +101,8 @@ class ChunkTextView(QPlainTextEdit):
         return drawn
 
     def select_chunk(self, row: int) -> None:
-        if not 0 <= row < len(self._spans):
-            return
+        if not 0 <= row < len(self._spans) or self._spans[row][1] >= len(self._positions):
+            return  # a stale row from a table that is being reset
         self._selected = row
         start, end = self._spans[row]
         marked = self._selection(start, end, SELECTED_COLOUR.lighter(150), outline=True)

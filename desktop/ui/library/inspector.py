@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
@@ -22,7 +21,7 @@ from desktop.library.chunking import ChunkingStrategy
 from desktop.library.preview import ChunkingView, preview, view_of
 from desktop.ui.library.chunk_view import ChunkTextView
 from desktop.ui.library.histogram import SizeHistogram
-from desktop.ui.library.models import ChunkTableModel
+from desktop.ui.library.models import ChunkTableModel, fit_columns
 from desktop.ui.library.strategy_form import StrategyForm
 from desktop.workers import TaskManager
 
@@ -59,9 +58,8 @@ class ChunkPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(
-            ChunkTableModel.FIRST_WORDS, QHeaderView.ResizeMode.Stretch
-        )
+        self.table.setWordWrap(False)
+        fit_columns(self.table, ChunkTableModel.FIRST_WORDS, ("999", "9999", "99999", "999"))
         self.table.setAlternatingRowColors(True)
         self.histogram = SizeHistogram()
         self.summary = QLabel()
@@ -77,8 +75,8 @@ class ChunkPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical if vertical else Qt.Orientation.Horizontal)
         splitter.addWidget(self.text_view)
         splitter.addWidget(side)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
@@ -98,8 +96,8 @@ class ChunkPanel(QWidget):
 
     def show_view(self, view: ChunkingView) -> None:
         self.view = view
-        self.table_model.set_chunks(view.chunks)
         self.text_view.set_chunks([(c.start, c.end) for c in view.chunks])
+        self.table_model.set_chunks(view.chunks)
         self.histogram.set_bins(view.histogram)
         self.summary.setText(summary_text(view))
 

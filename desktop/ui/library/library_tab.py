@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -43,7 +42,12 @@ from desktop.tokens import get_tokenizer
 from desktop.ui.common.empty_state import EmptyState
 from desktop.ui.library.import_report import ImportReportDialog
 from desktop.ui.library.inspector import ChunkInspector, CompareView, OpenDocument
-from desktop.ui.library.models import RECORD_ROLE, DocumentFilterProxy, DocumentTableModel
+from desktop.ui.library.models import (
+    RECORD_ROLE,
+    DocumentFilterProxy,
+    DocumentTableModel,
+    fit_columns,
+)
 from desktop.workers import TaskError, TaskManager, Worker
 
 log = logging.getLogger(__name__)
@@ -61,7 +65,8 @@ def ask(parent: QWidget) -> Confirm:
 
 
 class LibraryTab(QWidget):
-    library_changed = Signal()
+    library_changed = Signal()  # documents or chunks changed (other tabs re-read)
+    refreshed = Signal()  # the table shows the library as it is now
 
     def __init__(
         self,
@@ -124,8 +129,11 @@ class LibraryTab(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(
-            DocumentTableModel.TITLE, QHeaderView.ResizeMode.Stretch
+        self.table.setWordWrap(False)
+        fit_columns(
+            self.table,
+            DocumentTableModel.TITLE,
+            ("markdown", "999", "9999", "99,999", "2026-12-31", "missing"),
         )
         delete = QAction(self.table)
         delete.setShortcut(QKeySequence.StandardKey.Delete)
@@ -162,7 +170,7 @@ class LibraryTab(QWidget):
         splitter.addWidget(self.views)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
-        splitter.setSizes([420, 700])
+        splitter.setSizes([480, 720])
 
         # -- progress and report ------------------------------------------------------------
         self.progress_label = QLabel()
@@ -228,12 +236,13 @@ class LibraryTab(QWidget):
         self.compare.encoding = chunking.encoding
         for button in (self.rescan_button, self.delete_button, self.export_button):
             button.setEnabled(bool(snapshot.documents) and self._import_worker is None)
-        if selected is not None and self.select_document(selected):
-            return
-        if self._open and self.model.row_of(self._open.document.id) is None:
+        if not (selected is not None and self.select_document(selected)) and (
+            self._open and self.model.row_of(self._open.document.id) is None
+        ):
             self._open = None
             self.inspector.clear()
             self.text_view.clear()
+        self.refreshed.emit()
 
     def select_document(self, document_id: int) -> bool:
         row = self.model.row_of(document_id)

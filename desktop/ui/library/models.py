@@ -16,6 +16,7 @@ from PySide6.QtCore import (
     Qt,
 )
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QHeaderView, QTableView
 
 from desktop.library.repository import DocumentRecord
 
@@ -28,6 +29,10 @@ Index = QModelIndex | QPersistentModelIndex
 
 def _format_time(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def _format_day(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(timestamp))
 
 
 class DocumentTableModel(QAbstractTableModel):
@@ -80,7 +85,7 @@ class DocumentTableModel(QAbstractTableModel):
                 "" if doc.page_count is None else str(doc.page_count),
                 f"{doc.chunk_count:,}",
                 f"{doc.token_count:,}",
-                _format_time(doc.modified_time),
+                _format_day(doc.modified_time),
                 doc.status,
             )[column]
         if role == SORT_ROLE:
@@ -120,8 +125,9 @@ class DocumentFilterProxy(QSortFilterProxyModel):
         self._needle = ""
 
     def set_search(self, text: str) -> None:
+        self.beginFilterChange()
         self._needle = text.strip().lower()
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         if not self._needle:
@@ -142,8 +148,8 @@ class ChunkRow(Protocol):
 
 
 class ChunkTableModel(QAbstractTableModel):
-    INDEX, TOKENS, CHARS, PAGE, HEADING, FIRST_WORDS = range(6)
-    HEADERS = ("#", "Tokens", "Chars", "Page", "Heading", "First words")
+    INDEX, TOKENS, CHARS, PAGE, FIRST_WORDS = range(5)
+    HEADERS = ("#", "Tokens", "Chars", "Page", "First words")
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -184,7 +190,6 @@ class ChunkTableModel(QAbstractTableModel):
                 str(chunk.token_count),
                 str(chunk.end - chunk.start),
                 "" if chunk.page is None else str(chunk.page),
-                " › ".join(chunk.heading_path),
                 first_words(chunk.text),
             )[column]
         if role == SORT_ROLE:
@@ -196,8 +201,8 @@ class ChunkTableModel(QAbstractTableModel):
                 " › ".join(chunk.heading_path),
                 chunk.text[:40],
             )[column]
-        if role == Qt.ItemDataRole.ToolTipRole and column == self.FIRST_WORDS:
-            return chunk.text[:600]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return heading_tooltip(chunk.heading_path) + chunk.text[:600]
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (
             self.INDEX,
             self.TOKENS,
@@ -208,6 +213,25 @@ class ChunkTableModel(QAbstractTableModel):
         if role == RECORD_ROLE:
             return chunk
         return None
+
+
+def fit_columns(table: QTableView, stretch: int, samples: Sequence[str]) -> None:
+    """Column widths from sample contents, once: ResizeToContents would measure every
+    row on each reset, which stalls the window on a large library."""
+    header = table.horizontalHeader()
+    metrics = table.fontMetrics()
+    model = table.model()
+    others = [c for c in range(model.columnCount()) if c != stretch]
+    for column, sample in zip(others, samples, strict=False):
+        title = str(model.headerData(column, Qt.Orientation.Horizontal))
+        width = max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(title)) + 24
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(column, width)
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+
+
+def heading_tooltip(path: Sequence[str]) -> str:
+    return f"§ {' › '.join(path)}\n\n" if path else ""
 
 
 def first_words(text: str, count: int = 10) -> str:

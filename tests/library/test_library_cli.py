@@ -1,0 +1,87 @@
+"""``ragtune import``, ``documents`` and ``chunks`` as subprocesses, as a script would
+run them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from desktop.library.chunking import Sentences, chunk_text
+from desktop.tokens import get_tokenizer
+from tests.library.conftest import write_mixed_folder
+from tests.test_cli import ragtune
+
+
+def test_import_reports_each_file_and_exits_0_with_skips(tmp_path: Path) -> None:
+    write_mixed_folder(tmp_path / "docs")
+    data = str(tmp_path / "data")
+    result = ragtune("--data-dir", data, "import", str(tmp_path / "docs"), "--json")
+    assert result.returncode == 0, result.stderr
+    files = {Path(f["path"]).name: f for f in json.loads(result.stdout)["files"]}
+    assert files["notes.txt"]["outcome"] == "imported"
+    assert files["corrupt.pdf"]["outcome"] == "skipped" and files["corrupt.pdf"]["reason"]
+
+    again = ragtune("--data-dir", data, "import", str(tmp_path / "docs"))
+    assert again.returncode == 0
+    assert "unchanged" in again.stdout and "5 unchanged, 2 skipped" in again.stdout
+    assert "skipped   " in again.stdout and "corrupt" in again.stdout
+
+
+def test_import_of_a_missing_path_fails_with_one_line(tmp_path: Path) -> None:
+    result = ragtune("--data-dir", str(tmp_path), "import", str(tmp_path / "nope"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"ragtune: error: no such file or folder: {tmp_path / 'nope'}"
+
+
+def test_documents_and_chunks(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    text = "First sentence here. Second one follows. " * 40
+    (tmp_path / "doc.txt").write_text(text)
+    assert ragtune("--data-dir", data, "import", str(tmp_path / "doc.txt")).returncode == 0
+
+    listed = json.loads(ragtune("--data-dir", data, "documents", "--json").stdout)
+    assert [(d["title"], d["format"]) for d in listed] == [("doc", "text")]
+    assert listed[0]["chunks"] >= 1
+
+    preview = ragtune(
+        "--data-dir",
+        data,
+        "chunks",
+        "doc.txt",
+        "--strategy",
+        "sentences",
+        "--size",
+        "50",
+        "--overlap",
+        "1",
+        "--json",
+    )
+    assert preview.returncode == 0, preview.stderr
+    shown = json.loads(preview.stdout)
+    expected = chunk_text(text, Sentences(50, 1), tokenizer=get_tokenizer(shown["encoding"]))
+    assert [(c["start"], c["end"], c["tokens"]) for c in shown["chunks"]] == [
+        (c.start, c.end, c.token_count) for c in expected
+    ]
+    assert shown["stored"] is False and shown["applied"] is None
+    # The preview did not change the library...
+    stored = json.loads(ragtune("--data-dir", data, "chunks", "doc", "--json").stdout)
+    assert stored["stored"] is True
+    assert len(stored["chunks"]) == listed[0]["chunks"]
+    # ...until --apply.
+    applied = json.loads(
+        ragtune(
+            "--data-dir",
+            data,
+            "chunks",
+            "1",
+            "--strategy",
+            "sentences",
+            "--size",
+            "50",
+            "--apply",
+            "--json",
+        ).stdout
+    )
+    assert applied["applied"]["added"] == len(applied["chunks"])
+    after = json.loads(ragtune("--data-dir", data, "documents", "--json").stdout)
+    assert after[0]["chunks"] == len(applied["chunks"])

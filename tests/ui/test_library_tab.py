@@ -1,0 +1,244 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from pytestqt.qtbot import QtBot
+
+from desktop.context import AppContext
+from desktop.library.chunking import (
+    FixedWords,
+    RecursiveTokens,
+    Sentences,
+    Structure,
+    chunk_text,
+    size_histogram,
+)
+from desktop.library.preview import HISTOGRAM_BINS
+from desktop.library.service import LibraryService
+from desktop.tokens import get_tokenizer
+from desktop.ui.library.chunk_view import CHUNK_COLOURS, OVERLAP_COLOUR, overlaps
+from desktop.ui.library.library_tab import LibraryTab
+from desktop.ui.library.models import DocumentTableModel, heading_tooltip
+from desktop.workers import TaskError, TaskManager
+from tests.helpers.responsiveness import Heartbeat
+from tests.library.conftest import write_mixed_folder
+
+
+@pytest.fixture
+def errors() -> list[tuple[str, TaskError]]:
+    return []
+
+
+@pytest.fixture
+def tab(
+    qtbot: QtBot, app_context: AppContext, tasks: TaskManager, errors: list[tuple[str, TaskError]]
+) -> LibraryTab:
+    widget = LibraryTab(app_context, tasks, lambda title, e: errors.append((title, e)))
+    widget.confirm = lambda title, text: True
+    qtbot.addWidget(widget)
+    widget.resize(1300, 800)
+    widget.show()
+    qtbot.waitUntil(lambda: widget.snapshot is not None, timeout=5000)
+    return widget
+
+
+def import_and_wait(qtbot: QtBot, tab: LibraryTab, paths: list[Path]) -> None:
+    """Import, then wait for the table to show the result."""
+    with qtbot.waitSignal(tab.refreshed, timeout=60_000):
+        assert tab.import_paths(paths) is not None
+
+
+def cell(tab: LibraryTab, title: str, column: int) -> str:
+    for row in range(tab.model.rowCount()):
+        if tab.model.document(row).title == title:
+            return tab.model.data(tab.model.index(row, column))
+    raise AssertionError(f"{title} is not in the table")
+
+
+def test_empty_library_says_what_to_do(tab: LibraryTab) -> None:
+    assert tab.documents_stack.currentWidget() is tab.empty
+    assert "Import" in tab.empty.text_label.text()
+    assert tab.sample_button.text() == "Load the sample library"
+
+
+def test_importing_a_folder_lists_good_files_and_reports_bad_ones(
+    qtbot: QtBot, tab: LibraryTab, tmp_path: Path, errors: list
+) -> None:
+    write_mixed_folder(tmp_path / "docs")
+    import_and_wait(qtbot, tab, [tmp_path / "docs"])
+    assert tab.documents_stack.currentWidget() is tab.table
+    titles = {tab.model.document(r).title for r in range(tab.model.rowCount())}
+    assert titles == {"notes", "Guide", "Pricing", "manual", "Refunds"}
+    assert cell(tab, "manual", DocumentTableModel.PAGES) == "2"
+    assert all(int(cell(tab, t, DocumentTableModel.CHUNKS)) >= 1 for t in titles)
+    assert "5 added, 2 skipped" in tab.report_label.text()
+
+    dialog = tab.show_report()
+    assert dialog is not None
+    rows = {Path(path).name: (result, reason) for path, result, reason in dialog.rows()}
+    assert rows["corrupt.pdf"][0] == "skipped" and "corrupt" in rows["corrupt.pdf"][1]
+    assert rows["binary.txt"][0] == "skipped" and "binary" in rows["binary.txt"][1]
+    assert rows["notes.txt"] == ("added", "")
+    dialog.close()
+    assert errors == []
+
+
+def test_a_thousand_files_import_with_a_responsive_window_and_cancel_keeps_whole_files(
+    qtbot: QtBot, tab: LibraryTab, tmp_path: Path, app_context: AppContext
+) -> None:
+    folder = tmp_path / "thousand"
+    folder.mkdir()
+    for i in range(1000):
+        (folder / f"note-{i:04}.md").write_text(
+            f"# Note {i}\n\nThe appliance number {i} syncs files. " * 5, encoding="utf-8"
+        )
+    with Heartbeat() as heartbeat:
+        worker = tab.import_paths([folder])
+        assert worker is not None
+        qtbot.waitUntil(lambda: tab.progress_bar.value() >= 150, timeout=60_000)
+        assert tab.progress_bar.maximum() == 1000
+        assert tab.cancel_button.isVisible()
+        tab.cancel_button.click()
+        qtbot.waitUntil(lambda: tab._import_worker is None, timeout=10_000)
+    assert heartbeat.longest_stall_ms < 100, f"GUI stalled {heartbeat.longest_stall_ms} ms"
+    assert "cancelled" in tab.report_label.text()
+
+    service = LibraryService(app_context.workspace, app_context.settings)
+    documents = service.snapshot().documents
+    assert 150 <= len(documents) < 1000
+    assert all(d.chunk_count >= 1 for d in documents)  # nothing half-imported
+    added = [e for e in service.library.events() if e.kind == "added"]
+    assert len(added) == len(documents)
+    qtbot.waitUntil(lambda: tab.model.rowCount() == len(documents), timeout=5000)
+
+
+STRATEGIES = [
+    FixedWords(size_words=40, overlap_words=10),
+    Sentences(max_tokens=40),
+    RecursiveTokens(chunk_tokens=30, overlap_tokens=8),
+    Structure(max_tokens=60),
+]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda s: s.name)
+def test_the_inspector_shows_exactly_what_the_chunker_makes(
+    qtbot: QtBot, tab: LibraryTab, tmp_path: Path, strategy: object
+) -> None:
+    text = (
+        "# Sync guide\n\nThe Hub keeps every Shelf in step. Conflicts keep both copies. "
+        "Ghost files download when opened.\n\n## Limits\n\n"
+        + " ".join(f"Limit number {i} applies to large offices." for i in range(30))
+        + "\n\n## 日本語\n\n同期は五分ごとに実行されます。"
+        + "競合が発生した場合は両方のコピーを保持します。"
+    )
+    (tmp_path / "guide.md").write_text(text, encoding="utf-8")
+    import_and_wait(qtbot, tab, [tmp_path / "guide.md"])
+    assert tab.select_document(tab.model.document(0).id)
+    qtbot.waitUntil(lambda: tab.inspector.document is not None, timeout=5000)
+
+    tab.inspector.form.set_strategy(strategy)  # as if the user chose it
+    tab.inspector.form._emit()
+    panel = tab.inspector.panel
+    qtbot.waitUntil(
+        lambda: panel.view is not None and panel.view.strategy == strategy, timeout=5000
+    )
+    expected = chunk_text(text, strategy, tokenizer=get_tokenizer(tab.inspector.encoding))
+    assert "Preview" in tab.inspector.mode_label.text()
+
+    spans = [(c.start, c.end) for c in expected]
+    drawn = panel.text_view.highlighted_spans()
+    chunk_colours = {c.name() for c in CHUNK_COLOURS}
+    assert [(s, e) for s, e, colour in drawn if colour in chunk_colours] == spans
+    assert [(s, e) for s, e, colour in drawn if colour == OVERLAP_COLOUR.name()] == overlaps(spans)
+    model = panel.table_model
+    assert model.rowCount() == len(expected)
+    for row, chunk in enumerate(expected):
+        assert model.data(model.index(row, model.TOKENS)) == str(chunk.token_count)
+        assert model.data(model.index(row, model.CHARS)) == str(chunk.end - chunk.start)
+        tooltip = model.data(model.index(row, model.FIRST_WORDS), Qt.ItemDataRole.ToolTipRole)
+        assert tooltip.startswith(heading_tooltip(chunk.heading_path))
+    assert panel.histogram.bins == size_histogram(expected, HISTOGRAM_BINS)
+    assert f"{len(expected):,} chunks" in panel.summary.text()
+
+
+def test_apply_to_library_rechunks_every_document(
+    qtbot: QtBot, tab: LibraryTab, tmp_path: Path
+) -> None:
+    (tmp_path / "long.txt").write_text(" ".join(f"word{i}" for i in range(1000)))
+    import_and_wait(qtbot, tab, [tmp_path / "long.txt"])
+    asked: list[str] = []
+    tab.confirm = lambda title, text: asked.append(text) or True
+    tab.apply_strategy(FixedWords(size_words=100))
+    qtbot.waitUntil(lambda: cell(tab, "long", DocumentTableModel.CHUNKS) == "10", timeout=10_000)
+    assert "10 added" in asked[0]
+    assert tab.inspector.library_strategy == FixedWords(size_words=100)
+
+
+def test_the_filter_narrows_the_table_as_the_user_types(
+    qtbot: QtBot, tab: LibraryTab, tmp_path: Path
+) -> None:
+    write_mixed_folder(tmp_path / "docs")
+    import_and_wait(qtbot, tab, [tmp_path / "docs"])
+    qtbot.keyClicks(tab.search, "pdf")
+    assert tab.proxy.rowCount() == 1
+    tab.search.clear()
+    qtbot.keyClicks(tab.search, "guide")
+    assert tab.proxy.rowCount() == 1
+    tab.search.clear()
+    assert tab.proxy.rowCount() == 5
+
+
+def test_sorting_by_chunks_is_numeric(qtbot: QtBot, tab: LibraryTab, tmp_path: Path) -> None:
+    for name, words in (("a", 2000), ("b", 30), ("c", 600)):
+        (tmp_path / f"{name}.txt").write_text(" ".join(["word"] * words))
+    import_and_wait(qtbot, tab, [tmp_path])
+    tab.table.sortByColumn(DocumentTableModel.CHUNKS, Qt.SortOrder.DescendingOrder)
+    order = [tab.proxy.index(r, 0).data() for r in range(tab.proxy.rowCount())]
+    assert order == ["a", "c", "b"]
+
+
+def test_delete_removes_the_selected_documents(
+    qtbot: QtBot, tab: LibraryTab, tmp_path: Path
+) -> None:
+    write_mixed_folder(tmp_path / "docs")
+    import_and_wait(qtbot, tab, [tmp_path / "docs"])
+    tab.table.selectRow(0)
+    victim = tab.selected_ids()[0]
+    with qtbot.waitSignal(tab.refreshed, timeout=5000):
+        tab.delete_selected()
+    assert tab.model.rowCount() == 4
+    assert tab.model.row_of(victim) is None
+
+
+def test_dropping_files_imports_them(qtbot: QtBot, tab: LibraryTab, tmp_path: Path) -> None:
+    note = tmp_path / "dropped.md"
+    note.write_text("# Dropped\n\nA file dragged from the file manager.")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(note))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    tab.dropEvent(event)
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 1, timeout=10_000)
+    assert tab.model.document(0).title == "Dropped"
+
+
+def test_show_chunk_opens_the_document_at_the_chunk(
+    qtbot: QtBot, tab: LibraryTab, tmp_path: Path
+) -> None:
+    write_mixed_folder(tmp_path / "docs")
+    import_and_wait(qtbot, tab, [tmp_path / "docs"])
+    service = LibraryService(tab.context.workspace, tab.context.settings)
+    guide = next(d for d in service.snapshot().documents if d.title == "Guide")
+    chunk = service.library.chunks(guide.id)[-1]
+    tab.show_chunk(guide.id, chunk.start, chunk.end)
+    panel = tab.inspector.panel
+    qtbot.waitUntil(lambda: panel.table.currentIndex().row() == chunk.index, timeout=5000)
+    assert panel.text_view.textCursor().position() == chunk.start
