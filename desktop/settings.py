@@ -55,6 +55,17 @@ class Settings:
     request_timeout: float = 60.0
     max_retries: int = 2
     max_import_mb: float = 50.0
+    # Retrieval. "auto" uses the provider's embedding model when an API key or a local
+    # server is set up, and the bundled model otherwise (so search works offline).
+    retrieval_embedder: str = "auto"  # auto | local | openai
+    local_model: str = "minilm-l6-v2-int8"
+    embedding_dimensions: int = 0  # 0: the model's native size
+    search_mode: str = "hybrid"  # hybrid | vector | lexical
+    search_k: int = 5
+    similarity_threshold: float = 0.2
+    hybrid_vector_weight: float = 0.5
+    # USD per million tokens, editable; "embedding" prices by model.
+    embedding_prices: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> Settings:

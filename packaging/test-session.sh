@@ -16,5 +16,7 @@ export GNOME_KEYRING_CONTROL
 # The full test command: a missing system piece fails a test instead of skipping it.
 export RAGTUNE_FULL_TESTS=1
 status=0
+# Lint first: ruff's rules are part of the suite (pyproject.toml [tool.ruff]).
+.venv/bin/ruff check desktop tests packaging || status=$?
 .venv/bin/python -m pytest "$@" || status=$?
 exit "$status"

@@ -315,3 +315,20 @@ def test_long_text_span_counts_are_exact() -> None:
     index = tokenizer.index(text)
     for start, end in [(0, len(text)), (5, 9000), (17, 17001), (101, 20001), (3, 4)]:
         assert index.count(start, end) == tokenizer.count(text[start:end])
+
+
+def test_long_texts_are_encoded_in_parallel_blocks_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import numpy as np
+
+    text = "Line one.\n/slash line\n  indented\nNext line, 漢字。\n\nPara (x).\n" * 300
+    tokenizer = get_tokenizer(CL100K_BASE)
+    serial = tokenizer.index(text).token_starts
+    monkeypatch.setattr(tokens, "_BLOCK_CHARS", 64)
+    edges = tokens._block_edges(text)
+    assert len(edges) > 100
+    index = tokenizer.index(text)
+    assert set(edges) <= set(index.safe_cuts.tolist())
+    assert np.array_equal(index.token_starts, serial)
+    assert index.count(0, len(text)) == tokenizer.count(text)

@@ -169,6 +169,12 @@ class MainWindow(QMainWindow):
     def _settings_saved(self) -> None:
         self.statusBar().showMessage("Settings saved", 4000)
 
+    def show_chunk_in_library(self, document_id: int, start: int, end: int) -> None:
+        library = getattr(self, "library_tab", None)
+        if library is not None:
+            self.select_tab("Library")
+            library.show_chunk(document_id, start, end)
+
     def select_tab(self, name: str) -> bool:
         for index in range(self.tabs.count()):
             if self.tabs.tabText(index).lower() == name.lower():

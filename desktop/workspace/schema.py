@@ -78,6 +78,49 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX library_events_by_time ON library_events(at);
         """,
     ),
+    Migration(
+        3,
+        "retrieval: embedding cache, full-text index, search log, document tags",
+        """
+        CREATE TABLE embeddings (
+            id          INTEGER PRIMARY KEY,
+            embedder    TEXT NOT NULL,
+            model       TEXT NOT NULL,
+            dimensions  INTEGER NOT NULL,
+            text_hash   TEXT NOT NULL,
+            vector      BLOB NOT NULL,
+            truncated   INTEGER NOT NULL DEFAULT 0,
+            created_at  REAL NOT NULL,
+            UNIQUE (embedder, model, dimensions, text_hash)
+        ) STRICT;
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            text, content='chunks', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2'
+        );
+        INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
+        CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER chunks_fts_update AFTER UPDATE OF text ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TABLE search_log (
+            id          INTEGER PRIMARY KEY,
+            at          REAL NOT NULL,
+            kind        TEXT NOT NULL,
+            mode        TEXT NOT NULL,
+            k           INTEGER NOT NULL,
+            latency_ms  REAL NOT NULL,
+            results     INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX search_log_by_time ON search_log(at);
+        ALTER TABLE documents ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,0 +1,144 @@
+"""``ragtune index`` and ``ragtune search``: the retrieval index, headless. ``search``
+prints exactly what the chat would receive."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from desktop.cli import EXIT_FAILURE, CommandError, CommandResult
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    index = subparsers.add_parser(
+        "index",
+        parents=[common],
+        help="embed the chunks that have no vector yet",
+        description="Embed what is missing. For a paid embedder the number of chunks, "
+        "tokens and the estimated cost are shown and confirmed unless --yes.",
+    )
+    index.add_argument(
+        "--embedder", choices=("local", "openai"), help="default: the settings' choice"
+    )
+    index.add_argument("--yes", action="store_true", help="do not ask before a paid run")
+    index.set_defaults(handler=index_command)
+
+    search = subparsers.add_parser(
+        "search", parents=[common], help="search the library as the chat would"
+    )
+    search.add_argument("query", metavar="QUERY")
+    search.add_argument("--k", type=int, help="number of results (default: settings)")
+    search.add_argument("--mode", choices=("vector", "lexical", "hybrid"))
+    search.add_argument("--embedder", choices=("local", "openai"))
+    search.set_defaults(handler=search_command)
+
+
+def _retrieval(args: argparse.Namespace):
+    from desktop.commands.common import context_from
+    from desktop.retrieval.service import RetrievalService
+
+    return RetrievalService(context_from(args))
+
+
+def index_command(args: argparse.Namespace) -> CommandResult | int:
+    from desktop.progress import Progress
+    from desktop.retrieval.indexing import run_index
+
+    service = _retrieval(args)
+    embedder, plan = service.plan(args.embedder)
+    summary = {
+        "embedder": plan.key.label(),
+        "chunks": plan.total_chunks,
+        "to_embed": len(plan.missing),
+        "tokens": plan.tokens,
+        "cost_usd": plan.cost_usd,
+    }
+    if not plan.missing:
+        return CommandResult({**summary, "embedded": 0}, plan.describe())
+    if plan.paid and not args.yes:
+        if not sys.stdin.isatty():
+            raise CommandError(plan.describe() + " Re-run with --yes to confirm.")
+        answer = input(plan.describe() + " Continue? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing embedded.", file=sys.stderr)
+            return EXIT_FAILURE
+    operation = run_index(service.context.workspace, embedder, plan)
+    while True:
+        try:
+            step = next(operation)
+        except StopIteration as stop:
+            result = stop.value
+            break
+        if isinstance(step, Progress) and sys.stderr.isatty() and not args.json:
+            print(f"\r{step.message:70}", end="", file=sys.stderr, flush=True)
+    if sys.stderr.isatty() and not args.json:
+        print(file=sys.stderr)
+    data = {
+        **summary,
+        "embedded": result.embedded,
+        "truncated": result.truncated,
+        "requests": result.requests,
+        "seconds": round(result.seconds, 3),
+    }
+    text = (
+        f"Embedded {result.embedded:,} chunks with {plan.key.label()} in "
+        f"{result.seconds:.1f} s ({result.requests} requests)"
+    )
+    if result.truncated:
+        text += f"; {result.truncated} were longer than the model's window and were cut"
+    return CommandResult(data, text + ".")
+
+
+def search_command(args: argparse.Namespace) -> CommandResult:
+    import dataclasses
+
+    from desktop.retrieval.service import search_settings
+
+    service = _retrieval(args)
+    settings = search_settings(service.context.settings)
+    if args.k is not None:
+        if args.k < 1:
+            raise CommandError("--k must be at least 1")
+        settings = dataclasses.replace(settings, k=args.k)
+    if args.mode:
+        settings = dataclasses.replace(settings, mode=args.mode)
+    retriever = (
+        service.retriever(args.embedder) if settings.mode != "lexical" else (_lexical_only(service))
+    )
+    result = retriever.search(args.query, settings)
+    data = [r.to_json() for r in result.results]
+    lines = []
+    for note in result.notes:
+        lines.append(f"note: {note}")
+    for r in result.results:
+        parts = [f"#{r.rank}", f"score {r.score:.4f}"]
+        if r.cosine is not None:
+            parts.append(f"cosine {r.cosine:.3f}")
+        if r.bm25 is not None:
+            parts.append(f"bm25 {r.bm25:.2f}")
+        ranks = [
+            f"{n} rank {v}"
+            for n, v in (("vector", r.vector_rank), ("lexical", r.lexical_rank))
+            if v
+        ]
+        source = (
+            r.document
+            + (f", p.{r.page}" if r.page else "")
+            + (f", § {' › '.join(r.heading_path)}" if r.heading_path else "")
+        )
+        flag = "  [below threshold: not sent to the model]" if r.below_threshold else ""
+        lines.append(" · ".join(parts + ranks) + f" · {source} [{r.start}:{r.end}]{flag}")
+        lines.append("    " + " ".join(r.text.split())[:300])
+    if not result.results:
+        lines.append("No results.")
+    lines.append(
+        f"({result.settings.mode}, k={result.settings.k}, {result.latency_ms:.0f} ms; "
+        f"{result.indexed_chunks:,} of {result.total_chunks:,} chunks embedded)"
+    )
+    return CommandResult(data, "\n".join(lines))
+
+
+def _lexical_only(service):
+    from desktop.retrieval.search import Retriever
+
+    return Retriever(service.context.workspace, None)

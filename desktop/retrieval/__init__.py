@@ -1,0 +1,1 @@
+"""Retrieval: embedding text and finding the chunks nearest to a question."""

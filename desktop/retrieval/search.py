@@ -1,0 +1,275 @@
+"""Search: vector, lexical (BM25) or hybrid (reciprocal rank fusion), with every result's
+score breakdown and source. The retrieval test panel, ``ragtune search`` and the chat all
+call ``Retriever.search`` with the same settings, so what the panel shows is what the chat
+gets. Results under the similarity threshold are kept (to be shown greyed) but marked, and
+never sent to the model."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from desktop.retrieval.embedders import Embedder
+from desktop.retrieval.lexical import LexicalHit, lexical_search
+from desktop.retrieval.vector_index import VectorHit, VectorIndex
+from desktop.workspace import Workspace
+
+MODES = ("hybrid", "vector", "lexical")
+RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al.); 60 is customary
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    mode: str = "hybrid"
+    k: int = 5
+    threshold: float = 0.0  # minimum cosine similarity sent to the model
+    vector_weight: float = 0.5  # hybrid: share of the vector ranking in the fusion
+    candidates: int = 50  # per ranking, before fusion
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    document_ids: tuple[int, ...] | None = None
+    formats: tuple[str, ...] | None = None
+    tags: tuple[str, ...] | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.document_ids, self.formats, self.tags))
+
+
+@dataclass(frozen=True)
+class RetrievedChunk:
+    rank: int
+    chunk_id: int
+    document_id: int
+    document: str
+    source_path: str
+    page: int | None
+    heading_path: tuple[str, ...]
+    start: int
+    end: int
+    text: str
+    score: float  # what the ranking used: fused score, cosine or BM25 by mode
+    cosine: float | None
+    bm25: float | None
+    vector_rank: int | None
+    lexical_rank: int | None
+    fused: float | None
+    below_threshold: bool
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "rank": self.rank,
+            "score": self.score,
+            "cosine": self.cosine,
+            "bm25": self.bm25,
+            "vector_rank": self.vector_rank,
+            "lexical_rank": self.lexical_rank,
+            "fused": self.fused,
+            "below_threshold": self.below_threshold,
+            "document": self.document,
+            "document_id": self.document_id,
+            "source_path": self.source_path,
+            "page": self.page,
+            "headings": list(self.heading_path),
+            "start": self.start,
+            "end": self.end,
+            "chunk_id": self.chunk_id,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    settings: SearchSettings
+    results: list[RetrievedChunk]
+    latency_ms: float
+    embed_ms: float
+    indexed_chunks: int
+    total_chunks: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def usable(self) -> list[RetrievedChunk]:
+        """What may be sent to the model: above the similarity threshold."""
+        return [r for r in self.results if not r.below_threshold]
+
+
+def fuse(
+    vector: list[VectorHit], lexical: list[LexicalHit], vector_weight: float, k: int = RRF_K
+) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion: each list adds weight / (k + rank)."""
+    scores: dict[int, float] = {}
+    for hit in vector:
+        scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + vector_weight / (k + hit.rank)
+    for hit in lexical:
+        scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + (1 - vector_weight) / (k + hit.rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+class Retriever:
+    """Holds the vector index of one embedder for one workspace; thread-safe to call
+    from workers one at a time (the UI runs searches on one queue)."""
+
+    def __init__(self, workspace: Workspace, embedder: Embedder | None) -> None:
+        self.workspace = workspace
+        self.embedder = embedder
+        self.index = VectorIndex(embedder.key) if embedder is not None else None
+
+    def sync(self) -> None:
+        if self.index is not None:
+            self.index.sync(self.workspace)
+
+    def _document_filter(self, filters: SearchFilters) -> list[int] | None:
+        if not filters.active:
+            return None
+        sql, params = "SELECT id, format, tags FROM documents", []
+        rows = self.workspace.connection().execute(sql, params).fetchall()
+        allowed = []
+        for document_id, fmt, tags in rows:
+            if filters.document_ids is not None and document_id not in filters.document_ids:
+                continue
+            if filters.formats is not None and fmt not in filters.formats:
+                continue
+            if filters.tags is not None and not set(filters.tags) & set(json.loads(tags)):
+                continue
+            allowed.append(int(document_id))
+        return allowed
+
+    def search(
+        self,
+        query: str,
+        settings: SearchSettings | None = None,
+        filters: SearchFilters | None = None,
+        *,
+        log_kind: str | None = "search",
+    ) -> SearchResult:
+        settings = settings or SearchSettings()
+        filters = filters or SearchFilters()
+        if settings.mode not in MODES:
+            raise ValueError(f"unknown search mode {settings.mode!r}; use one of {MODES}")
+        started = time.perf_counter()
+        notes: list[str] = []
+        allowed_docs = self._document_filter(filters)
+        mode = settings.mode
+        use_vectors = mode in ("vector", "hybrid") and self.index is not None
+        if mode != "lexical" and self.index is None:
+            notes.append("no embedder is configured: lexical search only")
+            mode = "lexical"
+        vector_hits: list[VectorHit] = []
+        query_vector = None
+        embed_ms = 0.0
+        if use_vectors and self.index is not None and self.embedder is not None:
+            self.sync()
+            if len(self.index) == 0:
+                notes.append("no chunk is embedded yet: index the library for vector search")
+            embed_started = time.perf_counter()
+            query_vector = self.embedder.embed([query])[0]
+            embed_ms = (time.perf_counter() - embed_started) * 1000
+            depth = settings.k if mode == "vector" else settings.candidates
+            vector_hits = self.index.search(query_vector, depth, self.index.allowed(allowed_docs))
+        lexical_hits: list[LexicalHit] = []
+        if mode in ("lexical", "hybrid"):
+            depth = settings.k if mode == "lexical" else settings.candidates
+            lexical_hits = lexical_search(self.workspace, query, depth, allowed_docs)
+
+        by_vector = {h.chunk_id: h for h in vector_hits}
+        by_lexical = {h.chunk_id: h for h in lexical_hits}
+        if mode == "vector":
+            ranked = [(h.chunk_id, h.cosine) for h in vector_hits]
+        elif mode == "lexical":
+            ranked = [(h.chunk_id, h.bm25) for h in lexical_hits]
+        else:
+            ranked = fuse(vector_hits, lexical_hits, settings.vector_weight)
+        ranked = ranked[: settings.k]
+        cosines = {cid: h.cosine for cid, h in by_vector.items()}
+        if query_vector is not None and self.index is not None:
+            missing = [cid for cid, _ in ranked if cid not in cosines]
+            cosines.update(self.index.cosines(query_vector, missing))
+        results = self._hydrate(ranked, cosines, by_vector, by_lexical, settings, mode)
+        latency_ms = (time.perf_counter() - started) * 1000
+        total, indexed = self._counts()
+        if log_kind:
+            self._log(log_kind, settings, latency_ms, len(results))
+        return SearchResult(query, settings, results, latency_ms, embed_ms, indexed, total, notes)
+
+    def _counts(self) -> tuple[int, int]:
+        total = int(
+            self.workspace.connection().execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        )
+        return total, len(self.index) if self.index is not None else 0
+
+    def _hydrate(
+        self,
+        ranked: list[tuple[int, float]],
+        cosines: dict[int, float],
+        by_vector: dict[int, VectorHit],
+        by_lexical: dict[int, LexicalHit],
+        settings: SearchSettings,
+        mode: str,
+    ) -> list[RetrievedChunk]:
+        if not ranked:
+            return []
+        ids = [cid for cid, _ in ranked]
+        rows = (
+            self.workspace.connection()
+            .execute(
+                "SELECT c.id, c.document_id, d.title, d.source_path, c.page, c.heading_path, "
+                "c.char_start, c.char_end, c.text FROM chunks c JOIN documents d "
+                f"ON d.id = c.document_id WHERE c.id IN ({','.join('?' * len(ids))})",
+                ids,
+            )
+            .fetchall()
+        )
+        info = {int(r[0]): r for r in rows}
+        results = []
+        for rank, (chunk_id, score) in enumerate(ranked, start=1):
+            row = info.get(chunk_id)
+            if row is None:  # deleted between ranking and reading
+                continue
+            cosine = cosines.get(chunk_id)
+            vector_hit, lexical_hit = by_vector.get(chunk_id), by_lexical.get(chunk_id)
+            results.append(
+                RetrievedChunk(
+                    rank=rank,
+                    chunk_id=chunk_id,
+                    document_id=int(row[1]),
+                    document=row[2],
+                    source_path=row[3],
+                    page=row[4],
+                    heading_path=tuple(json.loads(row[5])),
+                    start=int(row[6]),
+                    end=int(row[7]),
+                    text=row[8],
+                    score=float(score),
+                    cosine=cosine,
+                    bm25=lexical_hit.bm25 if lexical_hit else None,
+                    vector_rank=vector_hit.rank if vector_hit else None,
+                    lexical_rank=lexical_hit.rank if lexical_hit else None,
+                    fused=float(score) if mode == "hybrid" else None,
+                    below_threshold=cosine is not None and cosine < settings.threshold,
+                )
+            )
+        return results
+
+    def _log(self, kind: str, settings: SearchSettings, latency_ms: float, count: int) -> None:
+        """Recorded for the Decide tab's latency evidence."""
+        with self.workspace.transaction() as tx:
+            tx.execute(
+                "INSERT INTO search_log(at, kind, mode, k, latency_ms, results) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (time.time(), kind, settings.mode, settings.k, latency_ms, count),
+            )
+
+
+def record_latencies(workspace: Workspace, since: float | None = None) -> list[float]:
+    sql = "SELECT latency_ms FROM search_log"
+    params: Iterable[object] = ()
+    if since is not None:
+        sql += " WHERE at >= ?"
+        params = (since,)
+    return [float(r[0]) for r in workspace.connection().execute(sql, tuple(params))]

@@ -1,0 +1,131 @@
+"""Retrieval as the app and the commands use it: which embedder the settings mean, the
+index plan and run, and a cached ``Retriever`` per embedder."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from desktop.context import AppContext
+from desktop.providers.client import make_client
+from desktop.retrieval.embedders import (
+    DEFAULT_EMBEDDING_PRICES,
+    Embedder,
+    LocalModelEmbedder,
+    OpenAIEmbedder,
+)
+from desktop.retrieval.indexing import IndexPlan, index_status, plan_index
+from desktop.retrieval.search import Retriever, SearchSettings
+from desktop.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    embedder: str
+    chunks: int
+    embedded: int
+    truncated: int
+
+    @property
+    def complete(self) -> bool:
+        return self.embedded >= self.chunks
+
+    def describe(self) -> str:
+        if self.chunks == 0:
+            return "The library is empty."
+        text = f"{self.embedded:,} of {self.chunks:,} chunks embedded with {self.embedder}"
+        if self.truncated:
+            text += (
+                f"; {self.truncated:,} longer than the model's window were embedded "
+                "from their beginning"
+            )
+        return text + "."
+
+
+def search_settings(settings: Settings) -> SearchSettings:
+    return SearchSettings(
+        mode=settings.search_mode,
+        k=settings.search_k,
+        threshold=settings.similarity_threshold,
+        vector_weight=settings.hybrid_vector_weight,
+    )
+
+
+def prices(settings: Settings) -> dict[str, float]:
+    merged = dict(DEFAULT_EMBEDDING_PRICES)
+    merged.update(
+        {k: float(v) for k, v in settings.embedding_prices.items() if isinstance(v, int | float)}
+    )
+    return merged
+
+
+class RetrievalService:
+    """One per app (or command run). Embedders and retrievers are cached, because the
+    local model and the vector matrix are expensive to load."""
+
+    def __init__(self, context: AppContext) -> None:
+        self.context = context
+        self._lock = threading.Lock()
+        self._embedders: dict[tuple[str, ...], Embedder] = {}
+        self._retrievers: dict[object, Retriever] = {}
+
+    def choice(self, requested: str | None = None) -> str:
+        """'local' or 'openai' for ``requested`` (or the setting), resolving 'auto'."""
+        choice = requested or self.context.settings.retrieval_embedder
+        if choice not in ("auto", "local", "openai"):
+            raise ValueError(f"unknown embedder {choice!r}: use local or openai")
+        if choice != "auto":
+            return choice
+        config = self.context.provider_config()
+        return "openai" if config.api_key or not config.needs_key else "local"
+
+    def embedder(self, requested: str | None = None) -> Embedder:
+        settings = self.context.settings
+        choice = self.choice(requested)
+        if choice == "local":
+            cache_key: tuple[str, ...] = ("local", settings.local_model)
+        else:
+            config = self.context.provider_config()
+            cache_key = (
+                "openai",
+                config.base_url,
+                settings.embedding_model,
+                str(settings.embedding_dimensions),
+                str(bool(config.api_key)),
+            )
+        with self._lock:
+            embedder = self._embedders.get(cache_key)
+            if embedder is None:
+                if choice == "local":
+                    embedder = LocalModelEmbedder(settings.local_model)
+                else:
+                    client = make_client(self.context.provider_config())
+                    embedder = OpenAIEmbedder(
+                        client,
+                        settings.embedding_model,
+                        dimensions=settings.embedding_dimensions or None,
+                    )
+                self._embedders[cache_key] = embedder
+        return embedder
+
+    def retriever(self, requested: str | None = None) -> Retriever:
+        embedder = self.embedder(requested)
+        key = embedder.key
+        with self._lock:
+            retriever = self._retrievers.get(key)
+            if retriever is None:
+                retriever = Retriever(self.context.workspace, embedder)
+                self._retrievers[key] = retriever
+        return retriever
+
+    def plan(self, requested: str | None = None) -> tuple[Embedder, IndexPlan]:
+        embedder = self.embedder(requested)
+        return embedder, plan_index(self.context.workspace, embedder, prices(self.context.settings))
+
+    def status(self, requested: str | None = None) -> IndexStatus:
+        embedder = self.embedder(requested)
+        chunks, embedded, truncated = index_status(self.context.workspace, embedder.key)
+        return IndexStatus(embedder.key.label(), chunks, embedded, truncated)

@@ -1,0 +1,301 @@
+"""The retrieval test panel: type a query, pick mode and k, see the ranked chunks with
+their scores and sources. It runs ``Retriever.search`` with the same settings the chat
+uses (changing them here changes them for the chat), so what it shows is what the chat
+gets. Results under the threshold are greyed: they are never sent to the model."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from collections.abc import Callable
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.context import AppContext
+from desktop.retrieval.indexing import IndexPlan, IndexResult, run_index
+from desktop.retrieval.search import RetrievedChunk, SearchResult, SearchSettings
+from desktop.retrieval.service import IndexStatus, RetrievalService, search_settings
+from desktop.ui.chat.highlight import highlighted_html
+from desktop.ui.chat.results_model import RetrievalResultsModel, source_label
+from desktop.ui.library.models import RECORD_ROLE, fit_columns
+from desktop.workers import TaskError, TaskManager, Worker
+
+SEARCH_QUEUE = "search"
+MODE_LABELS = (
+    ("hybrid", "Hybrid (vector + BM25)"),
+    ("vector", "Vector"),
+    ("lexical", "Lexical (BM25)"),
+)
+
+
+class RetrievalPanel(QWidget):
+    open_chunk = Signal(int, int, int)  # document id, start, end
+    searched = Signal(object)  # SearchResult
+
+    def __init__(
+        self,
+        context: AppContext,
+        tasks: TaskManager,
+        retrieval: RetrievalService,
+        report_error: Callable[[str, TaskError], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.tasks = tasks
+        self.retrieval = retrieval
+        self.report_error = report_error
+        self.confirm: Callable[[str, str], bool] = self._ask
+        self.last_result: SearchResult | None = None
+        self._index_worker: Worker | None = None
+
+        self.query = QLineEdit()
+        self.query.setPlaceholderText("Ask something the library should know… (Enter)")
+        self.mode = QComboBox()
+        for key, label in MODE_LABELS:
+            self.mode.addItem(label, key)
+        self.k = QSpinBox()
+        self.k.setRange(1, 50)
+        self.k.setPrefix("k = ")
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setDecimals(2)
+        self.threshold.setPrefix("min cosine ")
+        self.threshold.setToolTip(
+            "Chunks less similar than this are shown greyed and never sent to the model"
+        )
+        self.search_button = QPushButton("Search")
+        row = QHBoxLayout()
+        row.addWidget(self.query, 1)
+        row.addWidget(self.mode)
+        row.addWidget(self.k)
+        row.addWidget(self.threshold)
+        row.addWidget(self.search_button)
+
+        self.status_label = QLabel("Checking the index…")
+        self.status_label.setWordWrap(True)
+        self.index_button = QPushButton("Index library…")
+        self.index_button.setToolTip("Embed the chunks that have no vector yet")
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status_label, 1)
+        status_row.addWidget(self.index_button)
+
+        self.model = RetrievalResultsModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)
+        fit_columns(
+            self.table,
+            RetrievalResultsModel.TEXT,
+            (
+                "99",
+                "0.0000",
+                "0.000",
+                "99.99",
+                "Vec. rank",
+                "Lex. rank",
+                "A document title, § Heading",
+            ),
+        )
+        self.detail = QTextBrowser()
+        self.detail.setOpenLinks(False)
+        self.detail.setOpenExternalLinks(False)
+        self.detail.setPlaceholderText(
+            "Select a result to read its text with the query's "
+            "words marked. Double-click opens it in the Library."
+        )
+        self.summary = QLabel()
+        self.open_button = QPushButton("Open in Library inspector")
+        self.open_button.setEnabled(False)
+        detail_box = QWidget()
+        detail_layout = QVBoxLayout(detail_box)
+        detail_layout.setContentsMargins(0, 0, 0, 0)
+        detail_row = QHBoxLayout()
+        detail_row.addWidget(self.summary, 1)
+        detail_row.addWidget(self.open_button)
+        detail_layout.addLayout(detail_row)
+        detail_layout.addWidget(self.detail, 1)
+        splitter = QSplitter()
+        splitter.setOrientation(splitter.orientation().Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(detail_box)
+        splitter.setSizes([300, 200])
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addLayout(status_row)
+        layout.addWidget(splitter, 1)
+
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.setInterval(400)
+        self._save_timer.timeout.connect(self._save_settings)
+        self._load_settings(search_settings(context.settings))
+
+        self.query.returnPressed.connect(self.search)
+        self.search_button.clicked.connect(self.search)
+        self.index_button.clicked.connect(self.index_library)
+        for signal in (
+            self.mode.currentIndexChanged,
+            self.k.valueChanged,
+            self.threshold.valueChanged,
+        ):
+            signal.connect(self._save_timer.start)
+        self.table.selectionModel().currentRowChanged.connect(self._show_detail)
+        self.table.doubleClicked.connect(lambda index: self._open(index.row()))
+        self.open_button.clicked.connect(lambda: self._open(self.table.currentIndex().row()))
+        self.refresh_status()
+
+    # -- settings shared with the chat ------------------------------------------------------
+
+    def _load_settings(self, settings: SearchSettings) -> None:
+        self.mode.setCurrentIndex(max(0, self.mode.findData(settings.mode)))
+        self.k.setValue(settings.k)
+        self.threshold.setValue(settings.threshold)
+
+    def current_settings(self) -> SearchSettings:
+        base = search_settings(self.context.settings)
+        return dataclasses.replace(
+            base,
+            mode=str(self.mode.currentData()),
+            k=self.k.value(),
+            threshold=round(self.threshold.value(), 2),
+        )
+
+    def _save_settings(self) -> None:
+        current = self.current_settings()
+        context = self.context
+        updated = context.settings.replace(
+            search_mode=current.mode, search_k=current.k, similarity_threshold=current.threshold
+        )
+        if updated != context.settings:
+            self.tasks.run(
+                context.save_settings, updated, title="Saving search settings", queue="settings"
+            )
+
+    # -- index ---------------------------------------------------------------------------------
+
+    def refresh_status(self) -> None:
+        worker = self.tasks.run(self.retrieval.status, title="Checking the index")
+        worker.signals.result.connect(self._show_status)
+        worker.signals.error.connect(
+            lambda e: self.status_label.setText(f"Index unavailable: {e.message}")
+        )
+
+    def _show_status(self, status: IndexStatus) -> None:
+        self.status_label.setText(status.describe())
+        self.index_button.setEnabled(not status.complete and self._index_worker is None)
+
+    def index_library(self) -> None:
+        worker = self.tasks.run(self.retrieval.plan, title="Planning the index", queue=SEARCH_QUEUE)
+        worker.signals.result.connect(lambda pair: self._confirm_index(*pair))
+        worker.signals.error.connect(lambda e: self.report_error("Planning the index", e))
+
+    def _ask(self, title: str, text: str) -> bool:
+        return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
+
+    def _confirm_index(self, embedder: object, plan: IndexPlan) -> None:
+        if not plan.missing:
+            self.status_label.setText(plan.describe())
+            return
+        if plan.paid and not self.confirm(
+            "Index the library", plan.describe() + "\n\nEmbed them now?"
+        ):
+            return
+        worker = Worker(
+            run_index, self.context.workspace, embedder, plan, title="Indexing the library"
+        )
+        worker.signals.progress.connect(lambda p: self.status_label.setText(p.message))
+        worker.signals.result.connect(self._indexed)
+        worker.signals.error.connect(lambda e: self.report_error("Indexing", e))
+        worker.signals.cancelled.connect(
+            lambda: self.status_label.setText(
+                "Indexing cancelled: the chunks embedded so far "
+                "are kept; indexing again resumes from there."
+            )
+        )
+        worker.signals.finished.connect(self._index_done)
+        self._index_worker = worker
+        self.index_button.setEnabled(False)
+        self.tasks.submit(worker, queue=SEARCH_QUEUE)
+
+    def _indexed(self, result: IndexResult) -> None:
+        self.status_label.setText(f"Embedded {result.embedded:,} chunks in {result.seconds:.1f} s.")
+
+    def _index_done(self) -> None:
+        self._index_worker = None
+        self.refresh_status()
+
+    # -- search --------------------------------------------------------------------------------
+
+    def search(self) -> Worker | None:
+        query = self.query.text().strip()
+        if not query:
+            return None
+        settings = self.current_settings()
+
+        def run() -> SearchResult:
+            retriever = self.retrieval.retriever()
+            return retriever.search(query, settings)
+
+        self.search_button.setEnabled(False)
+        worker = self.tasks.run(run, title="Searching", queue=SEARCH_QUEUE)
+        worker.signals.result.connect(self._show_result)
+        worker.signals.error.connect(lambda e: self.report_error("Search", e))
+        worker.signals.finished.connect(lambda: self.search_button.setEnabled(True))
+        return worker
+
+    def _show_result(self, result: SearchResult) -> None:
+        self.last_result = result
+        self.model.set_results(result.results)
+        usable = len(result.usable)
+        notes = "".join(f" {n}." for n in result.notes)
+        self.summary.setText(
+            f"{len(result.results)} results, {usable} sent to the model · "
+            f"{result.latency_ms:.0f} ms ({result.embed_ms:.0f} ms embedding the query) · "
+            f"{result.settings.mode}{notes}"
+        )
+        if result.results:
+            self.table.selectRow(0)
+        else:
+            self.detail.setPlainText("No results.")
+        self.searched.emit(result)
+
+    def _show_detail(self, current: object, _previous: object = None) -> None:
+        row = self.table.currentIndex().row()
+        if row < 0:
+            self.open_button.setEnabled(False)
+            return
+        chunk = self.model.data(self.model.index(row, 0), RECORD_ROLE)
+        query = self.last_result.query if self.last_result else ""
+        self.detail.setHtml(_header(chunk) + highlighted_html(chunk.text, query))
+        self.open_button.setEnabled(True)
+
+    def _open(self, row: int) -> None:
+        if row >= 0:
+            chunk = self.model.result(row)
+            self.open_chunk.emit(chunk.document_id, chunk.start, chunk.end)
+
+
+def _header(chunk: RetrievedChunk) -> str:
+    return f"<p><b>{html.escape(source_label(chunk))}</b> [{chunk.start}:{chunk.end}]</p>"

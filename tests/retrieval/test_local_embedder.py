@@ -1,0 +1,277 @@
+"""The bundled local embedders, loaded from resources/models with every socket blocked."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from desktop.retrieval import local_embedder as le
+from desktop.retrieval.local_embedder import (
+    DEFAULT_MODEL,
+    LocalEmbedder,
+    LocalModelError,
+    available_models,
+    models_dir,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).parent / "data"
+INT8 = "minilm-l6-v2-int8"
+STATIC = "minilm-l6-v2-static256"
+MODELS = [INT8, STATIC]
+
+PARAPHRASES = [
+    (
+        "How do I get my money back?",
+        "Refunds are paid to the original card within five working days.",
+        "The cat sat on the windowsill watching birds.",
+    ),
+    (
+        "The app crashes when I open it",
+        "If the program closes immediately after launch, delete its cache folder.",
+        "Our office is closed on public holidays.",
+    ),
+    (
+        "Is my data encrypted?",
+        "Files are scrambled with AES-256 before they leave your computer.",
+        "Lunch is served from noon in the canteen.",
+    ),
+    (
+        "How can I cancel my plan?",
+        "You can end your subscription at any time from the billing page.",
+        "The river floods every spring after the snow melts.",
+    ),
+    (
+        "What laptop do I need?",
+        "It requires 4 GB of memory and a 64-bit processor.",
+        "She painted the fence a bright shade of green.",
+    ),
+]
+LONG = " ".join(f"Sentence {i} describes step {i} of the backup procedure." for i in range(80))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_network() -> Iterator[None]:
+    """Stricter than the suite's loopback-only rule: no socket may connect at all."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("the local embedder must not touch the network")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", refuse)
+        mp.setattr(socket.socket, "connect_ex", refuse)
+        mp.setattr(socket, "create_connection", refuse)
+        mp.setattr(socket, "getaddrinfo", refuse)
+        yield
+
+
+@pytest.fixture(scope="module")
+def embedders() -> dict[str, LocalEmbedder]:
+    return {name: LocalEmbedder(name) for name in MODELS}
+
+
+@pytest.fixture(params=MODELS)
+def embedder(request: pytest.FixtureRequest, embedders: dict[str, LocalEmbedder]) -> LocalEmbedder:
+    return embedders[request.param]
+
+
+def test_models_are_bundled() -> None:
+    assert models_dir() == ROOT / "resources" / "models"
+    assert set(MODELS) <= set(available_models())
+    assert DEFAULT_MODEL == INT8
+    for name in MODELS:
+        directory = models_dir() / name
+        for required in ("config.json", "tokenizer.json", "LICENSE", "NOTICE", "MODEL_CARD.md"):
+            assert (directory / required).is_file(), f"{name}/{required}"
+        assert "Apache License" in (directory / "LICENSE").read_text(encoding="utf-8")
+
+
+def test_models_dir_prefers_the_pyinstaller_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "resources" / "models").mkdir(parents=True)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert models_dir() == tmp_path / "resources" / "models"
+
+
+def test_default_embedder_describes_itself_without_loading() -> None:
+    embedder = LocalEmbedder()
+    assert embedder.id == "local"
+    assert embedder.model == INT8
+    assert embedder.dimensions == 384
+    assert embedder.max_tokens == 254
+    assert embedder.threads == 2
+    assert not embedder.loaded
+    assert embedder.config["pooling"] == "mean"
+    assert embedder.config["normalize"] is True
+
+
+def test_static_embedder_describes_itself() -> None:
+    embedder = LocalEmbedder(STATIC)
+    assert (embedder.dimensions, embedder.max_tokens) == (256, 512)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 32])
+def test_shape_dtype_and_unit_length(embedder: LocalEmbedder, batch_size: int) -> None:
+    texts = ["first text", "a second, somewhat longer text about backups", LONG, "naïve 東京 😀"]
+    vectors = embedder.embed(texts, batch_size=batch_size)
+    assert vectors.shape == (len(texts), embedder.dimensions)
+    assert vectors.dtype == np.float32
+    assert np.all(np.isfinite(vectors))
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_no_texts_gives_an_empty_matrix(embedder: LocalEmbedder) -> None:
+    assert embedder.embed([]).shape == (0, embedder.dimensions)
+
+
+def test_a_bare_string_is_refused(embedder: LocalEmbedder) -> None:
+    with pytest.raises(TypeError):
+        embedder.embed("not a list")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="batch_size"):
+        embedder.embed(["x"], batch_size=0)
+
+
+def test_empty_text(embedders: dict[str, LocalEmbedder]) -> None:
+    # The transformer still sees [CLS] [SEP]; the static model has nothing to average.
+    transformer = embedders[INT8].embed([""])
+    assert np.linalg.norm(transformer) == pytest.approx(1.0, abs=1e-5)
+    assert not np.any(embedders[STATIC].embed(["", "   "]))
+
+
+def test_deterministic_and_independent_of_batch(embedder: LocalEmbedder) -> None:
+    texts = [p for pair in PARAPHRASES for p in pair] + [LONG]
+    first = embedder.embed(texts)
+    np.testing.assert_array_equal(first, embedder.embed(texts))
+    # A text's vector does not depend on what else is in the call (int8 runs one by one).
+    alone = np.vstack([embedder.embed([t]) for t in texts])
+    np.testing.assert_allclose(first, alone, atol=1e-6)
+    np.testing.assert_allclose(first[::-1], embedder.embed(texts[::-1], batch_size=3), atol=1e-6)
+
+
+@pytest.mark.parametrize(("question", "answer", "unrelated"), PARAPHRASES)
+def test_paraphrase_ranks_above_unrelated(
+    embedder: LocalEmbedder, question: str, answer: str, unrelated: str
+) -> None:
+    q, a, u = embedder.embed([question, answer, unrelated])
+    assert float(q @ a) > float(q @ u) + 0.1
+
+
+def _reference(name: str) -> tuple[list[str], np.ndarray]:
+    data = json.loads((DATA / name).read_text(encoding="utf-8"))
+    return data["texts"], np.asarray(data["embeddings"], dtype=np.float32)
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return (a * b).sum(axis=1)
+
+
+def test_int8_matches_the_pytorch_model(embedders: dict[str, LocalEmbedder]) -> None:
+    """Reference: sentence-transformers fp32 vectors saved at conversion time."""
+    texts, reference = _reference("minilm_reference.json")
+    cosines = _cosines(embedders[INT8].embed(texts), reference)
+    assert cosines.min() >= 0.98, cosines
+
+
+def test_static_matches_model2vec(embedders: dict[str, LocalEmbedder]) -> None:
+    """Reference: model2vec's own StaticModel.encode, saved at conversion time."""
+    texts, reference = _reference("static_reference.json")
+    cosines = _cosines(embedders[STATIC].embed(texts), reference)
+    assert cosines.min() >= 0.999, cosines
+
+
+def test_truncation_is_reported(embedder: LocalEmbedder) -> None:
+    short = "A short paragraph about restoring files."
+    assert not embedder.truncated(short)
+    assert embedder.count_tokens(short) < embedder.max_tokens
+    long_text = " ".join([LONG] * 3)
+    assert embedder.count_tokens(long_text) > embedder.max_tokens
+    assert embedder.truncated(long_text)
+    # Only the first max_tokens tokens count: a different tail changes nothing.
+    a, b = embedder.embed([long_text + " apples and pears", long_text + " quantum physics"])
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_a_lower_max_tokens_truncates_earlier() -> None:
+    embedder = LocalEmbedder(max_tokens=8)
+    text = "one two three four five six seven eight nine ten"
+    assert embedder.max_tokens == 8
+    assert embedder.count_tokens(text) == 10
+    assert embedder.truncated(text)
+    a, b = embedder.embed([text, "one two three four five six seven eight"])
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    for bad in (0, 255):
+        with pytest.raises(ValueError, match="max_tokens"):
+            LocalEmbedder(max_tokens=bad)
+
+
+def test_batched_runtime_keeps_input_order(tmp_path: Path) -> None:
+    """Models without ``one_text_per_run`` are batched by length; rows come back in order."""
+    bundled = models_dir() / INT8
+    config = json.loads((bundled / "config.json").read_text(encoding="utf-8"))
+    config["one_text_per_run"] = False
+    config["model_file"] = str(bundled / config["model_file"])
+    (tmp_path / "batched").mkdir()
+    (tmp_path / "batched" / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (tmp_path / "batched" / "tokenizer.json").write_bytes((bundled / "tokenizer.json").read_bytes())
+    batched = LocalEmbedder("batched", root=tmp_path)
+    texts = [LONG, "short", *[p for pair in PARAPHRASES for p in pair], LONG[:300], ""]
+    together = batched.embed(texts, batch_size=4)
+    alone = np.vstack([batched.embed([t]) for t in texts])
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    # Same texts, same rows; only the batch-wide int8 activation scale differs.
+    assert (together * alone).sum(axis=1).min() >= 0.95
+    assert np.array_equal(np.argmax(together @ alone.T, axis=1)[:-1], np.arange(len(texts) - 1))
+
+
+def test_unknown_model_names_the_bundled_ones() -> None:
+    with pytest.raises(LocalModelError, match=INT8):
+        LocalEmbedder("no-such-model")
+
+
+def test_loads_once_when_threads_race(monkeypatch: pytest.MonkeyPatch) -> None:
+    created = []
+    real = le._OnnxBackend
+
+    def counting(*args: object) -> le._OnnxBackend:
+        created.append(threading.get_ident())
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(le, "_OnnxBackend", counting)
+    embedder = LocalEmbedder(threads=1)
+    texts = ["thread safety", "of the lazy loader"]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: embedder.embed(texts), range(8)))
+    assert len(created) == 1
+    for result in results[1:]:
+        np.testing.assert_array_equal(result, results[0])
+    embedder.unload()
+    assert not embedder.loaded
+
+
+def test_runs_without_torch_or_transformers() -> None:
+    code = (
+        "import sys\n"
+        "from desktop.retrieval.local_embedder import LocalEmbedder\n"
+        "for name in ('minilm-l6-v2-int8', 'minilm-l6-v2-static256'):\n"
+        "    LocalEmbedder(name).embed(['hello'])\n"
+        "bad = sorted(m for m in ('torch', 'transformers', 'sentence_transformers', "
+        "'model2vec', 'huggingface_hub') if m in sys.modules)\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
