@@ -7,7 +7,7 @@ between steps when asked. Operations that cannot yield check a ``CancelToken``."
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -34,9 +34,24 @@ class Cancelled(Exception):
 class CancelToken:
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._callbacks: list[Callable[[], object]] = []
+        self._lock = threading.Lock()
 
     def cancel(self) -> None:
-        self._event.set()
+        with self._lock:
+            self._event.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` when cancelled (at once if already): for work blocked in a
+        call that a flag cannot interrupt, such as reading a network stream."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
 
     @property
     def cancelled(self) -> bool:

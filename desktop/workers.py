@@ -37,7 +37,7 @@ class TaskError:
 
 class WorkerSignals(QObject):
     started = Signal()
-    progress = Signal(object)  # Progress
+    progress = Signal(object)  # Progress, or whatever else the generator yields
     result = Signal(object)
     error = Signal(object)  # TaskError
     cancelled = Signal()
@@ -54,8 +54,19 @@ class Worker(QRunnable):
 
     _ids = itertools.count(1)
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, title: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        title: str = "",
+        stops_itself: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """``stops_itself``: the operation watches its cancel token and returns a result
+        when cancelled (a stopped answer is kept, not discarded); the worker then neither
+        closes it early nor drops its result."""
         super().__init__()
+        self.stops_itself = stops_itself
         self.id = next(self._ids)
         self.title = title or getattr(fn, "__name__", "task")
         self.signals = WorkerSignals()
@@ -83,7 +94,7 @@ class Worker(QRunnable):
             outcome = self._fn(*self._args, **self._kwargs)
             if inspect.isgenerator(outcome):
                 outcome = self._drive(outcome)
-            if self.cancel_token.cancelled:
+            if self.cancel_token.cancelled and not self.stops_itself:
                 raise Cancelled
         except Cancelled:
             signals.cancelled.emit()
@@ -100,7 +111,7 @@ class Worker(QRunnable):
 
     def _drive(self, generator: Any) -> Any:
         while True:
-            if self.cancel_token.cancelled:
+            if self.cancel_token.cancelled and not self.stops_itself:
                 generator.close()  # runs the generator's finally blocks: nothing half-done
                 raise Cancelled
             try:
@@ -109,7 +120,7 @@ class Worker(QRunnable):
                 return stop.value
             if isinstance(step, Progress):
                 self.last_progress = step
-                self.signals.progress.emit(step)
+            self.signals.progress.emit(step)
 
 
 def _accepts_cancel(fn: Callable[..., Any]) -> bool:
@@ -145,7 +156,9 @@ class TaskManager(QObject):
         Workers given the same ``queue`` name run one at a time, in the order submitted
         (one writer to the store, one poller per job)."""
         self._running[worker.id] = worker
-        worker.signals.progress.connect(lambda p, w=worker: self.task_progress.emit(w, p))
+        worker.signals.progress.connect(
+            lambda p, w=worker: self.task_progress.emit(w, p) if isinstance(p, Progress) else None
+        )
         worker.signals.finished.connect(lambda w=worker: self._finish(w))
         self.task_started.emit(worker)
         pool = self._pool_for(queue)

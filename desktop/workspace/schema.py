@@ -121,6 +121,37 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE documents ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
         """,
     ),
+    Migration(
+        4,
+        "chat: conversations and their turns",
+        """
+        CREATE TABLE conversations (
+            id          INTEGER PRIMARY KEY,
+            title       TEXT NOT NULL,
+            created_at  REAL NOT NULL,
+            updated_at  REAL NOT NULL
+        ) STRICT;
+        CREATE TABLE chat_turns (
+            id              INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            position        INTEGER NOT NULL,
+            question        TEXT NOT NULL,
+            answer          TEXT NOT NULL DEFAULT '',
+            status          TEXT NOT NULL,
+            note            TEXT NOT NULL DEFAULT '',
+            model           TEXT NOT NULL,
+            mode            TEXT NOT NULL,
+            sources         TEXT NOT NULL DEFAULT '[]',
+            citations       TEXT NOT NULL DEFAULT '[]',
+            prompt          TEXT NOT NULL DEFAULT '{}',
+            usage           TEXT NOT NULL DEFAULT '{}',
+            latency_ms      REAL,
+            retrieval_ms    REAL,
+            created_at      REAL NOT NULL
+        ) STRICT;
+        CREATE INDEX chat_turns_by_conversation ON chat_turns(conversation_id, position);
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,0 +1,1 @@
+"""Grounded answers: prompt assembly, streaming, citations, conversation history."""

@@ -1,0 +1,186 @@
+"""Streaming an answer from a chat model, with the failures users meet named plainly.
+
+A generator: it yields ``AnswerDelta`` as tokens arrive (and ``RateLimitWait`` while it
+waits out a 429), and returns an ``AnswerOutcome`` that says how the answer ended:
+complete, stopped by the user, cut off (the stream ended without a finish reason, or the
+connection dropped: the partial text is kept), or failed before any text. Stop works at
+once: cancelling closes the stream, which the SDK's reading loop notices immediately."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from desktop.progress import CancelToken
+from desktop.providers.errors import explain, retry_after_seconds
+
+if TYPE_CHECKING:
+    import openai
+
+log = logging.getLogger(__name__)
+
+MAX_RATE_LIMIT_WAITS = 3
+
+
+@dataclass(frozen=True)
+class AnswerDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class RateLimitWait:
+    seconds: float
+    attempt: int
+
+
+@dataclass
+class AnswerOutcome:
+    text: str
+    status: str  # complete | length | stopped | cut_off | error | no_provider
+    model: str
+    finish_reason: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    latency_ms: float = 0.0
+    first_token_ms: float | None = None
+    error: str | None = None
+    error_kind: str | None = None  # auth | not_found | rate_limit | timeout | connection | ...
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("complete", "length")
+
+    def status_note(self) -> str:
+        return {
+            "complete": "",
+            "length": "The answer reached the length limit and ends there.",
+            "stopped": "Stopped: the answer ends where you stopped it.",
+            "cut_off": "The answer was cut off before the model finished"
+            + (f" ({self.error})" if self.error else "")
+            + ". The partial text is kept; you can ask again.",
+            "error": self.error or "The request failed.",
+            "no_provider": self.error or "No chat model is configured.",
+        }[self.status]
+
+
+def error_kind(exc: BaseException) -> str:
+    import openai
+
+    for kind, types in (
+        ("auth", (openai.AuthenticationError, openai.PermissionDeniedError)),
+        ("not_found", (openai.NotFoundError,)),
+        ("rate_limit", (openai.RateLimitError,)),
+        ("timeout", (openai.APITimeoutError,)),
+        ("connection", (openai.APIConnectionError,)),
+        ("server", (openai.InternalServerError,)),
+    ):
+        if isinstance(exc, types):
+            return kind
+    return "other"
+
+
+def stream_answer(
+    client: openai.OpenAI,
+    messages: list[dict[str, str]],
+    *,
+    model: str,
+    host: str,
+    cancel: CancelToken | None = None,
+    timeout: float | None = None,
+    max_tokens: int | None = None,
+) -> Generator[AnswerDelta | RateLimitWait, None, AnswerOutcome]:
+    import openai
+
+    cancel = cancel or CancelToken()
+    started = time.perf_counter()
+    outcome = AnswerOutcome("", "error", model)
+
+    def finish(status: str, **changes: Any) -> AnswerOutcome:
+        outcome.status = status
+        outcome.latency_ms = (time.perf_counter() - started) * 1000
+        for name, value in changes.items():
+            setattr(outcome, name, value)
+        return outcome
+
+    extra: dict[str, Any] = {"stream_options": {"include_usage": True}}
+    if max_tokens:
+        extra["max_completion_tokens"] = max_tokens
+    attempt = 0
+    while True:
+        if cancel.cancelled:
+            return finish("stopped")
+        try:
+            stream = client.chat.completions.create(
+                model=model, messages=messages, stream=True, **extra
+            )
+            break
+        except openai.RateLimitError as exc:
+            attempt += 1
+            if attempt > MAX_RATE_LIMIT_WAITS:
+                return finish("error", error=explain(exc, host=host), error_kind="rate_limit")
+            wait = retry_after_seconds(exc) or float(min(2**attempt, 20))
+            yield RateLimitWait(wait, attempt)
+            if cancel.wait(wait):
+                return finish("stopped")
+        except openai.OpenAIError as exc:
+            return finish(
+                "error", error=explain(exc, host=host, timeout=timeout), error_kind=error_kind(exc)
+            )
+
+    # Stop must not wait for the next token: closing the response makes the reading loop
+    # raise at once (shared NOTES). Closing runs on its own thread, never the GUI's.
+    cancel.on_cancel(
+        lambda: threading.Thread(target=_close_quietly, args=(stream,), daemon=True).start()
+    )
+    parts: list[str] = []
+    try:
+        for chunk in stream:
+            if cancel.cancelled:
+                break
+            if getattr(chunk, "usage", None):
+                outcome.usage = chunk.usage.model_dump(exclude_none=True)
+            for choice in chunk.choices:
+                delta = choice.delta.content if choice.delta else None
+                if delta:
+                    if outcome.first_token_ms is None:
+                        outcome.first_token_ms = (time.perf_counter() - started) * 1000
+                    parts.append(delta)
+                    outcome.text = "".join(parts)
+                    yield AnswerDelta(delta)
+                if choice.finish_reason:
+                    outcome.finish_reason = choice.finish_reason
+    except (openai.APIConnectionError, json.JSONDecodeError, openai.APIError) as exc:
+        if cancel.cancelled:
+            return finish("stopped")
+        kind = "malformed" if isinstance(exc, json.JSONDecodeError) else error_kind(exc)
+        return finish("cut_off", error=_cut_reason(exc, host), error_kind=kind)
+    except Exception as exc:
+        if cancel.cancelled:
+            return finish("stopped")
+        return finish("cut_off", error=f"{type(exc).__name__}: {exc}", error_kind="connection")
+    finally:
+        _close_quietly(stream)
+    if cancel.cancelled:
+        return finish("stopped")
+    if outcome.finish_reason is None:
+        return finish(
+            "cut_off", error="the stream ended without a finish reason", error_kind="incomplete"
+        )
+    return finish("length" if outcome.finish_reason == "length" else "complete")
+
+
+def _cut_reason(exc: BaseException, host: str) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{host} sent a malformed part of the answer"
+    return f"the connection to {host} was lost"
+
+
+def _close_quietly(stream: Any) -> None:
+    try:
+        stream.close()
+    except Exception:
+        log.debug("closing the answer stream failed", exc_info=True)

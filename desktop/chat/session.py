@@ -1,0 +1,245 @@
+"""Asking a question: retrieve, build the prompt, stream the answer, keep the record.
+
+One generator per question, run on a worker: it yields the retrieved sources first (so
+they are on screen before the first token), then the answer's deltas, and returns the
+``AnswerRecord`` it saved to the conversation."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from desktop.chat.answer import AnswerDelta, AnswerOutcome, RateLimitWait, stream_answer
+from desktop.chat.citations import cited_numbers
+from desktop.chat.history import ChatHistory
+from desktop.chat.prompt import PromptPlan, Turn, build_prompt
+from desktop.context import AppContext
+from desktop.progress import CancelToken
+from desktop.providers.client import ProviderConfig, make_client
+from desktop.retrieval.search import RetrievedChunk, SearchResult, SearchSettings
+
+if TYPE_CHECKING:
+    import openai
+
+    from desktop.retrieval.service import RetrievalService
+
+NO_PROVIDER = (
+    "Answering needs a chat model: set an API key, or the address of a local "
+    "OpenAI-compatible server, in Settings. The retrieved sources are shown."
+)
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    model: str
+    mode: str = "rag"  # rag: grounded in retrieved chunks | none: the model alone
+    search: SearchSettings = field(default_factory=SearchSettings)
+    system_prompt: str | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class SourcesReady:
+    result: SearchResult
+
+
+@dataclass
+class AnswerRecord:
+    conversation_id: int | None
+    turn_id: int | None
+    question: str
+    options: AskOptions
+    outcome: AnswerOutcome
+    search: SearchResult | None
+    plan: PromptPlan | None
+    cited: list[int]
+
+    @property
+    def sources(self) -> list[RetrievedChunk]:
+        return self.plan.sources if self.plan else (self.search.usable if self.search else [])
+
+    @property
+    def unused(self) -> list[int]:
+        return [n for n in range(1, len(self.sources) + 1) if n not in self.cited]
+
+    def to_json(self) -> dict[str, Any]:
+        outcome = self.outcome
+        return {
+            "answer": outcome.text,
+            "status": outcome.status,
+            "note": outcome.status_note(),
+            "model": self.options.model,
+            "mode": self.options.mode,
+            "citations": self.cited,
+            "sources": [{"number": n, **s.to_json()} for n, s in enumerate(self.sources, start=1)],
+            "usage": outcome.usage,
+            "latency_ms": round(outcome.latency_ms, 1),
+            "first_token_ms": None
+            if outcome.first_token_ms is None
+            else round(outcome.first_token_ms, 1),
+            "retrieval_ms": None if self.search is None else round(self.search.latency_ms, 1),
+        }
+
+
+def plan_json(plan: PromptPlan | None) -> dict[str, Any]:
+    if plan is None:
+        return {}
+    return {
+        "messages": plan.messages,
+        "parts": {p.name: p.tokens for p in plan.parts},
+        "total_tokens": plan.total_tokens,
+        "context_limit": plan.context_limit,
+        "reserved_for_answer": plan.reserved_for_answer,
+        "omitted_sources": [s.to_json() for s in plan.omitted_sources],
+        "omitted_turns": plan.omitted_turns,
+        "model": plan.model,
+    }
+
+
+def chat_client(config: ProviderConfig) -> openai.OpenAI:
+    """No automatic retries for answers: a 429 is waited out visibly by the caller, and
+    an open stream is never retried by the SDK anyway."""
+    return make_client(dataclasses.replace(config, max_retries=0))
+
+
+def ask(
+    context: AppContext,
+    retrieval: RetrievalService | None,
+    question: str,
+    options: AskOptions,
+    *,
+    conversation_id: int | None = None,
+    cancel: CancelToken | None = None,
+    client_factory: Callable[[ProviderConfig], openai.OpenAI] = chat_client,
+    history: Sequence[Turn] | None = None,
+) -> Generator[SourcesReady | AnswerDelta | RateLimitWait, None, AnswerRecord]:
+    cancel = cancel or CancelToken()
+    store = ChatHistory(context.workspace)
+    if history is None:
+        history = [
+            Turn(t.question, t.answer)
+            for t in (store.turns(conversation_id) if conversation_id else [])
+            if t.answer
+        ]
+    search: SearchResult | None = None
+    if options.mode == "rag":
+        if retrieval is None:
+            raise ValueError("retrieval is needed to answer in RAG mode")
+        search = retrieval.retriever().search(question, options.search, log_kind="answer")
+        yield SourcesReady(search)
+    config = context.provider_config()
+    plan: PromptPlan | None = None
+    if config.needs_key and not config.api_key:
+        outcome = AnswerOutcome(
+            "", "no_provider", options.model, error=NO_PROVIDER, error_kind="no_provider"
+        )
+    else:
+        plan = build_prompt(
+            question,
+            search.usable if search else None,
+            history,
+            model=options.model,
+            system_prompt=options.system_prompt,
+            limit_override=int(context.settings.extra.get("context_limit", 0) or 0),
+        )
+        client = client_factory(config)
+        try:
+            outcome = yield from stream_answer(
+                client,
+                plan.messages,
+                model=options.model,
+                host=config.host,
+                cancel=cancel,
+                timeout=config.timeout,
+                max_tokens=options.max_tokens,
+            )
+        finally:
+            client.close()
+    cited = cited_numbers(outcome.text, len(plan.sources)) if plan else []
+    record = AnswerRecord(conversation_id, None, question, options, outcome, search, plan, cited)
+    if conversation_id is not None:
+        note = outcome.status_note()
+        record.turn_id = store.add_turn(
+            conversation_id,
+            question=question,
+            answer=outcome.text,
+            status=outcome.status,
+            note=note,
+            model=options.model,
+            mode=options.mode,
+            sources=[s.to_json() for s in record.sources],
+            citations=cited,
+            prompt=plan_json(plan),
+            usage=outcome.usage,
+            latency_ms=outcome.latency_ms,
+            retrieval_ms=search.latency_ms if search else None,
+        )
+    return record
+
+
+@dataclass(frozen=True)
+class CompareColumn:
+    label: str
+    model: str
+    mode: str  # rag | none
+
+
+def compare_columns(base_model: str, fine_tuned: str | None) -> list[CompareColumn]:
+    """Base alone, base + RAG, and the same for a fine-tuned model when there is one."""
+    columns = [
+        CompareColumn("Base model alone", base_model, "none"),
+        CompareColumn("Base + RAG", base_model, "rag"),
+    ]
+    if fine_tuned:
+        columns += [
+            CompareColumn("Fine-tuned alone", fine_tuned, "none"),
+            CompareColumn("Fine-tuned + RAG", fine_tuned, "rag"),
+        ]
+    return columns
+
+
+@dataclass(frozen=True)
+class ColumnDone:
+    index: int
+    record: AnswerRecord
+
+
+def compare(
+    context: AppContext,
+    retrieval: RetrievalService,
+    question: str,
+    columns: Sequence[CompareColumn],
+    search: SearchSettings,
+    *,
+    cancel: CancelToken | None = None,
+    client_factory: Callable[[ProviderConfig], openai.OpenAI] = chat_client,
+) -> Generator[ColumnDone, None, list[AnswerRecord]]:
+    """The same question, one column at a time; nothing is added to a conversation."""
+    cancel = cancel or CancelToken()
+    records: list[AnswerRecord] = []
+    for index, column in enumerate(columns):
+        if cancel.cancelled:
+            break
+        started = time.perf_counter()
+        operation = ask(
+            context,
+            retrieval,
+            question,
+            AskOptions(model=column.model, mode=column.mode, search=search),
+            cancel=cancel,
+            client_factory=client_factory,
+            history=(),
+        )
+        while True:
+            try:
+                next(operation)
+            except StopIteration as stop:
+                record = stop.value
+                break
+        record.outcome.latency_ms = (time.perf_counter() - started) * 1000
+        records.append(record)
+        yield ColumnDone(index, record)
+    return records

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from desktop.context import AppContext
+from desktop.library.service import LibraryService
+from desktop.progress import run_to_end
+from desktop.retrieval.indexing import run_index
+from desktop.retrieval.service import RetrievalService
+from tests.helpers.fake_openai import FakeOpenAI
+
+DOCS = {
+    "refunds.md": "# Refunds\n\nMoney is returned within 14 days after the device arrives "
+    "back at our warehouse.",
+    "ports.md": "# Network\n\nThe Hub listens on TCP port 47120 for Agents on the LAN.",
+    "errors.md": "# Errors\n\nLFS-4012 means the shelf quota is exhausted; free space or "
+    "raise the quota.",
+}
+
+
+@pytest.fixture
+def chat_context(
+    app_context: AppContext, fake_openai: FakeOpenAI, tmp_path: Path
+) -> Iterator[AppContext]:
+    """A workspace with a small indexed library, pointed at the fake server."""
+    settings = app_context.settings.replace(
+        provider="custom",
+        base_url=fake_openai.base_url,
+        chat_model="gpt-4.1-mini",
+        retrieval_embedder="local",
+        request_timeout=5.0,
+    )
+    app_context.save_settings(settings)
+    app_context.secrets.set(f"api-key:{fake_openai.base_url}", "sk-chat-test")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in DOCS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    run_to_end(LibraryService(app_context.workspace, settings).import_paths([folder]))
+    yield app_context
+
+
+@pytest.fixture
+def retrieval(chat_context: AppContext) -> RetrievalService:
+    service = RetrievalService(chat_context)
+    embedder, plan = service.plan()
+    run_to_end(run_index(chat_context.workspace, embedder, plan))
+    return service
