@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,7 +39,7 @@ def chat_context(
     for name, text in DOCS.items():
         (folder / name).write_text(text, encoding="utf-8")
     run_to_end(LibraryService(app_context.workspace, settings).import_paths([folder]))
-    yield app_context
+    return app_context
 
 
 @pytest.fixture
