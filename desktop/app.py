@@ -64,16 +64,11 @@ def tab_factories(context, tasks):
 
         tab = ChatTab(context, tasks, retrieval(), window.report_task_error)
         window.chat_tab = tab
-        tab.retrieval_panel.open_chunk.connect(window.show_chunk_in_library)
+        tab.open_chunk.connect(window.show_chunk_in_library)
+        tab.open_settings.connect(window.open_settings)
         return tab
 
     return {"Library": library, "Chat": chat}
-
-
-def _warm_up() -> None:
-    """Import the SDK off the GUI thread after the window shows, so the first request
-    does not pay for it."""
-    import openai  # noqa: F401
 
 
 def _screenshot_and_quit(window, path: str) -> None:
@@ -127,7 +122,11 @@ def run_app(args: argparse.Namespace) -> int:
     if args.screenshot:
         QTimer.singleShot(500, lambda: _screenshot_and_quit(window, args.screenshot))
     else:
-        QTimer.singleShot(0, lambda: tasks.run(_warm_up, title="Loading the OpenAI SDK"))
+        from desktop.warmup import warm_up
+
+        window.first_painted.connect(
+            lambda: tasks.run(warm_up, context, title="Getting ready", queue="warm-up")
+        )
     code = app.exec()
     tasks.shutdown()
     context.close()

@@ -9,10 +9,11 @@ import dataclasses
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from desktop.files import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -132,16 +133,4 @@ class SettingsStore:
         return Settings.from_dict(raw)
 
     def save(self, settings: Settings) -> None:
-        """Write to a temporary file and rename it into place: never half a file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(settings.to_dict(), indent=2, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".settings-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(self.path, json.dumps(settings.to_dict(), indent=2, sort_keys=True))

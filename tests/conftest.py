@@ -23,6 +23,8 @@ from desktop.providers.secrets import SecretStore
 from tests.helpers.fake_openai import fake_openai_server
 from tests.helpers.keychain import session_only_secrets
 
+pytest_plugins = ["tests.helpers.chat_workspace"]
+
 _real_connect = socket.socket.connect
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from desktop.files import write_jsonl_atomic, write_text_atomic
 from desktop.library.repository import Library
+
+__all__ = ["chunk_records", "export_chunks", "write_jsonl_atomic", "write_text_atomic"]
 
 
 def chunk_records(
@@ -32,26 +32,6 @@ def chunk_records(
                 "headings": list(chunk.heading_path),
                 "text": chunk.text,
             }
-
-
-def write_jsonl_atomic(path: Path, records: Iterable[dict[str, Any]]) -> int:
-    """Write to a temporary file beside ``path`` and rename it into place: a failure
-    never leaves half a file. Returns the number of lines written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    count = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return count
 
 
 def export_chunks(library: Library, path: Path, document_ids: Iterable[int] | None = None) -> int:

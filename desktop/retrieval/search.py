@@ -60,6 +60,29 @@ class RetrievedChunk:
     fused: float | None
     below_threshold: bool
 
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> RetrievedChunk:
+        """Back from ``to_json`` (a saved answer's sources)."""
+        return cls(
+            rank=int(data["rank"]),
+            chunk_id=int(data["chunk_id"]),  # type: ignore[arg-type]
+            document_id=int(data["document_id"]),  # type: ignore[arg-type]
+            document=str(data["document"]),
+            source_path=str(data["source_path"]),
+            page=data.get("page"),  # type: ignore[arg-type]
+            heading_path=tuple(data.get("headings") or ()),  # type: ignore[arg-type]
+            start=int(data["start"]),
+            end=int(data["end"]),  # type: ignore[arg-type]
+            text=str(data["text"]),
+            score=float(data["score"]),  # type: ignore[arg-type]
+            cosine=data.get("cosine"),
+            bm25=data.get("bm25"),  # type: ignore[arg-type]
+            vector_rank=data.get("vector_rank"),  # type: ignore[arg-type]
+            lexical_rank=data.get("lexical_rank"),  # type: ignore[arg-type]
+            fused=data.get("fused"),  # type: ignore[arg-type]
+            below_threshold=bool(data.get("below_threshold")),
+        )
+
     def to_json(self) -> dict[str, object]:
         return {
             "rank": self.rank,

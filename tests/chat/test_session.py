@@ -180,7 +180,7 @@ def test_an_unknown_model_is_a_404_with_a_readable_message(
 
 
 def test_without_a_provider_the_sources_still_come(
-    app_context: AppContext, tmp_path, retrieval=None
+    app_context: AppContext, tmp_path: Path
 ) -> None:
     from desktop.library.service import LibraryService
     from desktop.progress import run_to_end

@@ -1,3 +1,6 @@
+"""Fixtures: a workspace with a small indexed library, pointed at the fake server
+(registered for every test through ``pytest_plugins`` in tests/conftest.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,9 +24,7 @@ DOCS = {
 
 
 @pytest.fixture
-def chat_context(
-    app_context: AppContext, fake_openai: FakeOpenAI, tmp_path: Path
-) -> Iterator[AppContext]:
+def chat_context(app_context: AppContext, fake_openai: FakeOpenAI, tmp_path: Path) -> AppContext:
     """A workspace with a small indexed library, pointed at the fake server."""
     settings = app_context.settings.replace(
         provider="custom",
@@ -31,6 +32,8 @@ def chat_context(
         chat_model="gpt-4.1-mini",
         retrieval_embedder="local",
         request_timeout=5.0,
+        similarity_threshold=0.0,
+        search_k=3,
     )
     app_context.save_settings(settings)
     app_context.secrets.set(f"api-key:{fake_openai.base_url}", "sk-chat-test")
