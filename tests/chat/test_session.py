@@ -179,9 +179,7 @@ def test_an_unknown_model_is_a_404_with_a_readable_message(
     assert "retired or unknown" in record.outcome.status_note()
 
 
-def test_without_a_provider_the_sources_still_come(
-    app_context: AppContext, tmp_path: Path
-) -> None:
+def test_without_a_provider_the_sources_still_come(app_context: AppContext, tmp_path: Path) -> None:
     from desktop.library.service import LibraryService
     from desktop.progress import run_to_end
     from desktop.retrieval.service import RetrievalService as Service

@@ -1,0 +1,82 @@
+"""``ragtune ask``: a grounded answer streamed to stdout, then its sources with scores.
+OPENAI_API_KEY and OPENAI_BASE_URL work here as in the app."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from desktop.cli import EXIT_FAILURE, CommandError, CommandResult
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    ask = subparsers.add_parser(
+        "ask",
+        parents=[common],
+        help="answer a question from the library",
+        description="Retrieve the top chunks, stream a grounded answer to stdout, then print "
+        "the sources with their scores.",
+    )
+    ask.add_argument("question", metavar="QUESTION")
+    ask.add_argument("--model", help="chat model (default: the settings' chat model)")
+    ask.add_argument("--k", type=int, help="number of chunks to retrieve")
+    ask.add_argument(
+        "--no-retrieval", action="store_true", help="ask the model alone, without sources"
+    )
+    ask.set_defaults(handler=ask_command)
+
+
+def ask_command(args: argparse.Namespace) -> CommandResult | int:
+    from desktop.chat.answer import AnswerDelta, RateLimitWait
+    from desktop.chat.session import AskOptions, ask
+    from desktop.commands.common import context_from
+    from desktop.retrieval.service import RetrievalService, search_settings
+
+    context = context_from(args)
+    settings = search_settings(context.settings)
+    if args.k is not None:
+        if args.k < 1:
+            raise CommandError("--k must be at least 1")
+        settings = dataclasses.replace(settings, k=args.k)
+    options = AskOptions(
+        model=args.model or context.settings.chat_model,
+        mode="none" if args.no_retrieval else "rag",
+        search=settings,
+    )
+    stream = not args.json
+    operation = ask(context, RetrievalService(context), args.question, options)
+    while True:
+        try:
+            event = next(operation)
+        except StopIteration as stop:
+            record = stop.value
+            break
+        if stream and isinstance(event, AnswerDelta):
+            print(event.text, end="", flush=True)
+        elif isinstance(event, RateLimitWait):
+            print(f"[rate limited: waiting {event.seconds:g} s]", file=sys.stderr, flush=True)
+    data = record.to_json()
+    outcome = record.outcome
+    if args.json:
+        print(__import__("json").dumps(data, indent=2, ensure_ascii=False))
+    else:
+        if outcome.text:
+            print()
+        if outcome.status != "complete":
+            print(f"\n[{outcome.status_note()}]")
+        if data["sources"]:
+            print("\nSources:")
+        for source in data["sources"]:
+            used = "cited" if source["number"] in record.cited else "not cited"
+            cosine = source.get("cosine")
+            cosine_text = f" cosine {cosine:.3f}" if isinstance(cosine, float) else ""
+            page = f", p. {source['page']}" if source.get("page") else ""
+            print(
+                f"[{source['number']}] {source['document']}{page} · score "
+                f"{source['score']:.4f}{cosine_text} · {used}"
+            )
+    if outcome.status in ("error", "no_provider"):
+        print(f"ragtune: error: {outcome.status_note()}", file=sys.stderr)
+        return EXIT_FAILURE
+    return 0
