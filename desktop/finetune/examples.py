@@ -55,16 +55,31 @@ def _copy(value: Any) -> Any:
     return copy.deepcopy(value) if isinstance(value, dict | list) else value
 
 
+def _as_dict(value: Any) -> dict[str, Any] | None:
+    """A JSON object as a dict (JSON gives dicts; other mappings are copied), else None."""
+    if isinstance(value, dict):
+        return value
+    return dict(value) if isinstance(value, Mapping) else None
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _without_covered(extra: Extra, covered: Iterable[str]) -> Extra:
-    """Drop extras that a set field now writes (e.g. a ``content: null`` once text is set)."""
-    keys = set(covered)
-    if not extra or not keys.intersection(key for key, _ in extra):
+def _normal_extra(extra: Extra, known: Sequence[str], covered: Iterable[str]) -> Extra:
+    """Extras in the order ``to_openai`` writes them, without those a set field covers.
+
+    A known key kept as an extra (a ``content: null``) is written in its usual place,
+    so it is stored there too: then reading an export back gives an equal object. An
+    extra whose field has since been set (text typed into that content) is dropped.
+    """
+    if not extra:
         return extra
-    return tuple((key, value) for key, value in extra if key not in keys)
+    keys = set(covered)
+    kept = [(key, value) for key, value in extra if key not in keys]
+    rank = {key: position for position, key in enumerate(known)}
+    kept.sort(key=lambda item: rank.get(item[0], len(known)))
+    return tuple(kept)
 
 
 @dataclass(frozen=True)
@@ -85,7 +100,10 @@ class Message:
         if isinstance(self.tool_calls, list):
             object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
         if self.extra:
-            object.__setattr__(self, "extra", _without_covered(tuple(self.extra), self._set_keys()))
+            extra = _normal_extra(tuple(self.extra), MESSAGE_KEYS, self._set_keys())
+            object.__setattr__(self, "extra", extra)
+        elif type(self.extra) is not tuple:
+            object.__setattr__(self, "extra", ())
 
     def _field(self, key: str) -> Any:
         if key == "role":
@@ -123,8 +141,10 @@ class Message:
 
     @classmethod
     def from_openai(cls, obj: Mapping[str, Any]) -> Message:
-        if not isinstance(obj, Mapping):
+        given = _as_dict(obj)
+        if given is None:
             raise ExampleFormatError("data_type", f"a message is {_kind(obj)}, not an object")
+        obj = given
         fields: dict[str, Any] = {"role": ""}
         extra: list[tuple[str, Any]] = []
         for key, value in obj.items():
@@ -194,7 +214,7 @@ def _messages(value: Any, where: str) -> tuple[Message, ...]:
         )
     messages = []
     for position, item in enumerate(value):
-        if not isinstance(item, Mapping):
+        if _as_dict(item) is None:
             raise ExampleFormatError(
                 "data_type", f"{where}[{position}] is {_kind(item)}, not a message object"
             )
@@ -236,7 +256,10 @@ class TrainingExample:
             raise ValueError(f"split must be 'train' or 'validation', not {self.split!r}")
         if self.extra:
             covered = [key for key in EXAMPLE_KEYS[1:] if getattr(self, key) is not None]
-            object.__setattr__(self, "extra", _without_covered(tuple(self.extra), covered))
+            extra = _normal_extra(tuple(self.extra), EXAMPLE_KEYS, covered)
+            object.__setattr__(self, "extra", extra)
+        elif type(self.extra) is not tuple:
+            object.__setattr__(self, "extra", ())
 
     # -- conversion ------------------------------------------------------------------
 
@@ -251,8 +274,10 @@ class TrainingExample:
         id: int | None = None,
     ) -> TrainingExample:
         """Read one line's JSON object; raises ExampleFormatError if it is not an example."""
-        if not isinstance(obj, Mapping):
+        record = _as_dict(obj)
+        if record is None:
             raise ExampleFormatError("data_type", f"the line is {_kind(obj)}, not a JSON object")
+        obj = record
         messages = _messages(obj.get("messages"), "messages")
         fields: dict[str, Any] = {}
         extra: list[tuple[str, Any]] = []
@@ -378,11 +403,10 @@ class PreferenceExample:
             object.__setattr__(self, "tools", tuple(self.tools))
         if self.split not in SPLITS:
             raise ValueError(f"split must be 'train' or 'validation', not {self.split!r}")
-        if self.input_extra:
-            covered = [key for key in EXAMPLE_KEYS[1:] if getattr(self, key) is not None]
-            object.__setattr__(
-                self, "input_extra", _without_covered(tuple(self.input_extra), covered)
-            )
+        covered = [key for key in EXAMPLE_KEYS[1:] if getattr(self, key) is not None]
+        extra = _normal_extra(tuple(self.input_extra), EXAMPLE_KEYS, covered)
+        object.__setattr__(self, "input_extra", extra)
+        object.__setattr__(self, "extra", tuple(self.extra))
 
     @classmethod
     def from_openai(
@@ -394,13 +418,15 @@ class PreferenceExample:
         split: Split = "train",
         id: int | None = None,
     ) -> PreferenceExample:
-        if not isinstance(obj, Mapping):
+        record = _as_dict(obj)
+        if record is None:
             raise ExampleFormatError("data_type", f"the line is {_kind(obj)}, not a JSON object")
-        given = obj.get("input")
-        if not isinstance(given, Mapping):
+        obj = record
+        given = _as_dict(obj.get("input"))
+        if given is None:
             raise ExampleFormatError(
                 "missing_messages_list",
-                f"input must be an object with a messages list ({_kind(given)})",
+                f"input must be an object with a messages list ({_kind(obj.get('input'))})",
             )
         inputs = _messages(given.get("messages"), "input.messages")
         fields: dict[str, Any] = {}
@@ -478,6 +504,6 @@ def example_from_record(
     id: int | None = None,
 ) -> AnyExample:
     """A chat or a preference example, whichever shape the JSON object has."""
-    if isinstance(obj, Mapping) and "messages" not in obj and "preferred_output" in obj:
+    if isinstance(obj, dict) and "messages" not in obj and "preferred_output" in obj:
         return PreferenceExample.from_openai(obj, tags=tags, notes=notes, split=split, id=id)
     return TrainingExample.from_openai(obj, tags=tags, notes=notes, split=split, id=id)

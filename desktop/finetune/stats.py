@@ -170,7 +170,7 @@ class TokenCounter:
             return sum(
                 self.text(part["text"])
                 for part in content
-                if isinstance(part, Mapping) and isinstance(part.get("text"), str)
+                if isinstance(part, dict) and isinstance(part.get("text"), str)
             )
         return 0
 
@@ -178,15 +178,15 @@ class TokenCounter:
         count = 0
         calls = message.get("tool_calls")
         functions = (
-            [c.get("function") for c in calls if isinstance(c, Mapping)]
+            [c.get("function") for c in calls if isinstance(c, dict)]
             if isinstance(calls, list | tuple)
             else []
         )
         legacy = message.get("function_call")
-        if isinstance(legacy, Mapping):
+        if isinstance(legacy, dict):
             functions.append(legacy)
         for function in functions:
-            if isinstance(function, Mapping):
+            if isinstance(function, dict):
                 for key in ("name", "arguments"):
                     value = function.get(key)
                     if isinstance(value, str):
@@ -209,7 +209,7 @@ class TokenCounter:
 
     def record(self, record: Any) -> ExampleTokens | None:
         """Counts for one chat training line; None when it has no message list."""
-        if not isinstance(record, Mapping):
+        if not isinstance(record, dict):
             return None
         messages = record.get("messages")
         if not isinstance(messages, list):
@@ -217,7 +217,7 @@ class TokenCounter:
         total = TOKENS_PER_REPLY
         assistant = 0
         for message in messages:
-            if isinstance(message, Mapping):
+            if isinstance(message, dict):
                 tokens, reply = self.message(message)
                 total += tokens
                 assistant += reply

@@ -25,10 +25,12 @@ runs. System prompts are left out: they are the same in most datasets.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import logging
 import string
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -155,7 +157,7 @@ def _check_tool_calls(
         return
     for number, call in enumerate(calls):
         at = f"{where}.tool_calls[{number}]"
-        if not isinstance(call, Mapping):
+        if not isinstance(call, dict):
             problems.append((INVALID_TOOL_CALLS, f"{at} is {_kind(call)}, not an object"))
             continue
         call_id = call.get("id")
@@ -170,7 +172,7 @@ def _check_tool_calls(
         if function is None:
             problems.append((TOOL_CALL_MISSING_KEY, f"{at} has no 'function'"))
             continue
-        if not isinstance(function, Mapping):
+        if not isinstance(function, dict):
             problems.append(
                 (INVALID_TOOL_CALLS, f"{at}.function is {_kind(function)}, not an object")
             )
@@ -212,7 +214,7 @@ def _check_content(
             problems.append((MISSING_CONTENT, f"{where}.content is an empty list"))
         for number, part in enumerate(content):
             at = f"{where}.content[{number}]"
-            if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
                 problems.append((MISSING_CONTENT, f"{at} is not a content part with a 'type'"))
             elif part["type"] == "text" and not isinstance(part.get("text"), str):
                 problems.append((MISSING_CONTENT, f"{at} is a text part without 'text'"))
@@ -227,7 +229,7 @@ def _check_message(
     message: Any, where: str, problems: list[Problem], call_ids: set[str]
 ) -> str | None:
     """Check one message; returns its role when it has a string one."""
-    if not isinstance(message, Mapping):
+    if not isinstance(message, dict):
         problems.append((DATA_TYPE, f"{where} is {_kind(message)}, not an object"))
         return None
     role = message.get("role")
@@ -268,7 +270,9 @@ def _check_message(
     if role == "tool":
         call_id = message.get("tool_call_id")
         if not isinstance(call_id, str) or not call_id:
-            problems.append((TOOL_MESSAGE_MISSING_ID, f"{where} (a tool reply) has no tool_call_id"))
+            problems.append(
+                (TOOL_MESSAGE_MISSING_ID, f"{where} (a tool reply) has no tool_call_id")
+            )
         elif call_id not in call_ids:
             problems.append(
                 (
@@ -286,9 +290,9 @@ def _check_tools(container: Mapping[str, Any], where: str, problems: list[Proble
             problems.append((INVALID_TOOLS, f"{where}tools is {_kind(tools)}, not a list"))
         else:
             for number, tool in enumerate(tools):
-                function = tool.get("function") if isinstance(tool, Mapping) else None
+                function = tool.get("function") if isinstance(tool, dict) else None
                 if (
-                    not isinstance(function, Mapping)
+                    not isinstance(function, dict)
                     or not isinstance(function.get("name"), str)
                     or tool.get("type", "function") != "function"
                 ):
@@ -310,7 +314,7 @@ def _check_tools(container: Mapping[str, Any], where: str, problems: list[Proble
 def check_record(record: Any) -> tuple[list[Problem], list[str] | None]:
     """The format errors of one chat training line, and its roles (None if no messages)."""
     problems: list[Problem] = []
-    if not isinstance(record, Mapping):
+    if not isinstance(record, dict):
         problems.append((DATA_TYPE, f"the line is {_kind(record)}, not a JSON object"))
         return problems, None
     messages = record.get("messages")
@@ -325,14 +329,23 @@ def check_record(record: Any) -> tuple[list[Problem], list[str] | None]:
     call_ids: set[str] = set()
     roles: list[str] = []
     for position, message in enumerate(messages):
-        role = _check_message(message, f"messages[{position}]", problems, call_ids)
-        if role is not None:
-            roles.append(role)
-    _check_tools(record, "", problems)
+        if (
+            type(message) is dict
+            and len(message) == 2
+            and type(role := message.get("role")) is str
+            and role in _PLAIN_ROLES_TUPLE
+            and type(content := message.get("content")) is str
+            and content
+        ):
+            roles.append(role)  # {"role", "content"} with text: nothing else to check
+            continue
+        checked = _check_message(message, f"messages[{position}]", problems, call_ids)
+        if checked is not None:
+            roles.append(checked)
+    if len(record) > 1:
+        _check_tools(record, "", problems)
     if "assistant" not in roles:
-        problems.append(
-            (EXAMPLE_MISSING_ASSISTANT_MESSAGE, "no message has the role 'assistant'")
-        )
+        problems.append((EXAMPLE_MISSING_ASSISTANT_MESSAGE, "no message has the role 'assistant'"))
     return problems, roles
 
 
@@ -374,7 +387,7 @@ def normalised_words(text: str) -> list[str]:
 def _bigrams(words: Sequence[str]) -> set[tuple[str, ...]]:
     if len(words) < 2:
         return {tuple(words)} if words else set()
-    return set(zip(words, words[1:], strict=False))
+    return set(itertools.pairwise(words))
 
 
 def jaccard(a: set[Any], b: set[Any]) -> float:
@@ -394,6 +407,10 @@ _BAND_MULTIPLIERS = np.array(
 )
 
 
+_DONORS = np.random.default_rng(20261125).integers(0, _BINS, size=(32, _BINS))
+"""Donor bins for densification: fixed, so sketches are the same on every run."""
+
+
 def _mix(values: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: a fixed, well-spread 64-bit hash (no per-run seed)."""
     h = values.astype(np.uint64, copy=True)
@@ -405,50 +422,115 @@ def _mix(values: np.ndarray) -> np.ndarray:
     return h
 
 
-def _sketches(word_lists: Sequence[Sequence[str]]) -> np.ndarray:
-    """One-permutation MinHash sketches (len × 64) of word-bigram sets; all non-empty."""
-    vocabulary = dict.fromkeys(itertools.chain.from_iterable(word_lists))
-    ids = dict(zip(vocabulary, range(len(vocabulary)), strict=True))
-    lengths = np.fromiter(map(len, word_lists), dtype=np.int64, count=len(word_lists))
+class WordIds:
+    """Normalised texts as one array of word ids plus a length per text.
+
+    Ids are given by first occurrence (a ``defaultdict`` over a counter: all C code, no
+    per-word Python), so they are the same on every run, and 50,000 texts cost a few
+    megabytes instead of millions of word strings.
+    """
+
+    def __init__(self) -> None:
+        self._vocabulary: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+        self.ids = array("q")
+        self.lengths = array("q")
+
+    def add(self, words: Iterable[str]) -> bytes:
+        """Append one text; returns its ids as bytes (equal bytes: equal texts)."""
+        start = len(self.ids)
+        self.ids.extend(map(self._vocabulary.__getitem__, words))
+        self.lengths.append(len(self.ids) - start)
+        return self.ids[start:].tobytes()
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def subset(self, texts: Sequence[int]) -> WordIds:
+        """The given texts only, in that order (sharing the vocabulary)."""
+        lengths = np.frombuffer(self.lengths, dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        chosen = np.asarray(texts, dtype=np.int64)
+        out = WordIds()
+        out._vocabulary = self._vocabulary
+        if chosen.size:
+            ids = np.frombuffer(self.ids, dtype=np.int64)
+            out.ids.frombytes(ids[_ranges(starts[chosen], lengths[chosen])].tobytes())
+            out.lengths.frombytes(lengths[chosen].tobytes())
+        return out
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(start, start + length)`` for many ranges, without a loop."""
     total = int(lengths.sum())
-    words = np.fromiter(
-        map(ids.__getitem__, itertools.chain.from_iterable(word_lists)),
-        dtype=np.uint64,
-        count=total,
-    )
-    owners = np.repeat(np.arange(len(word_lists), dtype=np.int64), lengths)
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
     ends = np.cumsum(lengths)
-    # Bigram at position p joins words p and p+1 of the same example.
-    same = np.ones(max(total - 1, 0), dtype=bool)
-    inner_ends = ends[:-1] - 1
-    same[inner_ends[inner_ends < total - 1]] = False
-    codes = (words[:-1] << np.uint64(32)) | words[1:]
-    codes, code_owners = codes[same], owners[:-1][same]
-    single = np.flatnonzero(lengths == 1)
-    if single.size:
-        first = words[ends[single] - 1]
-        codes = np.concatenate([codes, (first << np.uint64(32)) | first])
-        code_owners = np.concatenate([code_owners, single])
+    offsets = np.repeat(starts - (ends - lengths), lengths)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
+def _shingles(texts: WordIds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Word-bigram codes of every text, the text each belongs to, and where each text's
+    codes start (a one-word text gets the word itself; an empty one nothing)."""
+    words = np.frombuffer(texts.ids, dtype=np.int64).astype(np.uint64)
+    lengths = np.frombuffer(texts.lengths, dtype=np.int64)
+    counts = np.where(lengths >= 2, lengths - 1, lengths)  # shingles per text
+    total = int(lengths.sum())
+    ends = np.cumsum(lengths)
+    codes = np.empty(int(counts.sum()), dtype=np.uint64)
+    owners = np.repeat(np.arange(len(lengths), dtype=np.int64), counts)
+    # Position p starts a bigram unless it is the last word of its text.
+    if total >= 2:
+        starts_pair = np.ones(total - 1, dtype=bool)
+        last = ends[lengths > 0] - 1
+        starts_pair[last[last < total - 1]] = False
+        pairs = (words[:-1] << np.uint64(32)) | words[1:]
+        pair_codes = pairs[starts_pair]
+    else:
+        pair_codes = np.zeros(0, dtype=np.uint64)
+    single = lengths == 1
+    if single.any():
+        # Interleave: texts are in order, so place bigrams and single words by owner.
+        is_single = single[owners]
+        codes[~is_single] = pair_codes
+        one = words[ends[single] - 1]
+        codes[is_single] = (one << np.uint64(32)) | one
+    else:
+        codes[:] = pair_codes
+    offsets = np.concatenate(([0], np.cumsum(counts)))
+    return codes, owners, offsets
+
+
+def _sketches(codes: np.ndarray, owners: np.ndarray, n: int) -> np.ndarray:
+    """One-permutation MinHash sketches (n × 64) of the texts' shingle sets."""
     hashed = _mix(codes)
     bins = (hashed >> np.uint64(_VALUE_BITS)).astype(np.int64)
     values = hashed & np.uint64((1 << _VALUE_BITS) - 1)
-    sketch = np.full(len(word_lists) * _BINS, _EMPTY, dtype=np.uint64)
-    np.minimum.at(sketch, code_owners * _BINS + bins, values)
-    sketch = sketch.reshape(len(word_lists), _BINS)
-    # Densify: an empty bin borrows the nearest non-empty bin to its right, marked with
-    # the distance, so that two sets agree on it exactly as often as on a real bin.
-    rows = np.flatnonzero((sketch == _EMPTY).any(axis=1))
-    if rows.size:
-        original = sketch[rows]
-        filled = original.copy()
-        for shift in range(1, _BINS):
-            missing = filled == _EMPTY
-            if not missing.any():
-                break
-            rolled = np.roll(original, -shift, axis=1)
-            take = missing & (rolled != _EMPTY)
-            filled[take] = rolled[take] + np.uint64(shift << _VALUE_BITS)
-        sketch[rows] = filled
+    sketch = np.full(n * _BINS, _EMPTY, dtype=np.uint64)
+    np.minimum.at(sketch, owners * _BINS + bins, values)
+    sketch = sketch.reshape(n, _BINS)
+    # Densify ("optimal densification", Shrivastava 2017): an empty bin takes the value
+    # of a donor bin picked by a fixed pseudo-random sequence, the same for every set,
+    # so two sets agree on it about as often as on a real bin, and neighbouring empty
+    # bins do not copy one donor (which would make whole bands agree by accident).
+    rows, columns = np.nonzero(sketch == _EMPTY)
+    unique_rows = np.unique(rows)
+    original = sketch[unique_rows]
+    local = np.searchsorted(unique_rows, rows)  # row numbers within ``original``
+    for donors in _DONORS:
+        if not rows.size:
+            break
+        values = original[local, donors[columns]]
+        found = values != _EMPTY
+        sketch[rows[found], columns[found]] = values[found]
+        rows, columns, local = rows[~found], columns[~found], local[~found]
+    for shift in range(1, _BINS):  # sets with very few bins: the nearest one to the right
+        if not rows.size:
+            break
+        values = original[local, (columns + shift) % _BINS]
+        found = values != _EMPTY
+        sketch[rows[found], columns[found]] = values[found] + np.uint64(shift << _VALUE_BITS)
+        rows, columns, local = rows[~found], columns[~found], local[~found]
     return sketch
 
 
@@ -471,29 +553,106 @@ def _candidate_pairs(sketch: np.ndarray) -> set[tuple[int, int]]:
     return pairs
 
 
-def find_near_duplicates(
-    word_lists: Sequence[Sequence[str]],
-    threshold: float = DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+def near_duplicate_pairs(
+    texts: WordIds, threshold: float = DEFAULT_NEAR_DUPLICATE_THRESHOLD
 ) -> dict[int, tuple[int, float]]:
     """For each text at least ``threshold`` similar (word-bigram Jaccard) to an earlier
     one: its index -> (the most similar earlier index, similarity). Empty texts never match.
     """
-    present = [i for i, words in enumerate(word_lists) if words]
-    if len(present) < 2:
+    lengths = np.frombuffer(texts.lengths, dtype=np.int64)
+    present = np.flatnonzero(lengths > 0)
+    if present.size < 2:
         return {}
-    sketch = _sketches([word_lists[i] for i in present])
-    sets: dict[int, set[tuple[str, ...]]] = {}
+    if present.size < len(lengths):
+        dense = texts.subset(present.tolist())
+        found = near_duplicate_pairs(dense, threshold)
+        return {
+            int(present[j]): (int(present[i]), similarity) for j, (i, similarity) in found.items()
+        }
+    codes, owners, offsets = _shingles(texts)
+    sketch = _sketches(codes, owners, len(lengths))
+    sets: dict[int, set[int]] = {}
     best: dict[int, tuple[int, float]] = {}
-    for a, b in sorted(_candidate_pairs(sketch)):
-        i, j = present[a], present[b]
-        if i not in sets:
-            sets[i] = _bigrams(word_lists[i])
-        if j not in sets:
-            sets[j] = _bigrams(word_lists[j])
+    for i, j in sorted(_candidate_pairs(sketch)):
+        for k in (i, j):
+            if k not in sets:
+                sets[k] = set(codes[offsets[k] : offsets[k + 1]].tolist())
         similarity = jaccard(sets[i], sets[j])
         if similarity >= threshold and (j not in best or similarity > best[j][1]):
             best[j] = (i, similarity)
     return best
+
+
+def find_near_duplicates(
+    word_lists: Sequence[Sequence[str]],
+    threshold: float = DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+) -> dict[int, tuple[int, float]]:
+    """``near_duplicate_pairs`` for texts given as lists of (normalised) words."""
+    texts = WordIds()
+    for words in word_lists:
+        texts.add(words)
+    return near_duplicate_pairs(texts, threshold)
+
+
+class _Leakage:
+    """Finds evaluation questions in user messages.
+
+    A user message leaks an evaluation question when it equals it (normalised) or
+    holds at least ``LEAKAGE_CONTAINMENT`` of its word pairs (the question pasted into a
+    longer message). A message that misses at most m of a question's pairs holds at
+    least one of any m + 1 of them, so only those m + 1 "signature" pairs are looked
+    up; the rare-looking ones (longest words) are chosen to keep candidates few.
+    """
+
+    def __init__(self, questions: Sequence[str]) -> None:
+        self.questions = list(questions)
+        self._exact: dict[str, int] = {}
+        self._pairs: dict[int, set[tuple[str, ...]]] = {}
+        self._signatures: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        for number, question in enumerate(self.questions):
+            words = normalised_words(question)
+            if not words:
+                continue
+            self._exact.setdefault(" ".join(words), number)
+            if len(words) < LEAKAGE_MIN_WORDS:
+                continue
+            pairs = _bigrams(words)
+            self._pairs[number] = pairs
+            misses = int(len(pairs) * (1 - LEAKAGE_CONTAINMENT))
+            ranked = sorted(pairs, key=lambda pair: (-sum(map(len, pair)), pair))
+            for pair in ranked[: misses + 1]:
+                self._signatures[pair].append(number)
+
+    def match(self, words: list[str]) -> int | None:
+        """The first evaluation question the message leaks, or None."""
+        found = self._exact.get(" ".join(words))
+        if found is not None or not self._signatures:
+            return found
+        candidates: set[int] = set()
+        for pair in itertools.pairwise(words):
+            hit = self._signatures.get(pair)
+            if hit is not None:
+                candidates.update(hit)
+        if not candidates:
+            return None
+        present = _bigrams(words)
+        for number in sorted(candidates):
+            pairs = self._pairs[number]
+            if len(pairs & present) >= LEAKAGE_CONTAINMENT * len(pairs):
+                return number
+        return None
+
+    def issue(self, number: int, line: int | None, index: int) -> Issue:
+        question = self.questions[number]
+        shown = question if len(question) <= 80 else question[:77] + "..."
+        return Issue(
+            line,
+            index,
+            LEAKAGE,
+            "warning",
+            f"a user message matches evaluation question {number + 1} ({shown!r}): "
+            "the evaluation would measure memory, not skill",
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -509,7 +668,7 @@ def _message_text(message: Mapping[str, Any]) -> str:
         return "\n".join(
             part["text"]
             for part in content
-            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
         )
     return ""
 
@@ -519,7 +678,7 @@ def _duplicate_key(record: Mapping[str, Any]) -> Any:
     parts: list[Any] = []
     for message in record["messages"]:
         if (
-            isinstance(message, Mapping)
+            isinstance(message, dict)
             and len(message) == 2
             and type(message.get("role")) is str
             and type(message.get("content")) is str
@@ -559,12 +718,13 @@ def validate_examples(
     line_of = list(lines) if lines is not None else [None] * len(examples)
     if len(line_of) != len(examples):
         raise ValueError("lines must have one entry per example")
+    leakage = _Leakage(evaluation_questions) if evaluation_questions else None
     issues: list[Issue] = []
     tokens: list[ExampleTokens | None] = []
     first_of_key: dict[Any, int] = {}
-    duplicates: set[int] = set()
-    texts: list[list[str]] = []
-    user_words: list[list[list[str]]] = []
+    first_of_text: dict[bytes, int] = {}
+    texts = WordIds()  # user and assistant words of each example
+    similar_candidates: list[int] = []
 
     for index, example in enumerate(examples):
         line = line_of[index]
@@ -573,8 +733,7 @@ def validate_examples(
         issues.extend(Issue(line, index, c, "error", m) for c, m in problems)
         if roles is None:
             tokens.append(None)
-            texts.append([])
-            user_words.append([])
+            texts.add(())
             continue
         issues.extend(_role_warnings(roles, index, line))
         counted = counter.record(record)
@@ -590,10 +749,18 @@ def validate_examples(
                     f"training limit of {model}: it will be truncated",
                 )
             )
-        key = _duplicate_key(record)
-        first = first_of_key.setdefault(key, index)
+        words: list[str] = []
+        leaked: int | None = None
+        for message in record["messages"]:
+            if not isinstance(message, dict) or message.get("role") == "system":
+                continue
+            message_words = normalised_words(_message_text(message))
+            words.extend(message_words)
+            if leakage is not None and leaked is None and message.get("role") == "user":
+                leaked = leakage.match(message_words)
+        text = texts.add(words)
+        first = first_of_key.setdefault(_duplicate_key(record), index)
         if first != index:
-            duplicates.add(index)
             issues.append(
                 Issue(
                     line,
@@ -603,114 +770,42 @@ def validate_examples(
                     f"the same example as {_where(line_of[first], first)}",
                 )
             )
-        words: list[str] = []
-        users: list[list[str]] = []
-        for message in record["messages"]:
-            if not isinstance(message, Mapping) or message.get("role") == "system":
-                continue
-            message_words = normalised_words(_message_text(message))
-            words.extend(message_words)
-            if message.get("role") == "user":
-                users.append(message_words)
-        texts.append(words)
-        user_words.append(users)
+        elif words:
+            digest = hashlib.blake2b(text, digest_size=16).digest()
+            first = first_of_text.setdefault(digest, index)
+            if first != index:
+                issues.append(
+                    Issue(
+                        line,
+                        index,
+                        NEAR_DUPLICATE,
+                        "warning",
+                        f"the same user and assistant text as {_where(line_of[first], first)}, "
+                        "apart from case, punctuation or spacing",
+                    )
+                )
+            else:
+                similar_candidates.append(index)
+        if leaked is not None and leakage is not None:
+            issues.append(leakage.issue(leaked, line, index))
 
-    if near_duplicate_threshold is not None:
-        issues.extend(_near_duplicates(texts, duplicates, line_of, near_duplicate_threshold))
-    if evaluation_questions:
-        issues.extend(_leakage(user_words, evaluation_questions, line_of))
-    issues.sort(key=lambda issue: issue.index)
-    return ValidationReport(issues, tokens, limit, len(examples))
-
-
-def _near_duplicates(
-    texts: list[list[str]], duplicates: set[int], line_of: list[int | None], threshold: float
-) -> list[Issue]:
-    issues = []
-    first_of_text: dict[str, int] = {}
-    candidates: list[list[str]] = []
-    positions: list[int] = []
-    for index, words in enumerate(texts):
-        if index in duplicates or not words:
-            continue
-        first = first_of_text.setdefault(" ".join(words), index)
-        if first != index:
+    if near_duplicate_threshold is not None and len(similar_candidates) > 1:
+        # Exact and normalised duplicates are reported already: only the first of each.
+        found = near_duplicate_pairs(texts.subset(similar_candidates), near_duplicate_threshold)
+        for later, (earlier, similarity) in sorted(found.items()):
+            index, first = similar_candidates[later], similar_candidates[earlier]
             issues.append(
                 Issue(
                     line_of[index],
                     index,
                     NEAR_DUPLICATE,
                     "warning",
-                    f"the same user and assistant text as {_where(line_of[first], first)}, "
-                    "apart from case, punctuation or spacing",
+                    f"the user and assistant text is {similarity:.0%} similar to "
+                    f"{_where(line_of[first], first)}",
                 )
             )
-            continue
-        candidates.append(words)
-        positions.append(index)
-    for later, (earlier, similarity) in sorted(
-        find_near_duplicates(candidates, threshold).items()
-    ):
-        index, first = positions[later], positions[earlier]
-        issues.append(
-            Issue(
-                line_of[index],
-                index,
-                NEAR_DUPLICATE,
-                "warning",
-                f"the user and assistant text is {similarity:.0%} similar to "
-                f"{_where(line_of[first], first)}",
-            )
-        )
-    return issues
-
-
-def _leakage(
-    user_words: list[list[list[str]]],
-    evaluation_questions: Sequence[str],
-    line_of: list[int | None],
-) -> list[Issue]:
-    exact: dict[str, int] = {}
-    index_of_pair: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    pair_counts: list[int] = []
-    for number, question in enumerate(evaluation_questions):
-        words = normalised_words(question)
-        pairs = _bigrams(words)
-        pair_counts.append(len(pairs))
-        if not words:
-            continue
-        exact.setdefault(" ".join(words), number)
-        if len(words) >= LEAKAGE_MIN_WORDS:
-            for pair in pairs:
-                index_of_pair[pair].append(number)
-    issues = []
-    for index, users in enumerate(user_words):
-        found: int | None = None
-        for words in users:
-            found = exact.get(" ".join(words))
-            if found is not None or not index_of_pair:
-                break
-            hits: Counter[int] = Counter()
-            for pair in _bigrams(words):
-                hits.update(index_of_pair.get(pair, ()))
-            leaked = [q for q, n in hits.items() if n >= LEAKAGE_CONTAINMENT * pair_counts[q]]
-            if leaked:
-                found = min(leaked)
-                break
-        if found is not None:
-            question = evaluation_questions[found]
-            shown = question if len(question) <= 80 else question[:77] + "..."
-            issues.append(
-                Issue(
-                    line_of[index],
-                    index,
-                    LEAKAGE,
-                    "warning",
-                    f"a user message matches evaluation question {found + 1} ({shown!r}): "
-                    "the evaluation would measure memory, not skill",
-                )
-            )
-    return issues
+    issues.sort(key=lambda issue: issue.index)
+    return ValidationReport(issues, tokens, limit, len(examples))
 
 
 # ---------------------------------------------------------------------------
@@ -721,10 +816,10 @@ def _leakage(
 def check_preference_record(record: Any) -> list[Problem]:
     """Format errors of one DPO line: input messages, one assistant reply per output."""
     problems: list[Problem] = []
-    if not isinstance(record, Mapping):
+    if not isinstance(record, dict):
         return [(DATA_TYPE, f"the line is {_kind(record)}, not a JSON object")]
     given = record.get("input")
-    messages = given.get("messages") if isinstance(given, Mapping) else None
+    messages = given.get("messages") if isinstance(given, dict) else None
     if not isinstance(messages, list) or not messages:
         problems.append(
             (MISSING_MESSAGES_LIST, "input.messages must be a non-empty list of messages")
@@ -733,7 +828,7 @@ def check_preference_record(record: Any) -> list[Problem]:
         call_ids: set[str] = set()
         for position, message in enumerate(messages):
             _check_message(message, f"input.messages[{position}]", problems, call_ids)
-        assert isinstance(given, Mapping)
+        assert isinstance(given, dict)
         _check_tools(given, "input.", problems)
     for key in ("preferred_output", "non_preferred_output"):
         output = record.get(key)
@@ -784,7 +879,11 @@ def validate_preference_examples(
         if first != index:
             issues.append(
                 Issue(
-                    line, index, DUPLICATE, "warning", f"the same example as {_where(line_of[first], first)}"
+                    line,
+                    index,
+                    DUPLICATE,
+                    "warning",
+                    f"the same example as {_where(line_of[first], first)}",
                 )
             )
     return issues

@@ -13,6 +13,28 @@ class Migration:
     sql: str
 
 
+DATASET_MIGRATION_DESCRIPTION = "fine-tuning datasets and training examples"
+DATASET_MIGRATION_SQL = """
+CREATE TABLE datasets (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL,
+    model      TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE TABLE training_examples (
+    id         INTEGER PRIMARY KEY,
+    dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,
+    data       TEXT NOT NULL,
+    tags       TEXT NOT NULL DEFAULT '[]',
+    notes      TEXT NOT NULL DEFAULT '',
+    split      TEXT NOT NULL DEFAULT 'train' CHECK (split IN ('train', 'validation')),
+    updated_at REAL NOT NULL
+) STRICT;
+CREATE INDEX training_examples_by_dataset ON training_examples(dataset_id, position);
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -152,6 +174,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX chat_turns_by_conversation ON chat_turns(conversation_id, position);
         """,
     ),
+    Migration(5, DATASET_MIGRATION_DESCRIPTION, DATASET_MIGRATION_SQL),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
