@@ -151,7 +151,7 @@ def validate_command(args: argparse.Namespace) -> CommandResult:
     return CommandResult(result, "\n".join(text), EXIT_FAILURE if errors else EXIT_OK)
 
 
-def _store(args: argparse.Namespace):  # noqa: ANN202 - (context, DatasetStore)
+def _store(args: argparse.Namespace):
     from desktop.commands.common import context_from
     from desktop.finetune.store import DatasetStore
 
