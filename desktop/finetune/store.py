@@ -35,6 +35,10 @@ from desktop.finetune.examples import (
     TrainingExample,
     example_from_record,
 )
+from desktop.workspace.schema import (  # noqa: F401 - re-exported
+    DATASET_MIGRATION_DESCRIPTION,
+    DATASET_MIGRATION_SQL,
+)
 from desktop.workspace.store import Workspace
 
 logger = logging.getLogger(__name__)

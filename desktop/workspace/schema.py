@@ -35,6 +35,117 @@ CREATE INDEX training_examples_by_dataset ON training_examples(dataset_id, posit
 """
 
 
+JOBS_MIGRATION_DESCRIPTION = "fine-tuning jobs: uploaded files, jobs, events, metrics, checkpoints"
+JOBS_MIGRATION_SQL = """
+CREATE TABLE fine_tune_files (
+    id           INTEGER PRIMARY KEY,
+    provider     TEXT NOT NULL,
+    base_url     TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    purpose      TEXT NOT NULL,
+    filename     TEXT NOT NULL,
+    size_bytes   INTEGER NOT NULL,
+    dataset_id   INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+    dataset_name TEXT NOT NULL DEFAULT '',
+    split        TEXT NOT NULL DEFAULT 'train',
+    file_id      TEXT,
+    status       TEXT NOT NULL,
+    error        TEXT NOT NULL DEFAULT '',
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    created_at   REAL NOT NULL,
+    updated_at   REAL NOT NULL,
+    UNIQUE (provider, base_url, sha256, purpose)
+) STRICT;
+CREATE TABLE fine_tune_jobs (
+    id               INTEGER PRIMARY KEY,
+    provider         TEXT NOT NULL,
+    base_url         TEXT NOT NULL,
+    job_id           TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    model            TEXT NOT NULL,
+    method           TEXT NOT NULL DEFAULT 'supervised',
+    fine_tuned_model TEXT,
+    training_file    TEXT NOT NULL DEFAULT '',
+    validation_file  TEXT,
+    dataset_id       INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+    dataset_name     TEXT NOT NULL DEFAULT '',
+    request          TEXT NOT NULL DEFAULT '{}',
+    data             TEXT NOT NULL DEFAULT '{}',
+    error            TEXT,
+    created_at       REAL NOT NULL,
+    finished_at      REAL,
+    synced_at        REAL,
+    last_change_at   REAL NOT NULL,
+    result_loaded    INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (provider, base_url, job_id)
+) STRICT;
+CREATE INDEX fine_tune_jobs_by_job_id ON fine_tune_jobs(job_id);
+CREATE TABLE fine_tune_events (
+    id         INTEGER PRIMARY KEY,
+    job        INTEGER NOT NULL REFERENCES fine_tune_jobs(id) ON DELETE CASCADE,
+    event_id   TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    level      TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    message    TEXT NOT NULL,
+    data       TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (job, event_id)
+) STRICT;
+CREATE INDEX fine_tune_events_by_time ON fine_tune_events(job, created_at);
+CREATE TABLE fine_tune_metrics (
+    job                            INTEGER NOT NULL
+                                   REFERENCES fine_tune_jobs(id) ON DELETE CASCADE,
+    step                           INTEGER NOT NULL,
+    train_loss                     REAL,
+    valid_loss                     REAL,
+    train_mean_token_accuracy      REAL,
+    valid_mean_token_accuracy      REAL,
+    full_valid_loss                REAL,
+    full_valid_mean_token_accuracy REAL,
+    from_events                    INTEGER NOT NULL DEFAULT 0,
+    from_result_file               INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job, step)
+) STRICT;
+CREATE TABLE fine_tune_checkpoints (
+    id            INTEGER PRIMARY KEY,
+    job           INTEGER NOT NULL REFERENCES fine_tune_jobs(id) ON DELETE CASCADE,
+    checkpoint_id TEXT NOT NULL,
+    step          INTEGER NOT NULL,
+    model         TEXT NOT NULL,
+    metrics       TEXT NOT NULL DEFAULT '{}',
+    created_at    REAL NOT NULL,
+    UNIQUE (job, checkpoint_id)
+) STRICT;
+"""
+"""Tables for the job tracker. They reference ``datasets`` (schema 5), so this is the
+migration after it."""
+
+
+DECISION_MIGRATION_DESCRIPTION = "decision: checklist answers, inputs and snapshots"
+DECISION_MIGRATION_SQL = """
+CREATE TABLE decision_answers (
+    question_id TEXT PRIMARY KEY,
+    answer      TEXT NOT NULL CHECK (answer IN ('yes', 'no', 'unsure')),
+    updated_at  REAL NOT NULL
+) STRICT;
+CREATE TABLE decision_inputs (
+    id                INTEGER PRIMARY KEY CHECK (id = 1),
+    latency_budget_ms REAL,
+    requests_per_day  INTEGER,
+    system_prompt     TEXT NOT NULL DEFAULT '',
+    updated_at        REAL NOT NULL
+) STRICT;
+CREATE TABLE decision_snapshots (
+    id             INTEGER PRIMARY KEY,
+    at             REAL NOT NULL,
+    answers        TEXT NOT NULL,
+    evidence       TEXT NOT NULL,
+    recommendation TEXT NOT NULL
+) STRICT;
+CREATE INDEX decision_snapshots_by_time ON decision_snapshots(at);
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -175,6 +286,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         """,
     ),
     Migration(5, DATASET_MIGRATION_DESCRIPTION, DATASET_MIGRATION_SQL),
+    Migration(6, JOBS_MIGRATION_DESCRIPTION, JOBS_MIGRATION_SQL),
+    Migration(7, DECISION_MIGRATION_DESCRIPTION, DECISION_MIGRATION_SQL),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

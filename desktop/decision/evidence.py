@@ -1,0 +1,1001 @@
+"""What the workspace says about the RAG-or-fine-tuning questions, measured.
+
+One function per figure, each over the workspace (plus settings where needed), so each
+can be tested against a workspace a test builds. A figure that cannot be measured yet
+is None, with a short note saying why and what would measure it: the checklist then
+leans on the user's answer alone.
+
+Tables written by other parts of the app (datasets, fine-tuning jobs, evaluation sets)
+may not exist in an older workspace: a missing table reads as "none yet".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import sqlite3
+import statistics
+import typing
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+from desktop.chat.prompt import context_limit
+from desktop.finetune.validation import check_preference_record, check_record
+from desktop.settings import Settings
+from desktop.tokens import Tokenizer, encoding_for_model, get_tokenizer
+from desktop.workspace import Workspace
+
+if TYPE_CHECKING:
+    from desktop.decision.checklist import Answers
+
+log = logging.getLogger(__name__)
+
+DAY = 86_400.0
+
+# -- constants the rules and notes refer to ----------------------------------------------
+
+CHANGE_KINDS = ("added", "updated", "removed")
+"""Library events that change what the library knows ("missing" is a file gone from
+disk, not yet a change of knowledge; "unchanged" and "skipped" change nothing)."""
+
+TYPICAL_FINE_TUNING_EXAMPLES = 100
+TYPICAL_EXAMPLE_TOKENS = 500
+TYPICAL_FINE_TUNING_TOKENS = TYPICAL_FINE_TUNING_EXAMPLES * TYPICAL_EXAMPLE_TOKENS
+"""A typical fine-tuning set: the 50–100 examples where OpenAI says gains usually show
+(the upper end), of a few hundred tokens each. What a library is compared with to ask
+whether a training set could plausibly cover it."""
+
+LATENCY_WINDOW_DAYS = 30
+LATENCY_MAX_SAMPLES = 1_000
+"""Recent searches only: the index and the machine change, old timings mislead."""
+
+MAX_VOCABULARY_WORDS = 1_000_000
+"""Word occurrences read for the tokens-per-word figure (documents in id order); enough
+for a stable average and keeps a 50 MB library from tying up a worker."""
+
+MIN_TERM_OCCURRENCES = 2
+FRAGMENTED_TERMS = 10
+
+MIN_EXAMPLES_TO_TRAIN = 10
+"""OpenAI refuses a training file with fewer examples."""
+EXAMPLES_WHERE_GAINS_SHOW = (50, 100)
+
+OPENAI_CLOSED_TO_NEW_USERS = date(2026, 5, 7)
+OPENAI_NO_NEW_JOBS = date(2027, 1, 6)
+"""OpenAI's wind-down of self-serve fine-tuning (its guide, 2026): closed to new users
+since 2026-05-07; reported that no new jobs can be created after 2027-01-06."""
+
+JOBS_TABLE = "fine_tune_jobs"
+"""The job tracker's table (desktop/finetune/jobs.py). A row is written from the
+provider's own reply (it carries the provider's job id), so every row is a job the
+provider accepted, including jobs listed from the account that were made elsewhere."""
+
+LOCAL_PROVIDERS = frozenset({"ollama", "lmstudio"})
+
+NAIVE_CHUNKING = "fixed_words"
+DEFAULT_CHUNKING = "recursive_tokens"
+CHUNKING_META_KEY = "library.chunking"
+
+# Ordinary English prose, written for RAGTune (no licence strings attached): everyday
+# topics, no jargon. Its tokens per word are the baseline the library is compared with.
+REFERENCE_PROSE = """\
+On Saturday morning we walked down to the market before the streets got busy. The baker
+on the corner had already sold most of his bread, so we bought two small loaves and a
+bag of apples from the farmer next to him. My sister wanted to look at the old books
+that a man sells from the back of his van, and she found a cookbook with notes written
+in pencil by someone who must have used it for years. We sat by the river to eat, and
+watched children throw bread to the ducks while their parents talked about the weather.
+
+In the afternoon it started to rain, which nobody had expected. We waited under the roof
+of the bus stop with a few other people, and an older woman told us about the summer
+when the river rose so high that the bridge was closed for a week. She said the town
+looked very different then: there was no supermarket, the school was half the size, and
+everyone knew the name of the man who drove the only taxi. When the rain stopped, the
+light over the hills was soft and golden, and the whole street smelled of wet grass.
+
+Back at home, my father was trying to fix the kitchen door, which had been sticking all
+winter. He had taken it off its hinges and laid it across two chairs, and he was looking
+at it as if it had done something wrong on purpose. My mother made tea and suggested that
+he could simply call someone, but he said he wanted to learn how it worked. By the time
+dinner was ready, the door closed quietly again, and he was very pleased with himself.
+
+Later we played cards at the table and talked about plans for the holidays. Some of us
+wanted to go to the coast, where the water is cold but the beaches are long and empty.
+Others preferred to stay in the mountains, walk during the day and read in the evening.
+We did not decide anything, as usual, but it was a good way to end a quiet day, and
+everyone went to bed early because the clocks would change during the night.
+"""
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+"""A word: letters only (digits, codes and punctuation are not vocabulary), with
+apostrophes inside kept ("don't"). Hyphenated compounds count as their parts."""
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+)
+"""Thai, Lao, Myanmar, Khmer, kana and Han: scripts written without spaces, where a
+"word" found between spaces is a whole phrase, so tokens per word mean nothing."""
+
+
+# -- the evidence record ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionInputs:
+    """What the user enters beside the answers: figures the app cannot measure."""
+
+    latency_budget_ms: float | None = None
+    requests_per_day: int | None = None
+    system_prompt: str = ""
+
+
+@dataclass(frozen=True)
+class KnowledgeChange:
+    """Documents added, updated or removed (distinct source paths), not counting the
+    library's first import, which is where its history starts rather than a change."""
+
+    documents: int = 0
+    changed_30d: int | None = None
+    changed_90d: int | None = None
+    observed_days: float | None = None
+    """Days since the first import: how much history the figures rest on."""
+    later_runs_90d: int = 0
+    """Imports and rescans after the first import, in the last 90 days: without one, a
+    file edited on disk cannot have shown up as a change."""
+    added_total: int = 0
+    updated_total: int = 0
+    removed_total: int = 0
+    """Change events since the first import (for "since your last visit")."""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class LibrarySize:
+    documents: int = 0
+    tokens: int | None = None
+    """Tokens of every document's text with the chat model's tokenizer."""
+    model: str = ""
+    context_window: int = 0
+    typical_fine_tuning_tokens: int = TYPICAL_FINE_TUNING_TOKENS
+    note: str = ""
+
+    @property
+    def times_context(self) -> float | None:
+        if self.tokens is None or not self.context_window:
+            return None
+        return self.tokens / self.context_window
+
+    @property
+    def times_typical_set(self) -> float | None:
+        if self.tokens is None:
+            return None
+        return self.tokens / self.typical_fine_tuning_tokens
+
+
+@dataclass(frozen=True)
+class FormatRigidity:
+    examples: int = 0
+    """Examples with at least one trained assistant turn (the denominator)."""
+    json_examples: int = 0
+    template_examples: int = 0
+    rigid_examples: int = 0
+    """JSON or the dominant template (an example can be both; counted once)."""
+    rigid_share: float | None = None
+    template: str = ""
+    """The dominant skeleton, readable ("answer: / sources: / - list")."""
+    json_keys: str = ""
+    """The most common key set of JSON-object replies, comma-separated."""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RetrievalLatency:
+    samples: int = 0
+    median_ms: float | None = None
+    p95_ms: float | None = None
+    since: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FragmentedTerm:
+    term: str
+    tokens: int
+    occurrences: int
+
+
+@dataclass(frozen=True)
+class VocabularyFragmentation:
+    encoding: str = ""
+    words: int = 0
+    distinct_words: int = 0
+    library_tokens_per_word: float | None = None
+    reference_tokens_per_word: float | None = None
+    ratio: float | None = None
+    """Library tokens per word / reference prose tokens per word."""
+    fragmented_terms: tuple[FragmentedTerm, ...] = ()
+    sampled: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class LabelledExamples:
+    datasets: int = 0
+    examples: int = 0
+    valid: int = 0
+    """Examples in all datasets with no format error (warnings do not count against)."""
+    best_dataset: str = ""
+    best_valid: int = 0
+    """Valid examples in the dataset with the most: a job trains on one dataset."""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SystemPromptSavings:
+    prompt_tokens: int | None = None
+    requests_per_day: int | None = None
+    tokens_per_day: int | None = None
+    """Prompt tokens a fine-tuned model that no longer needs the prompt would save."""
+    note: str = ""
+
+
+ProviderStatus = Literal["yes", "no", "unknown"]
+
+
+@dataclass(frozen=True)
+class ProviderFineTuning:
+    provider: str = ""
+    base_url: str = ""
+    can_fine_tune: ProviderStatus = "unknown"
+    accepted_jobs: int = 0
+    last_accepted_at: float | None = None
+    days_until_cutoff: int | None = None
+    """Days until OpenAI stops creating jobs (OpenAI only, before the date)."""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class EvaluationSets:
+    sets: int = 0
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    strategy: str = DEFAULT_CHUNKING
+    configured: bool = False
+    """False: no configuration saved, so the default strategy is in use."""
+    naive: bool = False
+    chunks: int = 0
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Every figure the checklist reads, measured at ``measured_at`` (epoch seconds)."""
+
+    measured_at: float = 0.0
+    chat_model: str = ""
+    knowledge: KnowledgeChange = field(default_factory=KnowledgeChange)
+    size: LibrarySize = field(default_factory=LibrarySize)
+    format: FormatRigidity = field(default_factory=FormatRigidity)
+    latency: RetrievalLatency = field(default_factory=RetrievalLatency)
+    vocabulary: VocabularyFragmentation = field(default_factory=VocabularyFragmentation)
+    examples: LabelledExamples = field(default_factory=LabelledExamples)
+    prompt: SystemPromptSavings = field(default_factory=SystemPromptSavings)
+    provider: ProviderFineTuning = field(default_factory=ProviderFineTuning)
+    evaluation: EvaluationSets = field(default_factory=EvaluationSets)
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    inputs: DecisionInputs = field(default_factory=DecisionInputs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data (the store's snapshot and ``ragtune decide --json``)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Evidence:
+        """Inverse of ``to_dict``; tolerant, so a snapshot from an older version (a field
+        missing, one added since) still loads, with defaults for what it lacks."""
+        loaded = _load(cls, data)
+        assert isinstance(loaded, Evidence)
+        return loaded
+
+
+def _load(cls: type, data: Any) -> Any:
+    if not isinstance(data, dict):
+        return cls()
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name in data:
+            values[f.name] = _value(hints[f.name], data[f.name])
+    try:
+        return cls(**values)
+    except (TypeError, ValueError):
+        log.warning("An evidence snapshot has unreadable %s data; using defaults", cls.__name__)
+        return cls()
+
+
+def _value(hint: Any, raw: Any) -> Any:
+    if isinstance(hint, type) and is_dataclass(hint):
+        return _load(hint, raw)
+    if typing.get_origin(hint) is tuple:
+        (item, *_rest) = typing.get_args(hint)
+        if isinstance(item, type) and is_dataclass(item) and isinstance(raw, list):
+            return tuple(_load(item, x) for x in raw)
+        return tuple(raw) if isinstance(raw, list) else ()
+    return raw
+
+
+# -- reading the workspace defensively -------------------------------------------------
+
+
+def has_table(workspace: Workspace, name: str) -> bool:
+    row = (
+        workspace.connection()
+        .execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        .fetchone()
+    )
+    return row is not None
+
+
+def _timestamp(moment: datetime) -> float:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
+# -- 1. how often the knowledge changes ---------------------------------------------------
+
+
+def knowledge_change(workspace: Workspace, now: datetime) -> KnowledgeChange:
+    """Documents added, updated or removed in the last 30 and 90 days, from the import and
+    rescan history. The first import run (the earliest run of kind "import") is the
+    baseline: everything it added is where the history starts, not a change."""
+    conn = workspace.connection()
+    at = _timestamp(now)
+    documents = int(conn.execute("SELECT count(*) FROM documents").fetchone()[0])
+    first = conn.execute(
+        "SELECT id, started_at FROM import_runs WHERE kind = 'import' "
+        "ORDER BY started_at, id LIMIT 1"
+    ).fetchone()
+    if first is None:
+        return KnowledgeChange(
+            documents=documents,
+            note="nothing has been imported yet, so there is no history to measure",
+        )
+    baseline_run, started = int(first["id"]), float(first["started_at"])
+    marks = ",".join("?" * len(CHANGE_KINDS))
+
+    def changed(days: int) -> int:
+        row = conn.execute(
+            "SELECT count(DISTINCT source_path) FROM library_events "
+            f"WHERE kind IN ({marks}) AND at >= ? AND at <= ? "
+            "AND (run_id IS NULL OR run_id != ?)",
+            (*CHANGE_KINDS, at - days * DAY, at, baseline_run),
+        ).fetchone()
+        return int(row[0])
+
+    totals = dict.fromkeys(CHANGE_KINDS, 0)
+    for row in conn.execute(
+        f"SELECT kind, count(*) FROM library_events WHERE kind IN ({marks}) "
+        "AND at <= ? AND (run_id IS NULL OR run_id != ?) GROUP BY kind",
+        (*CHANGE_KINDS, at, baseline_run),
+    ):
+        totals[row[0]] = int(row[1])
+    later_runs = int(
+        conn.execute(
+            "SELECT count(*) FROM import_runs WHERE id != ? AND started_at >= ? "
+            "AND started_at <= ?",
+            (baseline_run, at - 90 * DAY, at),
+        ).fetchone()[0]
+    )
+    observed = max(0.0, (at - started) / DAY)
+    note = ""
+    if observed < 30:
+        note = f"the library's history covers only {observed:.0f} days so far"
+    elif later_runs == 0:
+        note = (
+            "no import or rescan in the last 90 days: files edited on disk would not show; "
+            "rescan the library to measure"
+        )
+    return KnowledgeChange(
+        documents=documents,
+        changed_30d=changed(30),
+        changed_90d=changed(90),
+        observed_days=observed,
+        later_runs_90d=later_runs,
+        added_total=totals["added"],
+        updated_total=totals["updated"],
+        removed_total=totals["removed"],
+        note=note,
+    )
+
+
+# -- 3. how large the library is ------------------------------------------------------
+
+
+def _document_texts(workspace: Workspace) -> Iterator[str]:
+    for row in workspace.connection().execute("SELECT text FROM documents ORDER BY id"):
+        yield str(row[0])
+
+
+def library_size(workspace: Workspace, model: str, context_override: int = 0) -> LibrarySize:
+    """Tokens of the library's text with the chat model's tokenizer, next to the model's
+    context window and a typical fine-tuning set (``TYPICAL_FINE_TUNING_TOKENS``).
+
+    Document text, not chunks: chunks overlap and use the embedding model's tokenizer."""
+    tokenizer = get_tokenizer(encoding_for_model(model))
+    documents = 0
+    tokens = 0
+    for text in _document_texts(workspace):
+        documents += 1
+        tokens += tokenizer.count(text)
+    window = context_limit(model, context_override)
+    if documents == 0:
+        return LibrarySize(
+            model=model, context_window=window, note="the library has no documents yet"
+        )
+    return LibrarySize(documents=documents, tokens=tokens, model=model, context_window=window)
+
+
+# -- 4. how rigid the output format is --------------------------------------------------
+
+_FENCE = re.compile(r"^```[\w+-]*\s*\n(.*)\n```$", re.DOTALL)
+_MARKER = re.compile(r"^(#{1,6}\s|[-*+•]\s|\d{1,3}[.)]\s|>\s?|\|)")
+_LABEL = re.compile(r"^(\w[\w'/&()-]*(?: [\w'/&()-]+){0,3})\s*:(?:\s|$)")
+MAX_LABEL_CHARS = 40
+
+
+def _record(example: Any) -> Any:
+    to_openai = getattr(example, "to_openai", None)
+    return to_openai() if callable(to_openai) else example
+
+
+def _text(message: Mapping[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def assistant_turns(example: Any) -> list[Mapping[str, Any]]:
+    """The trained assistant turns of an example (weight absent or 1); for a preference
+    example, its preferred reply."""
+    record = _record(example)
+    if not isinstance(record, Mapping):
+        return []
+    if "messages" not in record and "preferred_output" in record:
+        messages = record.get("preferred_output")
+    else:
+        messages = record.get("messages")
+    if not isinstance(messages, list):
+        return []
+    return [
+        m
+        for m in messages
+        if isinstance(m, Mapping) and m.get("role") == "assistant" and m.get("weight") != 0
+    ]
+
+
+def json_reply(text: str) -> Any | None:
+    """The JSON object or array a reply consists of (optionally inside one Markdown code
+    fence), or None. Bare scalars ("42", "true") are not a structured format."""
+    stripped = text.strip()
+    fenced = _FENCE.match(stripped)
+    if fenced:
+        stripped = fenced.group(1).strip()
+    if not stripped or stripped[0] not in "[{":
+        return None
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict | list) else None
+
+
+def line_frame(line: str) -> str:
+    """The fixed part of one line of a reply: its Markdown marker and its label.
+
+    Marker: heading "#", bullet "-", numbered "1.", quote ">", table "|". Label: one to
+    four words of at most ``MAX_LABEL_CHARS`` characters in all, followed by ":" and a
+    space or the line's end, right after the marker ("Severity:", "- Next step:"). A
+    heading keeps its text, lower-cased: in a template the headings are the fixed part.
+    A line with neither is prose, "¶"."""
+    marker = ""
+    found = _MARKER.match(line)
+    rest = line
+    if found:
+        token = found.group(1).strip()
+        marker = (
+            "#"
+            if token.startswith("#")
+            else "1."
+            if token[0].isdigit()
+            else token
+            if token in (">", "|")
+            else "-"
+        )
+        rest = line[found.end() :].strip()
+    if marker == "#":
+        return "# " + " ".join(rest.lower().split())
+    if marker == "|":
+        return "|"
+    label = _LABEL.match(rest)
+    if label and len(label.group(1)) <= MAX_LABEL_CHARS:
+        name = " ".join(label.group(1).lower().split())
+        return f"{marker} {name}:".strip()
+    return marker or "¶"
+
+
+def reply_skeleton(text: str) -> tuple[str, ...]:
+    """The frames of a reply's non-empty lines, each run of equal frames collapsed to
+    one (lists and paragraphs vary in length inside one template)."""
+    frames: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        frame = line_frame(line)
+        if not frames or frames[-1] != frame:
+            frames.append(frame)
+    return tuple(frames)
+
+
+def _structured(skeleton: tuple[str, ...]) -> bool:
+    """A template needs at least two fixed parts: one label, or a plain list, is not one."""
+    return sum(1 for frame in skeleton if frame != "¶") >= 2
+
+
+def format_rigidity(examples: Iterable[Any]) -> FormatRigidity:
+    """The share of examples whose trained assistant turns are all JSON, or all follow
+    the dataset's one dominant template.
+
+    JSON: ``json_reply`` finds an object or array (tool-call turns without text count as
+    JSON: their arguments are). Template: the example's skeleton (``reply_skeleton`` of
+    each trained assistant turn, in order) is structured (``_structured``) and equals the
+    most common structured skeleton in the set, which must occur at least twice (a
+    template repeats). Examples without a trained assistant turn are left out."""
+    counted = 0
+    json_flags: list[bool] = []
+    skeletons: list[tuple[tuple[str, ...], ...] | None] = []
+    key_sets: Counter[tuple[str, ...]] = Counter()
+    for example in examples:
+        turns = assistant_turns(example)
+        if not turns:
+            continue
+        counted += 1
+        all_json = True
+        shapes: list[tuple[str, ...]] = []
+        for turn in turns:
+            text = _text(turn)
+            if not text.strip() and turn.get("tool_calls"):
+                shapes.append(("tool call",))
+                continue
+            value = json_reply(text)
+            if value is None:
+                all_json = False
+            elif isinstance(value, dict):
+                key_sets[tuple(sorted(value))] += 1
+            shapes.append(reply_skeleton(text))
+        json_flags.append(all_json)
+        structured = all(_structured(s) for s in shapes if s != ("tool call",)) and any(
+            s != ("tool call",) for s in shapes
+        )
+        skeletons.append(tuple(shapes) if structured else None)
+    if counted == 0:
+        return FormatRigidity(note="no training examples with an assistant reply yet")
+    template_counts = Counter(s for s in skeletons if s is not None)
+    dominant: tuple[tuple[str, ...], ...] | None = None
+    if template_counts:
+        best, best_count = max(template_counts.items(), key=lambda item: (item[1], item[0]))
+        if best_count >= 2:
+            dominant = best
+    template_flags = [dominant is not None and s == dominant for s in skeletons]
+    rigid = sum(1 for j, t in zip(json_flags, template_flags, strict=True) if j or t)
+    keys = ""
+    if key_sets:
+        top, _count = max(key_sets.items(), key=lambda item: (item[1], item[0]))
+        keys = ", ".join(top)
+    return FormatRigidity(
+        examples=counted,
+        json_examples=sum(json_flags),
+        template_examples=sum(template_flags),
+        rigid_examples=rigid,
+        rigid_share=rigid / counted,
+        template=" ‖ ".join(" / ".join(turn) for turn in dominant) if dominant else "",
+        json_keys=keys,
+    )
+
+
+def dataset_records(workspace: Workspace) -> list[tuple[str, Any]]:
+    """Every stored example as (dataset name, its OpenAI JSON object); [] when the
+    dataset tables do not exist yet."""
+    if not (has_table(workspace, "datasets") and has_table(workspace, "training_examples")):
+        return []
+    rows = workspace.connection().execute(
+        "SELECT d.name, e.data FROM training_examples e JOIN datasets d ON d.id = e.dataset_id "
+        "ORDER BY d.id, e.position"
+    )
+    records: list[tuple[str, Any]] = []
+    for name, data in rows:
+        try:
+            records.append((str(name), json.loads(data)))
+        except ValueError:
+            records.append((str(name), None))
+    return records
+
+
+# -- 5. retrieval latency ----------------------------------------------------------------
+
+
+def percentile_nearest_rank(values: Sequence[float], percent: float) -> float:
+    """The smallest value with at least ``percent`` % of the values at or below it
+    (nearest rank: always a value that was measured, never an interpolation)."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(percent / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def retrieval_latency(
+    workspace: Workspace, since: datetime | None, limit: int = LATENCY_MAX_SAMPLES
+) -> RetrievalLatency:
+    """Median and 95th percentile (nearest rank) of the retrieval time of searches and
+    answers logged since ``since`` (the most recent ``limit`` of them)."""
+    conn = workspace.connection()
+    threshold = _timestamp(since) if since is not None else None
+    sql = "SELECT latency_ms FROM search_log WHERE kind IN ('search', 'answer')"
+    params: list[Any] = []
+    if threshold is not None:
+        sql += " AND at >= ?"
+        params.append(threshold)
+    sql += " ORDER BY at DESC, id DESC LIMIT ?"
+    params.append(limit)
+    values = [float(row[0]) for row in conn.execute(sql, params)]
+    if not values:
+        return RetrievalLatency(
+            since=threshold,
+            note="no searches recorded yet: run a few searches or questions in the Chat tab",
+        )
+    return RetrievalLatency(
+        samples=len(values),
+        median_ms=float(statistics.median(values)),
+        p95_ms=percentile_nearest_rank(values, 95),
+        since=threshold,
+    )
+
+
+# -- 6. vocabulary ----------------------------------------------------------------------
+
+
+def words_of(text: str) -> list[str]:
+    """The words of a text, leaving out runs in scripts written without spaces."""
+    return [w for w in _WORD.findall(text) if not _UNSPACED.search(w)]
+
+
+def tokens_per_word(
+    counts: Mapping[str, int], tokenizer: Tokenizer
+) -> tuple[float, dict[str, int]]:
+    """Average tokens per word occurrence, each word encoded as it appears inside a
+    sentence (with its leading space), and the tokens of each distinct word."""
+    per_word = {word: tokenizer.count(" " + word) for word in counts}
+    occurrences = sum(counts.values())
+    total = sum(per_word[word] * n for word, n in counts.items())
+    return (total / occurrences if occurrences else 0.0), per_word
+
+
+def vocabulary_fragmentation(
+    workspace: Workspace, encoding: str, *, max_words: int = MAX_VOCABULARY_WORDS
+) -> VocabularyFragmentation:
+    """How much the tokenizer fragments the library's words compared with ordinary prose
+    (``REFERENCE_PROSE``), and the most fragmented terms.
+
+    Most fragmented: distinct words seen at least ``MIN_TERM_OCCURRENCES`` times that
+    are not in the reference prose (case-insensitive), by tokens (most first), then
+    occurrences, then alphabetically."""
+    tokenizer = get_tokenizer(encoding)
+    counts: Counter[str] = Counter()
+    taken = 0
+    sampled = False
+    for text in _document_texts(workspace):
+        words = words_of(text)
+        if taken + len(words) > max_words:
+            words = words[: max_words - taken]
+            sampled = True
+        counts.update(words)
+        taken += len(words)
+        if sampled:
+            break
+    if taken == 0:
+        return VocabularyFragmentation(
+            encoding=tokenizer.name, note="the library has no text with words yet"
+        )
+    library_tpw, per_word = tokens_per_word(counts, tokenizer)
+    reference_tpw, _ = tokens_per_word(Counter(words_of(REFERENCE_PROSE)), tokenizer)
+    ordinary = {w.lower() for w in words_of(REFERENCE_PROSE)}
+    candidates = [
+        FragmentedTerm(word, per_word[word], n)
+        for word, n in counts.items()
+        if n >= MIN_TERM_OCCURRENCES and word.lower() not in ordinary and per_word[word] > 1
+    ]
+    candidates.sort(key=lambda t: (-t.tokens, -t.occurrences, t.term))
+    return VocabularyFragmentation(
+        encoding=tokenizer.name,
+        words=taken,
+        distinct_words=len(counts),
+        library_tokens_per_word=library_tpw,
+        reference_tokens_per_word=reference_tpw,
+        ratio=library_tpw / reference_tpw,
+        fragmented_terms=tuple(candidates[:FRAGMENTED_TERMS]),
+        sampled=sampled,
+        note=f"measured on the first {taken:,} words" if sampled else "",
+    )
+
+
+# -- 7. labelled examples ----------------------------------------------------------------
+
+
+def example_is_valid(record: Any) -> bool:
+    """No format error (the dataset builder's checks); warnings are allowed."""
+    if isinstance(record, dict) and "messages" not in record and "preferred_output" in record:
+        return not check_preference_record(record)
+    problems, _roles = check_record(record)
+    return not problems
+
+
+def labelled_examples(workspace: Workspace) -> LabelledExamples:
+    """Valid examples in the datasets: in all, and in the dataset with the most."""
+    if not has_table(workspace, "datasets"):
+        return LabelledExamples(note="no datasets yet")
+    names = [
+        str(row[0])
+        for row in workspace.connection().execute("SELECT name FROM datasets ORDER BY id")
+    ]
+    valid_by_dataset = dict.fromkeys(names, 0)
+    total = 0
+    for name, record in dataset_records(workspace):
+        total += 1
+        if example_is_valid(record):
+            valid_by_dataset[name] = valid_by_dataset.get(name, 0) + 1
+    if not names:
+        return LabelledExamples(note="no datasets yet")
+    best = max(names, key=lambda n: (valid_by_dataset[n], -names.index(n)))
+    return LabelledExamples(
+        datasets=len(names),
+        examples=total,
+        valid=sum(valid_by_dataset.values()),
+        best_dataset=best,
+        best_valid=valid_by_dataset[best],
+        note="" if total else "the datasets have no examples yet",
+    )
+
+
+# -- 8. the system prompt ---------------------------------------------------------------
+
+
+def system_prompt_savings(
+    prompt_tokens: int | None, requests_per_day: int | None
+) -> SystemPromptSavings:
+    """Tokens a day a fine-tuned model could save by not needing the prompt: its tokens
+    times the requests a day the user expects."""
+    if prompt_tokens is None or prompt_tokens <= 0:
+        return SystemPromptSavings(
+            requests_per_day=requests_per_day, note="enter your system prompt to measure it"
+        )
+    if requests_per_day is None or requests_per_day < 0:
+        return SystemPromptSavings(
+            prompt_tokens=prompt_tokens, note="enter how many requests a day you expect"
+        )
+    return SystemPromptSavings(
+        prompt_tokens=prompt_tokens,
+        requests_per_day=requests_per_day,
+        tokens_per_day=prompt_tokens * requests_per_day,
+    )
+
+
+# -- 9. the provider ---------------------------------------------------------------------
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def provider_kind(settings: Settings) -> str:
+    """openai | azure | local | custom, from the preset and the base URL's host."""
+    host = _host(settings.base_url)
+    if host == "api.openai.com" or (settings.provider == "openai" and not host):
+        return "openai"
+    if host.endswith((".openai.azure.com", ".cognitiveservices.azure.com")):
+        return "azure"
+    if settings.provider in LOCAL_PROVIDERS:
+        return "local"
+    return "custom"
+
+
+def accepted_jobs(workspace: Workspace, base_url: str) -> tuple[int, float | None]:
+    """(jobs the provider at ``base_url`` accepted, when the last was created); (0, None)
+    while the job tracker's table does not exist."""
+    if not has_table(workspace, JOBS_TABLE):
+        return 0, None
+    try:
+        row = (
+            workspace.connection()
+            .execute(
+                f"SELECT count(*), max(created_at) FROM {JOBS_TABLE} "
+                "WHERE job_id != '' AND rtrim(base_url, '/') = ?",
+                (base_url.rstrip("/"),),
+            )
+            .fetchone()
+        )
+    except sqlite3.Error as exc:  # a table from a version we do not know
+        log.warning("Could not read fine-tuning jobs: %s", exc)
+        return 0, None
+    last = row[1]
+    return int(row[0]), (float(last) if last is not None else None)
+
+
+def provider_can_fine_tune(
+    settings: Settings, workspace: Workspace, today: date
+) -> ProviderFineTuning:
+    """Whether the chosen provider can still run a fine-tuning job.
+
+    OpenAI: no after ``OPENAI_NO_NEW_JOBS``; before it, yes if a job from this workspace
+    was accepted (an existing user) or the date is before ``OPENAI_CLOSED_TO_NEW_USERS``,
+    unknown otherwise (closed to new users; an organisation that fine-tuned elsewhere
+    may still qualify). Ollama and LM Studio: no (they serve models, they do not train
+    them). Azure and other servers: yes once a job was accepted, unknown before."""
+    kind = provider_kind(settings)
+    jobs, last = accepted_jobs(workspace, settings.base_url)
+    common = {
+        "provider": settings.provider,
+        "base_url": settings.base_url,
+        "accepted_jobs": jobs,
+        "last_accepted_at": last,
+    }
+    accepted = (
+        f"{_plural(jobs, 'job')} from this workspace {'was' if jobs == 1 else 'were'} accepted"
+    )
+    if kind == "openai":
+        if today >= OPENAI_NO_NEW_JOBS:
+            return ProviderFineTuning(
+                **common,
+                can_fine_tune="no",
+                note=f"OpenAI is reported to accept no new fine-tuning jobs after "
+                f"{OPENAI_NO_NEW_JOBS.isoformat()}",
+            )
+        left = (OPENAI_NO_NEW_JOBS - today).days
+        if jobs:
+            return ProviderFineTuning(
+                **common,
+                can_fine_tune="yes",
+                days_until_cutoff=left,
+                note=f"{accepted}; OpenAI is reported to stop new jobs on "
+                f"{OPENAI_NO_NEW_JOBS.isoformat()} ({_plural(left, 'day')} left)",
+            )
+        if today < OPENAI_CLOSED_TO_NEW_USERS:
+            return ProviderFineTuning(
+                **common,
+                can_fine_tune="yes",
+                days_until_cutoff=left,
+                note=f"OpenAI closes fine-tuning to new users on "
+                f"{OPENAI_CLOSED_TO_NEW_USERS.isoformat()}",
+            )
+        return ProviderFineTuning(
+            **common,
+            can_fine_tune="unknown",
+            days_until_cutoff=left,
+            note=f"OpenAI fine-tuning has been closed to new users since "
+            f"{OPENAI_CLOSED_TO_NEW_USERS.isoformat()} and no job from this workspace has "
+            "been accepted: it works only if your organisation fine-tuned before",
+        )
+    if kind == "local":
+        return ProviderFineTuning(
+            **common,
+            can_fine_tune="no",
+            note="Ollama and LM Studio serve models but have no fine-tuning API; train with "
+            "another tool (the exported JSONL works) and load the result",
+        )
+    if jobs:
+        return ProviderFineTuning(**common, can_fine_tune="yes", note=accepted)
+    where = "Azure OpenAI" if kind == "azure" else "this server"
+    return ProviderFineTuning(
+        **common,
+        can_fine_tune="unknown",
+        note=f"no job from this workspace has been accepted yet; whether {where} can "
+        "fine-tune your model is not known until one is",
+    )
+
+
+# -- evaluation sets and chunking (for the warnings) -------------------------------------
+
+
+def evaluation_sets(workspace: Workspace) -> EvaluationSets:
+    if not has_table(workspace, "evaluation_sets"):
+        return EvaluationSets(note="no evaluation set yet")
+    count = int(
+        workspace.connection().execute("SELECT count(*) FROM evaluation_sets").fetchone()[0]
+    )
+    return EvaluationSets(sets=count, note="" if count else "no evaluation set yet")
+
+
+def chunking_config(workspace: Workspace) -> ChunkingConfig:
+    """The library's chunking strategy; no saved configuration means the default."""
+    chunks = int(workspace.connection().execute("SELECT count(*) FROM chunks").fetchone()[0])
+    raw = workspace.get_meta(CHUNKING_META_KEY)
+    name = DEFAULT_CHUNKING
+    configured = False
+    note = ""
+    if raw:
+        try:
+            config = json.loads(raw)
+            if isinstance(config, dict) and isinstance(config.get("name"), str):
+                name = config["name"]
+                configured = True
+        except ValueError:
+            note = "the saved chunking configuration could not be read; assuming the default"
+    return ChunkingConfig(
+        strategy=name, configured=configured, naive=name == NAIVE_CHUNKING, chunks=chunks, note=note
+    )
+
+
+# -- everything ---------------------------------------------------------------------------
+
+
+def gather_evidence(
+    workspace: Workspace,
+    settings: Settings,
+    answers: Answers | DecisionInputs | None,
+    now: datetime,
+) -> Evidence:
+    """Measure every figure. Slow on a large library (it tokenizes the whole text twice):
+    run it on a worker."""
+    if answers is None:
+        inputs = DecisionInputs()
+    elif isinstance(answers, DecisionInputs):
+        inputs = answers
+    else:
+        inputs = answers.inputs
+    model = settings.chat_model
+    override = int(settings.extra.get("context_limit", 0) or 0)
+    encoding = encoding_for_model(model)
+    prompt_tokens = (
+        get_tokenizer(encoding).count(inputs.system_prompt) if inputs.system_prompt else None
+    )
+    return Evidence(
+        measured_at=_timestamp(now),
+        chat_model=model,
+        knowledge=knowledge_change(workspace, now),
+        size=library_size(workspace, model, override),
+        format=format_rigidity(record for _name, record in dataset_records(workspace)),
+        latency=retrieval_latency(workspace, now - timedelta(days=LATENCY_WINDOW_DAYS)),
+        vocabulary=vocabulary_fragmentation(workspace, encoding),
+        examples=labelled_examples(workspace),
+        prompt=system_prompt_savings(prompt_tokens, inputs.requests_per_day),
+        provider=provider_can_fine_tune(settings, workspace, _today(now)),
+        evaluation=evaluation_sets(workspace),
+        chunking=chunking_config(workspace),
+        inputs=inputs,
+    )
+
+
+def _today(now: datetime) -> date:
+    """The date where the user is (``now`` carries their time zone, or is local)."""
+    return now.date()
