@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import argparse
 
-from desktop.commands import chat_cmd, dataset_cmd, library_cmd, retrieval_cmd, settings_cmd
+from desktop.commands import (
+    chat_cmd,
+    dataset_cmd,
+    jobs_cmd,
+    library_cmd,
+    retrieval_cmd,
+    settings_cmd,
+)
 
-MODULES = (settings_cmd, library_cmd, retrieval_cmd, chat_cmd, dataset_cmd)
+MODULES = (settings_cmd, library_cmd, retrieval_cmd, chat_cmd, dataset_cmd, jobs_cmd)
 
 
 def register_all(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
