@@ -68,7 +68,14 @@ def tab_factories(context, tasks):
         tab.open_settings.connect(window.open_settings)
         return tab
 
-    return {"Library": library, "Chat": chat}
+    def decide(window):
+        from desktop.ui.decision.decide_tab import DecideTab
+
+        tab = DecideTab(context, tasks, window.report_task_error)
+        window.decide_tab = tab
+        return tab
+
+    return {"Library": library, "Chat": chat, "Decide": decide}
 
 
 def _screenshot_and_quit(window, path: str) -> None:

@@ -56,6 +56,9 @@ class Settings:
     request_timeout: float = 60.0
     max_retries: int = 2
     max_import_mb: float = 50.0
+    # Whether a key was saved to the keychain (never the key itself): lets RAGTune choose
+    # the embedder without opening the keychain at start-up, which can show a prompt.
+    api_key_saved: bool = False
     # Retrieval. "auto" uses the provider's embedding model when an API key or a local
     # server is set up, and the bundled model otherwise (so search works offline).
     retrieval_embedder: str = "auto"  # auto | local | openai

@@ -17,7 +17,7 @@ from desktop.retrieval.embedders import (
 )
 from desktop.retrieval.indexing import IndexPlan, index_status, plan_index
 from desktop.retrieval.search import Retriever, SearchSettings
-from desktop.settings import Settings
+from desktop.settings import OPENAI_BASE_URL, Settings
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,12 @@ class RetrievalService:
             raise ValueError(f"unknown embedder {choice!r}: use local or openai")
         if choice != "auto":
             return choice
-        config = self.context.provider_config()
-        return "openai" if config.api_key or not config.needs_key else "local"
+        # Decided without reading the keychain (that may open an unlock prompt).
+        settings, env = self.context.settings, self.context.env
+        if env.api_key or env.base_url:
+            return "openai"
+        local_server = settings.base_url.rstrip("/") != OPENAI_BASE_URL
+        return "openai" if local_server or settings.api_key_saved else "local"
 
     def embedder(self, requested: str | None = None) -> Embedder:
         settings = self.context.settings

@@ -36,8 +36,7 @@ _NOT_BUILT = {
     "Chat": "Grounded chat with retrieved sources is not built yet. It needs the Library "
     "and the retrieval index first.",
     "Fine-tuning": "The dataset builder and the job tracker are not built yet.",
-    "Decide": "The RAG-vs-fine-tuning checklist is not built yet. It will read its evidence "
-    "from the Library, Chat and Fine-tuning tabs.",
+    "Decide": "The RAG-vs-fine-tuning checklist could not be built.",
 }
 
 TabFactory = Callable[["MainWindow"], QWidget]

@@ -216,7 +216,13 @@ class SettingsDialog(QDialog):
     def _remove_key(self) -> None:
         secrets = self.context.secrets
         account = account_for(self.base_url_edit.text().strip())
-        worker = self.tasks.run(secrets.delete, account, title="Removing the key")
+        context = self.context
+
+        def remove() -> None:
+            secrets.delete(account)
+            context.save_settings(context.settings.replace(api_key_saved=False))
+
+        worker = self.tasks.run(remove, title="Removing the key", queue="settings")
         worker.signals.finished.connect(self._load_keychain_state)
 
     # -- test connection ------------------------------------------------------------------------
@@ -268,10 +274,12 @@ class SettingsDialog(QDialog):
         context = self.context
 
         def write() -> bool | None:
-            context.save_settings(settings)
-            if key is None:
-                return None
-            return context.secrets.set(account_for(settings.base_url), key)
+            stored = (
+                None if key is None else context.secrets.set(account_for(settings.base_url), key)
+            )
+            saved = settings.api_key_saved if stored is None else stored
+            context.save_settings(settings.replace(api_key_saved=saved))
+            return stored
 
         self.buttons.setEnabled(False)
         worker = self.tasks.run(write, title="Saving settings", queue="settings")

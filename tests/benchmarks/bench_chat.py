@@ -20,14 +20,45 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from desktop.chat.prompt import build_prompt  # noqa: E402
-from desktop.retrieval.embedders import EmbedderKey, normalise  # noqa: E402
-from desktop.retrieval.search import Retriever, SearchSettings  # noqa: E402
-from desktop.workspace import Workspace  # noqa: E402
+from desktop.chat.prompt import build_prompt
+from desktop.retrieval.embedders import EmbedderKey, normalise
+from desktop.retrieval.search import Retriever, SearchSettings
+from desktop.workspace import Workspace
 
-WORDS = ("hub agent shelf sync conflict quota drive relay console port snapshot policy "
-         "refund plan invoice ghost tidemark restore backup network firmware release "
-         "error warning update install license price user admin device office").split()
+WORDS = [
+    "hub",
+    "agent",
+    "shelf",
+    "sync",
+    "conflict",
+    "quota",
+    "drive",
+    "relay",
+    "console",
+    "port",
+    "snapshot",
+    "policy",
+    "refund",
+    "plan",
+    "invoice",
+    "ghost",
+    "tidemark",
+    "restore",
+    "backup",
+    "network",
+    "firmware",
+    "release",
+    "error",
+    "warning",
+    "update",
+    "install",
+    "license",
+    "price",
+    "user",
+    "admin",
+    "device",
+    "office",
+]
 
 
 class StaticQueryEmbedder:
@@ -43,8 +74,11 @@ class StaticQueryEmbedder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         seeds = [int(hashlib.sha1(t.encode()).hexdigest()[:8], 16) for t in texts]
-        return normalise(np.stack([np.random.default_rng(s).normal(size=self.dims)
-                                   .astype(np.float32) for s in seeds]))
+        return normalise(
+            np.stack(
+                [np.random.default_rng(s).normal(size=self.dims).astype(np.float32) for s in seeds]
+            )
+        )
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -61,8 +95,9 @@ def build(path: Path, chunks: int, dims: int) -> Workspace:
         tx.executemany(
             "INSERT INTO documents(id, source_path, title, format, size_bytes, modified_time, "
             "content_hash, imported_at, updated_at, text) VALUES (?, ?, ?, 'text', 0, 0, ?, 0, "
-            "0, '')", ((d + 1, f"/docs/{d}.txt", f"Document {d}", str(d))
-                       for d in range(documents)))
+            "0, '')",
+            ((d + 1, f"/docs/{d}.txt", f"Document {d}", str(d)) for d in range(documents)),
+        )
         rows = []
         vectors = []
         for i in range(chunks):
@@ -71,13 +106,17 @@ def build(path: Path, chunks: int, dims: int) -> Workspace:
             digest = hashlib.sha256(text.encode()).hexdigest()
             rows.append((i // 50 + 1, i % 50, 0, len(text), text, 80, digest))
             vectors.append(digest)
-        tx.executemany("INSERT INTO chunks(document_id, idx, char_start, char_end, text, "
-                       "token_count, text_hash) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        tx.executemany(
+            "INSERT INTO chunks(document_id, idx, char_start, char_end, text, "
+            "token_count, text_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
         matrix = normalise(rng.normal(size=(chunks, dims)).astype(np.float32))
         tx.executemany(
             "INSERT INTO embeddings(embedder, model, dimensions, text_hash, vector, created_at) "
             "VALUES ('bench', 'bench', ?, ?, ?, 0)",
-            ((dims, digest, matrix[i].tobytes()) for i, digest in enumerate(vectors)))
+            ((dims, digest, matrix[i].tobytes()) for i, digest in enumerate(vectors)),
+        )
     return workspace
 
 
@@ -98,9 +137,12 @@ def measure(workspace: Workspace, dims: int, questions: int) -> dict[str, float]
         search_times.append((t1 - t0) * 1000)
         times.append((t2 - t0) * 1000)
     ordered = sorted(times)
-    return {"load_s": load, "median_ms": statistics.median(times),
-            "p95_ms": ordered[int(0.95 * (len(ordered) - 1))],
-            "search_median_ms": statistics.median(search_times)}
+    return {
+        "load_s": load,
+        "median_ms": statistics.median(times),
+        "p95_ms": ordered[int(0.95 * (len(ordered) - 1))],
+        "search_median_ms": statistics.median(search_times),
+    }
 
 
 def main() -> None:
@@ -119,13 +161,17 @@ def main() -> None:
             results[count] = measure(workspace, args.dims, args.questions)
             workspace.close()
             r = results[count]
-            print(f"{count:>7,} chunks × {args.dims}: built in {built:.1f} s, index loaded in "
-                  f"{r['load_s']:.2f} s; per question (hybrid k=5 + prompt): median "
-                  f"{r['median_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms "
-                  f"(search alone {r['search_median_ms']:.1f} ms)")
+            print(
+                f"{count:>7,} chunks × {args.dims}: built in {built:.1f} s, index loaded in "
+                f"{r['load_s']:.2f} s; per question (hybrid k=5 + prompt): median "
+                f"{r['median_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms "
+                f"(search alone {r['search_median_ms']:.1f} ms)"
+            )
     small, large = results[1_000], results[args.chunks]
-    print(f"ratio {args.chunks:,} / 1,000 chunks: {large['median_ms'] / small['median_ms']:.1f}×"
-          f" for {args.chunks // 1000}× the chunks")
+    print(
+        f"ratio {args.chunks:,} / 1,000 chunks: {large['median_ms'] / small['median_ms']:.1f}×"
+        f" for {args.chunks // 1000}× the chunks"
+    )
     print(json.dumps({str(k): v for k, v in results.items()}))
 
 

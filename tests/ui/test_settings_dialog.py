@@ -131,3 +131,22 @@ def test_a_locked_keychain_neither_hangs_nor_freezes_the_window(
     assert time.monotonic() - started < 3
     assert "locked" in dialog.keychain_label.text()
     assert heartbeat.longest_stall_ms < 100
+
+
+def test_saving_a_key_records_that_one_was_saved_without_storing_it(
+    qtbot: QtBot, dialog: SettingsDialog, app_context: AppContext, fake_openai: FakeOpenAI
+) -> None:
+    """The flag lets start-up choose the embedder without opening the keychain."""
+    from desktop.retrieval.service import RetrievalService
+
+    assert RetrievalService(app_context).choice() == "local"  # nothing set up yet
+    app_context.save_settings(app_context.settings.replace(base_url=fake_openai.base_url))
+    assert RetrievalService(app_context).choice() == "openai"  # a local server needs no key
+    app_context.save_settings(app_context.settings.replace(base_url="https://api.openai.com/v1"))
+    dialog.base_url_edit.setText("https://api.openai.com/v1")
+    dialog.key_edit.setText("sk-flag-test-123456")
+    with qtbot.waitSignal(dialog.settings_saved, timeout=5000):
+        dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+    # Session-only (no secure keychain here): nothing was saved to a keychain.
+    assert app_context.settings.api_key_saved is False
+    assert RetrievalService(app_context).choice() == "local"

@@ -189,7 +189,15 @@ class ChatTab(QWidget):
         self.sources.open_chunk.connect(self.open_chunk.emit)
         self.retrieval_panel.open_chunk.connect(self.open_chunk.emit)
         self.refresh_conversations()
-        self.refresh_models()
+        self._models_loaded = False
+
+    def showEvent(self, event: object) -> None:
+        """The server's models are listed when the tab is first shown, not at start-up:
+        listing reads the API key, and the keychain may ask to be unlocked."""
+        super().showEvent(event)  # type: ignore[arg-type]
+        if not self._models_loaded:
+            self._models_loaded = True
+            self.refresh_models()
 
     # -- models ---------------------------------------------------------------------------------
 

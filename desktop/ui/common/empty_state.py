@@ -19,9 +19,9 @@ class EmptyState(QWidget):
         self.text_label.setWordWrap(True)
         self.text_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.text_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.text_label.setFixedWidth(520)
+        self.text_label.setFixedWidth(420)
         # A wrapped label placed with an alignment flag is not given its height-for-width.
-        self.text_label.setMinimumHeight(self.text_label.heightForWidth(520))
+        self.text_label.setMinimumHeight(self.text_label.heightForWidth(420))
         layout.addWidget(self.title_label)
         row = QHBoxLayout()
         row.addStretch(1)

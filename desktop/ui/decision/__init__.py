@@ -1,0 +1,1 @@
+"""The Decide tab: the checklist, the recommendation, the comparison and the report."""
