@@ -4,6 +4,7 @@ imports wait until after the first paint."""
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -75,7 +76,31 @@ def tab_factories(context, tasks):
         window.decide_tab = tab
         return tab
 
-    return {"Library": library, "Chat": chat, "Decide": decide}
+    def finetune(window):
+        from desktop.ui.finetune.finetune_tab import FineTuningTab
+
+        tab = FineTuningTab(context, tasks, window.report_task_error)
+        window.finetune_tab = tab
+        tab.show_requested.connect(lambda: window.select_tab("Fine-tuning"))
+        chat_tab = getattr(window, "chat_tab", None)
+        if chat_tab is not None:  # built first: tabs are made in their order
+            chat_tab.save_example.connect(
+                lambda q, a, s, c: tab.add_example_from_chat(q, a, system_prompt=s, context=c)
+            )
+
+            def use_in_chat(model: str) -> None:
+                window.select_tab("Chat")
+                chat_tab.use_model(model)
+
+            def compare_in_chat(model: str) -> None:
+                use_in_chat(model)
+                chat_tab.compare()
+
+            tab.use_model.connect(use_in_chat)
+            tab.compare_model.connect(compare_in_chat)
+        return tab
+
+    return {"Library": library, "Chat": chat, "Fine-tuning": finetune, "Decide": decide}
 
 
 def _screenshot_and_quit(window, path: str) -> None:
@@ -131,9 +156,13 @@ def run_app(args: argparse.Namespace) -> int:
     else:
         from desktop.warmup import warm_up
 
-        window.first_painted.connect(
-            lambda: tasks.run(warm_up, context, title="Getting ready", queue="warm-up")
-        )
+        def after_first_paint() -> None:
+            tasks.run(warm_up, context, title="Getting ready", queue="warm-up")
+            # What start-up created lives as long as the app: keep it out of the garbage
+            # collector's full passes, which otherwise take ~0.1 s on the GUI thread.
+            gc.freeze()
+
+        window.first_painted.connect(after_first_paint)
     code = app.exec()
     tasks.shutdown()
     context.close()

@@ -22,6 +22,8 @@ from desktop.progress import Cancelled, CancelToken, Progress
 
 log = logging.getLogger(__name__)
 
+STORE_QUEUE = "store"  # the one writer to the workspace; its queued writes survive a quit
+
 
 @dataclass(frozen=True)
 class TaskError:
@@ -144,6 +146,7 @@ class TaskManager(QObject):
             self._pool.setMaxThreadCount(max_threads)
         self._serial: dict[str, QThreadPool] = {}
         self._running: dict[int, Worker] = {}
+        self._pending: dict[int, tuple[QThreadPool, Worker, str | None]] = {}
         self._closed = False
 
     @property
@@ -162,10 +165,15 @@ class TaskManager(QObject):
         worker.signals.finished.connect(lambda w=worker: self._finish(w))
         self.task_started.emit(worker)
         pool = self._pool_for(queue)
-        QTimer.singleShot(0, self, lambda: self._start(pool, worker))
+        self._pending[worker.id] = (pool, worker, queue)
+        QTimer.singleShot(0, self, lambda: self._start(worker.id))
         return worker
 
-    def _start(self, pool: QThreadPool, worker: Worker) -> None:
+    def _start(self, worker_id: int) -> None:
+        entry = self._pending.pop(worker_id, None)
+        if entry is None:
+            return
+        pool, worker, _queue = entry
         if self._closed:
             worker.cancel()
             worker.run()  # emits cancelled and finished at once, on this thread
@@ -206,9 +214,19 @@ class TaskManager(QObject):
         return all(pool.waitForDone(msecs) for pool in pools)
 
     def shutdown(self, msecs: int = 10_000) -> bool:
-        """Cancel everything, wait for running work, and start nothing new."""
+        """Cancel everything, wait for running work, and start nothing new, except that
+        writes already queued for the store still run: an edit made just before quitting
+        is saved, not dropped."""
+        drained = set()
+        for worker_id, (pool, worker, queue) in list(self._pending.items()):
+            if queue == STORE_QUEUE and not worker.is_cancelled:
+                del self._pending[worker_id]
+                drained.add(worker_id)
+                pool.start(worker)
         self._closed = True
-        self.cancel_all()
+        for worker in self.running:
+            if worker.id not in drained:
+                worker.cancel()
         finished = self.wait_for_all(msecs)
         if not finished:
             log.warning("Some background tasks did not stop within %d ms", msecs)

@@ -129,3 +129,14 @@ def test_shutdown_cancels_and_waits(qtbot: QtBot) -> None:
     assert manager.shutdown(5000)
     assert stopped.is_set()
     assert time.monotonic() - started < 2
+
+
+def test_quitting_still_runs_writes_queued_for_the_store(qtbot: QtBot) -> None:
+    """An edit made just before quitting is saved, not dropped: queued store writes run;
+    other queued work does not start."""
+    manager = TaskManager()
+    written: list[str] = []
+    manager.run(lambda: written.append("edit"), title="save edit", queue="store")
+    manager.run(lambda: written.append("search"), title="search", queue="search")
+    assert manager.shutdown(5000)  # before the event loop ever started them
+    assert written == ["edit"]

@@ -38,6 +38,7 @@ class VectorIndex:
         self.document_ids = np.zeros(0, dtype=np.int64)
         self.matrix = np.zeros((0, key.dimensions), dtype=np.float32)
         self._row: dict[int, int] = {}
+        self._generation: int | None = None
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -50,6 +51,11 @@ class VectorIndex:
     def sync(self, workspace: Workspace) -> tuple[int, int]:
         """Bring the matrix in step with the workspace; returns (added, removed) rows."""
         conn = workspace.connection()
+        generation = int(
+            conn.execute("SELECT value FROM index_generation WHERE id = 1").fetchone()[0]
+        )
+        if generation == self._generation:
+            return 0, 0  # no chunk or vector changed since the last sync (schema 8 triggers)
         rows = conn.execute(
             "SELECT c.id, c.document_id FROM chunks c JOIN embeddings e "
             "ON e.text_hash = c.text_hash AND e.embedder = ? AND e.model = ? "
@@ -77,6 +83,7 @@ class VectorIndex:
                 )
             if removed or added_ids:
                 self._row = {int(chunk_id): row for row, chunk_id in enumerate(self.ids)}
+            self._generation = generation
         return len(added_ids), removed
 
     def _fetch(self, workspace: Workspace, chunk_ids: list[int]) -> npt.NDArray[np.float32]:
@@ -86,7 +93,9 @@ class VectorIndex:
             part = chunk_ids[start : start + _SQL_BATCH]
             marks = ",".join("?" * len(part))
             for chunk_id, blob in conn.execute(
-                f"SELECT c.id, e.vector FROM chunks c JOIN embeddings e "
+                # CROSS JOIN keeps chunks (looked up by id) as the outer loop; a plain
+                # JOIN let SQLite walk every embedding of the key per batch (quadratic).
+                f"SELECT c.id, e.vector FROM chunks c CROSS JOIN embeddings e "
                 f"ON e.text_hash = c.text_hash AND e.embedder = ? AND e.model = ? "
                 f"AND e.dimensions = ? WHERE c.id IN ({marks})",
                 (self.key.embedder, self.key.model, self.key.dimensions, *part),

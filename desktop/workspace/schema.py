@@ -288,6 +288,33 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, DATASET_MIGRATION_DESCRIPTION, DATASET_MIGRATION_SQL),
     Migration(6, JOBS_MIGRATION_DESCRIPTION, JOBS_MIGRATION_SQL),
     Migration(7, DECISION_MIGRATION_DESCRIPTION, DECISION_MIGRATION_SQL),
+    Migration(
+        8,
+        "retrieval: a generation counter, so an unchanged vector index skips its sync",
+        """
+        CREATE TABLE index_generation (
+            id    INTEGER PRIMARY KEY CHECK (id = 1),
+            value INTEGER NOT NULL
+        ) STRICT;
+        INSERT INTO index_generation(id, value) VALUES (1, 0);
+        CREATE TRIGGER index_generation_chunk_insert AFTER INSERT ON chunks BEGIN
+            UPDATE index_generation SET value = value + 1 WHERE id = 1;
+        END;
+        CREATE TRIGGER index_generation_chunk_delete AFTER DELETE ON chunks BEGIN
+            UPDATE index_generation SET value = value + 1 WHERE id = 1;
+        END;
+        CREATE TRIGGER index_generation_chunk_update AFTER UPDATE OF text_hash, document_id
+        ON chunks BEGIN
+            UPDATE index_generation SET value = value + 1 WHERE id = 1;
+        END;
+        CREATE TRIGGER index_generation_embedding_insert AFTER INSERT ON embeddings BEGIN
+            UPDATE index_generation SET value = value + 1 WHERE id = 1;
+        END;
+        CREATE TRIGGER index_generation_embedding_delete AFTER DELETE ON embeddings BEGIN
+            UPDATE index_generation SET value = value + 1 WHERE id = 1;
+        END;
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -77,6 +77,8 @@ def _meta(
 class ChatTab(QWidget):
     open_settings = Signal()
     open_chunk = Signal(int, int, int)
+    # question, answer, system prompt (or None), retrieved context text (or None)
+    save_example = Signal(str, str, object, object)
 
     def __init__(
         self,
@@ -230,6 +232,13 @@ class ChatTab(QWidget):
         self.model.setCurrentText(current)
         self.compare_button.setEnabled(True)
 
+    def use_model(self, model: str) -> None:
+        """Select a model (a fine-tuned one from the Fine-tuning tab) for the next question."""
+        if model and self.model.findText(model) < 0:
+            self.model.addItem(model)
+        self.model.setCurrentText(model)
+        self.views.setCurrentIndex(0)
+
     def fine_tuned_model(self) -> str | None:
         current = self.model.currentText()
         if current.startswith("ft:"):
@@ -380,7 +389,18 @@ class ChatTab(QWidget):
         card.prompt_requested.connect(self.show_prompt)
         card.retry_requested.connect(lambda c: self.ask(c.question))
         card.settings_requested.connect(self.open_settings.emit)
+        card.save_requested.connect(self._save_as_example)
         return card
+
+    def _save_as_example(self, card: AnswerCard) -> None:
+        """Hand the answer to the dataset builder; the user edits it there and chooses
+        whether the retrieved context stays in the user turn."""
+        prompt = card.data.get("prompt") or {}
+        messages = prompt.get("messages") or []  # type: ignore[union-attr]
+        system = messages[0]["content"] if messages and messages[0]["role"] == "system" else None
+        sources = card.data.get("sources") or []
+        context = "\n\n".join(f"[{n}] {s.text}" for n, s in enumerate(sources, start=1)) or None  # type: ignore[union-attr]
+        self.save_example.emit(card.question, card.text, system, context)
 
     def ask(self, question: str | None = None) -> Worker | None:
         question = (

@@ -35,6 +35,7 @@ class AnswerCard(QFrame):
     citation_clicked = Signal(object, int)  # AnswerCard, source number
     prompt_requested = Signal(object)
     retry_requested = Signal(object)
+    save_requested = Signal(object)
     settings_requested = Signal()
 
     def __init__(self, question: str, meta: str = "", parent: QWidget | None = None) -> None:
@@ -66,10 +67,16 @@ class AnswerCard(QFrame):
         self.retry_button.hide()
         self.settings_button = QPushButton("Open settings…")
         self.settings_button.hide()
+        self.save_button = QPushButton("Save as training example")
+        self.save_button.setToolTip(
+            "Open this question and answer, editable, in the Fine-tuning tab's dataset builder"
+        )
+        self.save_button.setEnabled(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.meta, 1)
         buttons.addWidget(self.settings_button)
         buttons.addWidget(self.retry_button)
+        buttons.addWidget(self.save_button)
         buttons.addWidget(self.prompt_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.question_label)
@@ -83,6 +90,7 @@ class AnswerCard(QFrame):
         self.prompt_button.clicked.connect(lambda: self.prompt_requested.emit(self))
         self.retry_button.clicked.connect(lambda: self.retry_requested.emit(self))
         self.settings_button.clicked.connect(self.settings_requested.emit)
+        self.save_button.clicked.connect(lambda: self.save_requested.emit(self))
         self.answer.set_answer_markdown("_…_")
 
     def mousePressEvent(self, event: object) -> None:
@@ -110,6 +118,7 @@ class AnswerCard(QFrame):
         self.show_note(status, note)
         self.meta.setText(meta)
         self.prompt_button.setEnabled(bool(self.data.get("prompt")))
+        self.save_button.setEnabled(bool(text))
         self.retry_button.setVisible(status in ("cut_off", "error", "stopped"))
         self.settings_button.setVisible(
             status == "no_provider" or self.data.get("error_kind") in ("auth", "not_found")

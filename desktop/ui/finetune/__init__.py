@@ -1,0 +1,2 @@
+"""The Fine-tuning tab: the dataset builder (examples, validation, statistics, import,
+export, drafting from documents)."""

@@ -1,0 +1,66 @@
+"""The Fine-tuning tab: the dataset builder and the job tracker, side by side as views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+
+from desktop.context import AppContext
+from desktop.ui.finetune.dataset_builder import DatasetBuilder
+from desktop.ui.finetune.jobs_view import JobsView
+from desktop.ui.finetune.undo import StoreCommand
+from desktop.workers import TaskError, TaskManager
+
+
+class FineTuningTab(QWidget):
+    show_requested = Signal()  # e.g. a chat answer was saved: bring the tab to the front
+    use_model = Signal(str)  # a fine-tuned model or checkpoint to select in the Chat tab
+    compare_model = Signal(str)
+
+    def __init__(
+        self,
+        context: AppContext,
+        tasks: TaskManager,
+        report_error: Callable[[str, TaskError], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.tasks = tasks
+        self.builder = DatasetBuilder(context, tasks, report_error)
+        self.builder.show_requested.connect(self._show_builder)
+        self.jobs = JobsView(context, tasks, report_error)
+        self.jobs.use_model.connect(self.use_model.emit)
+        self.jobs.compare_model.connect(self.compare_model.emit)
+        self.views = QTabWidget()
+        self.views.addTab(self.builder, "Datasets")
+        self.views.addTab(self.jobs, "Jobs")
+        self.views.currentChanged.connect(self._view_changed)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.views)
+
+    def _show_builder(self) -> None:
+        self.views.setCurrentWidget(self.builder)
+        self.show_requested.emit()
+
+    def _view_changed(self) -> None:
+        if self.views.currentWidget() is self.jobs:
+            self.jobs.refresh_datasets()  # datasets may have changed in the builder
+
+    def add_example_from_chat(
+        self,
+        question: str,
+        answer: str,
+        *,
+        system_prompt: str | None,
+        context: str | None,
+    ) -> StoreCommand:
+        """Save a chat answer as a training example in the current dataset ("Saved
+        answers" when there is none) and open it, editable, in the builder; the editor
+        lets the user keep the retrieved context in the user turn or strip it."""
+        return self.builder.add_example_from_chat(
+            question, answer, system_prompt=system_prompt, context=context
+        )

@@ -1,0 +1,51 @@
+"""From an answer in the Chat tab to an editable training example in the Fine-tuning tab,
+through the real main window."""
+
+from __future__ import annotations
+
+from pytestqt.qtbot import QtBot
+
+from desktop.app import build_main_window
+from desktop.context import AppContext
+from desktop.finetune.store import DatasetStore
+from desktop.retrieval.service import RetrievalService
+from desktop.warmup import warm_up
+from desktop.workers import TaskManager
+from tests.helpers.fake_openai import FakeOpenAI
+
+
+def test_save_as_training_example_opens_it_in_the_dataset_builder(
+    qtbot: QtBot,
+    chat_context: AppContext,
+    retrieval: RetrievalService,
+    tasks: TaskManager,
+    fake_openai: FakeOpenAI,
+) -> None:
+    warm_up(chat_context)
+    window = build_main_window(chat_context, tasks)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: hasattr(window, "finetune_tab"), timeout=5000)
+    window.select_tab("Chat")
+    chat = window.chat_tab
+    fake_openai.chat_reply = "Refunds arrive within 14 days [1]."
+    chat.input.setPlainText("When do I get my money back?")
+    chat.ask()
+    qtbot.waitUntil(lambda: chat.active is None, timeout=20_000)
+    card = chat.view.cards[-1]
+    assert card.save_button.isEnabled()
+    card.save_button.click()
+    qtbot.waitUntil(
+        lambda: window.tabs.tabText(window.tabs.currentIndex()) == "Fine-tuning", timeout=5000
+    )
+
+    def saved() -> list:
+        store = DatasetStore(chat_context.workspace)
+        dataset = store.dataset_by_name("Saved answers")
+        return store.examples(dataset.id) if dataset else []
+
+    qtbot.waitUntil(lambda: len(saved()) == 1, timeout=5000)
+    example = saved()[0]
+    assert example.question.startswith("When do I get my money back?")
+    assert example.answer == "Refunds arrive within 14 days [1]."
+    assert example.system_prompt  # the grounded system prompt that was sent
