@@ -315,6 +315,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         END;
         """,
     ),
+    Migration(
+        9,
+        "retrieval: document frequency of each indexed term (fts5vocab)",
+        """
+        CREATE VIRTUAL TABLE chunks_fts_terms USING fts5vocab(chunks_fts, 'row');
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -25,40 +25,14 @@ from desktop.retrieval.embedders import EmbedderKey, normalise
 from desktop.retrieval.search import Retriever, SearchSettings
 from desktop.workspace import Workspace
 
-WORDS = [
-    "hub",
-    "agent",
-    "shelf",
-    "sync",
-    "conflict",
-    "quota",
-    "drive",
-    "relay",
-    "console",
-    "port",
-    "snapshot",
-    "policy",
-    "refund",
-    "plan",
-    "invoice",
-    "ghost",
-    "tidemark",
-    "restore",
-    "backup",
-    "network",
-    "firmware",
-    "release",
-    "error",
-    "warning",
-    "update",
-    "install",
-    "license",
-    "price",
-    "user",
-    "admin",
-    "device",
-    "office",
-]
+# A Zipf-distributed vocabulary, like real text: a few words are everywhere, most are rare.
+# (A tiny vocabulary would make every query word match every chunk, which no library does.)
+VOCABULARY = [f"term{i}" for i in range(20_000)]
+
+
+def words(rng: np.random.Generator, count: int) -> list[str]:
+    ranks = np.minimum(rng.zipf(1.3, size=count), len(VOCABULARY)) - 1
+    return [VOCABULARY[r] for r in ranks]
 
 
 class StaticQueryEmbedder:
@@ -101,8 +75,7 @@ def build(path: Path, chunks: int, dims: int) -> Workspace:
         rows = []
         vectors = []
         for i in range(chunks):
-            picks = rng.choice(len(WORDS), size=60)
-            text = " ".join(WORDS[p] for p in picks) + f" item{i}"
+            text = " ".join(words(rng, 60)) + f" item{i}"
             digest = hashlib.sha256(text.encode()).hexdigest()
             rows.append((i // 50 + 1, i % 50, 0, len(text), text, 80, digest))
             vectors.append(digest)
@@ -128,7 +101,7 @@ def measure(workspace: Workspace, dims: int, questions: int) -> dict[str, float]
     times, search_times = [], []
     rng = np.random.default_rng(2)
     for q in range(questions):
-        question = " ".join(WORDS[i] for i in rng.choice(len(WORDS), size=8)) + f"? {q}"
+        question = " ".join(words(rng, 8)) + f"? {q}"
         t0 = time.perf_counter()
         result = retriever.search(question, SearchSettings(mode="hybrid", k=5), log_kind=None)
         t1 = time.perf_counter()

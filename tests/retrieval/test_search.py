@@ -152,3 +152,23 @@ def test_offline_with_no_key_a_fresh_workspace_answers_with_the_bundled_model(
         "How long until I get my money back?", SearchSettings(mode="vector", k=2)
     )
     assert result.results[0].document == "Refunds"
+
+
+def test_words_in_most_chunks_are_left_out_of_the_lexical_query(workspace: Workspace) -> None:
+    """They add nothing to BM25 but make it score every chunk (slow at 100k chunks)."""
+    from desktop.retrieval.lexical import informative_words, lexical_search
+
+    with workspace.transaction() as tx:
+        tx.execute(
+            "INSERT INTO documents(id, source_path, title, format, size_bytes, "
+            "modified_time, content_hash, imported_at, updated_at, text) "
+            "VALUES (1, '/d', 'D', 'text', 0, 0, 'h', 0, 0, '')"
+        )
+        tx.executemany(
+            "INSERT INTO chunks(document_id, idx, char_start, char_end, text, token_count, "
+            "text_hash) VALUES (1, ?, 0, 1, ?, 1, ?)",
+            ((i, f"the hub item{i}" + (" quota" if i == 7 else ""), str(i)) for i in range(1200)),
+        )
+    assert informative_words(workspace, "What is the quota of the hub") == "what is quota of"
+    assert informative_words(workspace, "the hub") in ("the", "hub")  # the rarest is kept
+    assert [h.chunk_id for h in lexical_search(workspace, "the hub quota", 3)][0] == 8
