@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from desktop.retrieval.search import RetrievedChunk
+from desktop.ui.common.table_model import ListTableModel
 from desktop.ui.library.models import RECORD_ROLE, SORT_ROLE
 
 Index = QModelIndex | QPersistentModelIndex
@@ -28,9 +29,12 @@ def _number(value: float | None, digits: int) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-class RetrievalResultsModel(QAbstractTableModel):
+class RetrievalResultsModel(ListTableModel):
     RANK, SCORE, COSINE, BM25, VECTOR_RANK, LEXICAL_RANK, SOURCE, TEXT = range(8)
     HEADERS = ("#", "Score", "Cosine", "BM25", "Vec. rank", "Lex. rank", "Source", "Text")
+
+    def rows(self) -> Sequence[Any]:
+        return self._results
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -43,22 +47,6 @@ class RetrievalResultsModel(QAbstractTableModel):
 
     def result(self, row: int) -> RetrievedChunk:
         return self._results[row]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._results)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self,
-        section: int,
-        orientation: Qt.Orientation,
-        role: int = Qt.ItemDataRole.DisplayRole,
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

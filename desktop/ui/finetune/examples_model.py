@@ -8,7 +8,6 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractItemModel,
-    QAbstractTableModel,
     QModelIndex,
     QSortFilterProxyModel,
     Qt,
@@ -18,6 +17,7 @@ from PySide6.QtGui import QColor
 from desktop.finetune.examples import AnyExample, PreferenceExample, TrainingExample
 from desktop.finetune.stats import ExampleTokens
 from desktop.finetune.validation import Issue
+from desktop.ui.common.table_model import ListTableModel
 from desktop.ui.library.models import RECORD_ROLE, SEARCH_ROLE, SORT_ROLE, Index
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 10
@@ -67,7 +67,7 @@ def search_text(example: AnyExample) -> str:
     return "\n".join(parts).lower()
 
 
-class ExampleTableModel(QAbstractTableModel):
+class ExampleTableModel(ListTableModel):
     INDEX, QUESTION, ANSWER, TURNS, TOKENS, TAGS, SPLIT, STATUS = range(8)
     HEADERS = (
         "#",
@@ -79,6 +79,9 @@ class ExampleTableModel(QAbstractTableModel):
         "Split",
         "Status",
     )
+
+    def rows(self) -> Sequence[Any]:
+        return self._examples
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -252,12 +255,6 @@ class ExampleTableModel(QAbstractTableModel):
         return sorted({tag for e in self._examples for tag in e.tags}, key=str.lower)
 
     # -- Qt -------------------------------------------------------------------------------
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._examples)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
 
     def headerData(
         self,

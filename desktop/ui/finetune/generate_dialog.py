@@ -10,7 +10,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -36,6 +36,7 @@ from desktop.finetune.examples import TrainingExample
 from desktop.finetune.generate import ChunkFailure, GenerationResult, ProposedExample
 from desktop.library.repository import DocumentRecord, Library, StoredChunk
 from desktop.progress import CancelToken, Progress
+from desktop.ui.common.table_model import ListTableModel
 from desktop.ui.library.models import RECORD_ROLE, Index, fit_columns
 from desktop.workers import TaskError, TaskManager, Worker
 
@@ -70,9 +71,12 @@ class Selection:
     chunk_ids: frozenset[int] | None
 
 
-class ProposalModel(QAbstractTableModel):
+class ProposalModel(ListTableModel):
     CHUNK, QUESTION, ANSWER, REVIEW = range(4)
     HEADERS = ("From", "Question", "Answer", "Review")
+
+    def rows(self) -> Sequence[Any]:
+        return self.proposals
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -94,19 +98,6 @@ class ProposalModel(QAbstractTableModel):
 
     def count(self, state: str) -> int:
         return sum(1 for p in self.proposals if p.state == state)
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.proposals)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

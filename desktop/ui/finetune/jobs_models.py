@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -17,6 +16,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor
 
 from desktop.finetune.jobs import Checkpoint, JobEvent, JobRecord, status_label
+from desktop.ui.common.table_model import ListTableModel
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -65,7 +65,7 @@ def trained_tokens(job: JobRecord) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-class JobTableModel(QAbstractTableModel):
+class JobTableModel(ListTableModel):
     """One row per job; rows are updated in place as syncs arrive, so the selection
     stays put while jobs are polled."""
 
@@ -80,6 +80,9 @@ class JobTableModel(QAbstractTableModel):
         "Trained tokens",
         "Fine-tuned model",
     )
+
+    def rows(self) -> Sequence[Any]:
+        return self._jobs
 
     def __init__(self, parent: Any = None, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(parent)
@@ -131,19 +134,6 @@ class JobTableModel(QAbstractTableModel):
             if not job.finished:
                 index = self.index(row, self.ELAPSED)
                 self.dataChanged.emit(index, index)
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._jobs)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -200,11 +190,14 @@ class JobSortProxy(QSortFilterProxyModel):
         self.setSortRole(SORT_ROLE)
 
 
-class EventTableModel(QAbstractTableModel):
+class EventTableModel(ListTableModel):
     """The event log, newest first; warnings and errors in colour."""
 
     TIME, LEVEL, MESSAGE = range(3)
     HEADERS = ("Time", "Level", "Message")
+
+    def rows(self) -> Sequence[Any]:
+        return self._events
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -218,19 +211,6 @@ class EventTableModel(QAbstractTableModel):
 
     def job_event(self, row: int) -> JobEvent:
         return self._events[row]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._events)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -260,9 +240,12 @@ def _metric(checkpoint: Checkpoint, *names: str) -> float | None:
     return None
 
 
-class CheckpointTableModel(QAbstractTableModel):
+class CheckpointTableModel(ListTableModel):
     STEP, TRAIN_LOSS, VALID_LOSS, ACCURACY, MODEL = range(5)
     HEADERS = ("Step", "Train loss", "Valid loss", "Accuracy", "Model")
+
+    def rows(self) -> Sequence[Any]:
+        return self._checkpoints
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -275,19 +258,6 @@ class CheckpointTableModel(QAbstractTableModel):
 
     def checkpoint(self, row: int) -> Checkpoint:
         return self._checkpoints[row]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._checkpoints)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def _values(self, checkpoint: Checkpoint) -> tuple[float | None, float | None, float | None]:
         return (

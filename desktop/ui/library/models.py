@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -19,6 +18,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableView
 
 from desktop.library.repository import DocumentRecord
+from desktop.ui.common.table_model import ListTableModel
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -35,9 +35,12 @@ def _format_day(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d", time.localtime(timestamp))
 
 
-class DocumentTableModel(QAbstractTableModel):
+class DocumentTableModel(ListTableModel):
     TITLE, FORMAT, PAGES, CHUNKS, TOKENS, MODIFIED, STATUS = range(7)
     HEADERS = ("Title", "Format", "Pages", "Chunks", "Tokens", "Modified", "Status")
+
+    def rows(self) -> Sequence[Any]:
+        return self._documents
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -55,22 +58,6 @@ class DocumentTableModel(QAbstractTableModel):
         for row, document in enumerate(self._documents):
             if document.id == document_id:
                 return row
-        return None
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._documents)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self,
-        section: int,
-        orientation: Qt.Orientation,
-        role: int = Qt.ItemDataRole.DisplayRole,
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -147,9 +134,12 @@ class ChunkRow(Protocol):
     heading_path: tuple[str, ...]
 
 
-class ChunkTableModel(QAbstractTableModel):
+class ChunkTableModel(ListTableModel):
     INDEX, TOKENS, CHARS, PAGE, FIRST_WORDS = range(5)
     HEADERS = ("#", "Tokens", "Chars", "Page", "First words")
+
+    def rows(self) -> Sequence[Any]:
+        return self._chunks
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -162,22 +152,6 @@ class ChunkTableModel(QAbstractTableModel):
 
     def chunk(self, row: int) -> ChunkRow:
         return self._chunks[row]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._chunks)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self,
-        section: int,
-        orientation: Qt.Orientation,
-        role: int = Qt.ItemDataRole.DisplayRole,
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
