@@ -112,7 +112,7 @@ def iter_json_lines(data: bytes) -> Iterator[tuple[int, Any | None, str | None]]
             continue
         except ValueError as exc:
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            column = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+            column = f" (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
             yield number, None, f"not valid JSON: {reason}{column}"
             continue
         if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
