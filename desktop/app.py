@@ -23,9 +23,11 @@ def create_application(argv: list[str] | None = None):
     app.setApplicationVersion(__version__)
     app.setOrganizationName(APP_NAME)
     app.setDesktopFileName(APP_ID)
-    from desktop.resources import app_icon
+    from PySide6.QtGui import QIcon
 
-    app.setWindowIcon(app_icon())
+    from desktop.resources import resource
+
+    app.setWindowIcon(QIcon(str(resource("icons", "ragtune.svg"))))
     return app
 
 
@@ -115,6 +117,28 @@ def _screenshot_and_quit(window, path: str) -> None:
     )
     window.close()
     QApplication.exit(0 if saved else 1)
+
+
+def open_window_briefly(data_dir: str) -> str:
+    """For --selftest: the main window opens, paints and closes; what it showed."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.context import AppContext
+    from desktop.workers import TaskManager
+
+    app = create_application()
+    context = AppContext.create(data_dir=data_dir)
+    tasks = TaskManager(app)
+    window = build_main_window(context, tasks)
+    window.show()
+    QTimer.singleShot(200, QApplication.quit)
+    app.exec()
+    tabs = window.tabs.count()
+    window.close()
+    tasks.shutdown()
+    context.close()
+    return f"window with {tabs} tabs ({QApplication.platformName()})"
 
 
 def run_app(args: argparse.Namespace) -> int:

@@ -24,9 +24,3 @@ def resources_dir() -> Path:
 
 def resource(*parts: str) -> Path:
     return resources_dir().joinpath(*parts)
-
-
-def app_icon():
-    from PySide6.QtGui import QIcon
-
-    return QIcon(str(resource("icons", "ragtune.svg")))

@@ -12,24 +12,9 @@ from collections.abc import Callable
 
 def _steps() -> list[tuple[str, Callable[[dict[str, object]], str]]]:
     def qt(state: dict[str, object]) -> str:
-        from PySide6.QtCore import QTimer
-        from PySide6.QtWidgets import QApplication
+        from desktop.app import open_window_briefly
 
-        from desktop.app import build_main_window, create_application
-        from desktop.context import AppContext
-        from desktop.workers import TaskManager
-
-        app = create_application()
-        context = AppContext.create(data_dir=str(state["dir"]))
-        tasks = TaskManager(app)
-        window = build_main_window(context, tasks)
-        window.show()
-        QTimer.singleShot(200, QApplication.quit)
-        app.exec()
-        tabs = window.tabs.count()
-        window.close()
-        context.close()
-        return f"window with {tabs} tabs ({QApplication.platformName()})"
+        return open_window_briefly(str(state["dir"]))
 
     def workspace(state: dict[str, object]) -> str:
         from desktop.context import AppContext
