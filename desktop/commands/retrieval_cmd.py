@@ -30,6 +30,26 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     search.add_argument("--k", type=int, help="number of results (default: settings)")
     search.add_argument("--mode", choices=("vector", "lexical", "hybrid"))
     search.add_argument("--embedder", choices=("local", "openai"))
+    search.add_argument(
+        "--document",
+        action="append",
+        metavar="DOC",
+        help="only this document (id, path, title or file name); repeatable",
+    )
+    search.add_argument(
+        "--format",
+        action="append",
+        dest="formats",
+        metavar="FORMAT",
+        help="only documents of this format (pdf, markdown, ...); repeatable",
+    )
+    search.add_argument(
+        "--tag",
+        action="append",
+        dest="tags",
+        metavar="TAG",
+        help="only documents with this tag; repeatable",
+    )
     search.set_defaults(handler=search_command)
 
 
@@ -105,7 +125,7 @@ def search_command(args: argparse.Namespace) -> CommandResult:
     retriever = (
         service.retriever(args.embedder) if settings.mode != "lexical" else (_lexical_only(service))
     )
-    result = retriever.search(args.query, settings)
+    result = retriever.search(args.query, settings, _filters(service, args))
     data = [r.to_json() for r in result.results]
     lines = []
     for note in result.notes:
@@ -136,6 +156,26 @@ def search_command(args: argparse.Namespace) -> CommandResult:
         f"{result.indexed_chunks:,} of {result.total_chunks:,} chunks embedded)"
     )
     return CommandResult(data, "\n".join(lines))
+
+
+def _filters(service, args: argparse.Namespace):
+    """Filters apply before ranking: a filtered-out chunk can never take a place."""
+    from desktop.library.repository import Library
+    from desktop.retrieval.search import SearchFilters
+
+    document_ids = None
+    if args.document:
+        library = Library(service.context.workspace)
+        found = [library.find_document(reference) for reference in args.document]
+        missing = [r for r, d in zip(args.document, found, strict=True) if d is None]
+        if missing:
+            raise CommandError(f"no document matches {', '.join(map(repr, missing))}")
+        document_ids = tuple(d.id for d in found if d is not None)
+    return SearchFilters(
+        document_ids=document_ids,
+        formats=tuple(args.formats) if args.formats else None,
+        tags=tuple(args.tags) if args.tags else None,
+    )
 
 
 def _lexical_only(service):
