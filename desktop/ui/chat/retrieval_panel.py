@@ -28,8 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.context import AppContext
+from desktop.library.loaders import FORMATS
+from desktop.library.repository import DocumentRecord, Library
 from desktop.retrieval.indexing import IndexPlan, IndexResult, run_index
-from desktop.retrieval.search import RetrievedChunk, SearchResult, SearchSettings
+from desktop.retrieval.search import RetrievedChunk, SearchFilters, SearchResult, SearchSettings
 from desktop.retrieval.service import IndexStatus, RetrievalService, search_settings
 from desktop.ui.chat.highlight import highlighted_html
 from desktop.ui.chat.results_model import RetrievalResultsModel, source_label
@@ -87,6 +89,19 @@ class RetrievalPanel(QWidget):
         row.addWidget(self.mode)
         row.addWidget(self.k)
         row.addWidget(self.threshold)
+        self.document_filter = QComboBox()
+        self.document_filter.addItem("All documents", None)
+        self.document_filter.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.document_filter.setMinimumContentsLength(18)  # long titles are elided
+        self.document_filter.setToolTip("Search one document only (filters apply before ranking)")
+        self.format_filter = QComboBox()
+        self.format_filter.addItem("All formats", None)
+        for fmt in FORMATS:
+            self.format_filter.addItem(fmt, fmt)
+        row.addWidget(self.document_filter)
+        row.addWidget(self.format_filter)
         row.addWidget(self.search_button)
 
         self.status_label = QLabel("Checking the index…")
@@ -195,7 +210,30 @@ class RetrievalPanel(QWidget):
 
     # -- index ---------------------------------------------------------------------------------
 
+    def filters(self) -> SearchFilters:
+        document = self.document_filter.currentData()
+        fmt = self.format_filter.currentData()
+        return SearchFilters(
+            document_ids=(int(document),) if document is not None else None,
+            formats=(str(fmt),) if fmt else None,
+        )
+
+    def _show_documents(self, documents: list[DocumentRecord]) -> None:
+        current = self.document_filter.currentData()
+        self.document_filter.blockSignals(True)
+        self.document_filter.clear()
+        self.document_filter.addItem("All documents", None)
+        for document in documents:
+            self.document_filter.addItem(document.title, document.id)
+        index = self.document_filter.findData(current)
+        self.document_filter.setCurrentIndex(max(0, index))
+        self.document_filter.blockSignals(False)
+
     def refresh_status(self) -> None:
+        documents = self.tasks.run(
+            lambda: Library(self.context.workspace).documents(), title="Listing documents"
+        )
+        documents.signals.result.connect(self._show_documents)
         worker = self.tasks.run(self.retrieval.status, title="Checking the index")
         worker.signals.result.connect(self._show_status)
         worker.signals.error.connect(
@@ -253,10 +291,11 @@ class RetrievalPanel(QWidget):
         if not query:
             return None
         settings = self.current_settings()
+        filters = self.filters()
 
         def run() -> SearchResult:
             retriever = self.retrieval.retriever()
-            return retriever.search(query, settings)
+            return retriever.search(query, settings, filters)
 
         self.search_button.setEnabled(False)
         worker = self.tasks.run(run, title="Searching", queue=SEARCH_QUEUE)

@@ -268,9 +268,18 @@ class JobsView(QWidget):
         self.detail.use_requested.connect(self.use_model.emit)
         self.detail.compare_requested.connect(self.compare_model.emit)
 
+        self._shown_once = False
         self.reload()
         self.refresh_datasets()
-        self.refresh_models()
+
+    def showEvent(self, event: object) -> None:
+        """Talk to the provider only once the view is looked at: at start-up that would
+        read the keychain (which may prompt) and reach the network for nothing."""
+        super().showEvent(event)  # type: ignore[arg-type]
+        if not self._shown_once:
+            self._shown_once = True
+            self.refresh_models()
+            self.sync_all()
 
     # -- loading -----------------------------------------------------------------------
 
@@ -288,7 +297,8 @@ class JobsView(QWidget):
         if jobs and not self.table.selectionModel().hasSelection():
             self.table.selectRow(0)
         self.jobs_loaded.emit()
-        self.sync_all()
+        if self._shown_once:
+            self.sync_all()
 
     def sync_all(self) -> Worker:
         """Record the provider's job list (jobs started elsewhere appear too)."""
