@@ -204,8 +204,8 @@ def _text(value: object) -> str | None:
     return value.strip()
 
 
-def _auto_or_int(name: str, value: object, low: int, high: int, what: str) -> int | Auto:
-    problem = f"must be 'auto' or {what} from {low} to {high}, not {value!r}"
+def _auto_or_number(name: str, value: object, problem: str) -> float | Auto:
+    """'auto' (also for None or an empty field), or the value as a finite float."""
     if value is None:
         return "auto"
     if isinstance(value, str):
@@ -220,7 +220,17 @@ def _auto_or_int(name: str, value: object, low: int, high: int, what: str) -> in
         raise JobRequestError(name, problem)
     else:
         number = float(value)
-    if not math.isfinite(number) or number != int(number) or not low <= number <= high:
+    if not math.isfinite(number):
+        raise JobRequestError(name, problem)
+    return number
+
+
+def _auto_or_int(name: str, value: object, low: int, high: int, what: str) -> int | Auto:
+    problem = f"must be 'auto' or {what} from {low} to {high}, not {value!r}"
+    number = _auto_or_number(name, value, problem)
+    if number == "auto":
+        return "auto"
+    if number != int(number) or not low <= number <= high:
         raise JobRequestError(name, problem)
     return int(number)
 
@@ -230,21 +240,10 @@ def _auto_or_float(
 ) -> float | Auto:
     limit = f" and at most {high:g}" if high is not None else ""
     problem = f"must be 'auto' or a number above 0{limit}, not {value!r}"
-    if value is None:
+    number = _auto_or_number(name, value, problem)
+    if number == "auto":
         return "auto"
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("", "auto"):
-            return "auto"
-        try:
-            number = float(text)
-        except ValueError:
-            raise JobRequestError(name, problem) from None
-    elif isinstance(value, bool) or not isinstance(value, int | float):
-        raise JobRequestError(name, problem)
-    else:
-        number = float(value)
-    if not math.isfinite(number) or number <= 0 or (high is not None and number > high):
+    if number <= 0 or (high is not None and number > high):
         raise JobRequestError(name, problem)
     return number
 
