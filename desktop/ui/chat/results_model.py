@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
@@ -33,25 +32,13 @@ class RetrievalResultsModel(ListTableModel):
     RANK, SCORE, COSINE, BM25, VECTOR_RANK, LEXICAL_RANK, SOURCE, TEXT = range(8)
     HEADERS = ("#", "Score", "Cosine", "BM25", "Vec. rank", "Lex. rank", "Source", "Text")
 
-    def rows(self) -> Sequence[Any]:
-        return self._results
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._results: list[RetrievedChunk] = []
-
-    def set_results(self, results: Sequence[RetrievedChunk]) -> None:
-        self.beginResetModel()
-        self._results = list(results)
-        self.endResetModel()
-
-    def result(self, row: int) -> RetrievedChunk:
-        return self._results[row]
+    set_results = ListTableModel.set_items
+    result = ListTableModel.item
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        r = self._results[index.row()]
+        r = self._items[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return (

@@ -244,20 +244,8 @@ class CheckpointTableModel(ListTableModel):
     STEP, TRAIN_LOSS, VALID_LOSS, ACCURACY, MODEL = range(5)
     HEADERS = ("Step", "Train loss", "Valid loss", "Accuracy", "Model")
 
-    def rows(self) -> Sequence[Any]:
-        return self._checkpoints
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._checkpoints: list[Checkpoint] = []
-
-    def set_checkpoints(self, checkpoints: Sequence[Checkpoint]) -> None:
-        self.beginResetModel()
-        self._checkpoints = list(checkpoints)
-        self.endResetModel()
-
-    def checkpoint(self, row: int) -> Checkpoint:
-        return self._checkpoints[row]
+    set_checkpoints = ListTableModel.set_items
+    checkpoint = ListTableModel.item
 
     def _values(self, checkpoint: Checkpoint) -> tuple[float | None, float | None, float | None]:
         return (
@@ -269,7 +257,7 @@ class CheckpointTableModel(ListTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        checkpoint = self._checkpoints[index.row()]
+        checkpoint = self._items[index.row()]
         column = index.column()
         train, valid, accuracy = self._values(checkpoint)
         if role == Qt.ItemDataRole.DisplayRole:

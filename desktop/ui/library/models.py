@@ -17,7 +17,6 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableView
 
-from desktop.library.repository import DocumentRecord
 from desktop.ui.common.table_model import ListTableModel
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -39,23 +38,11 @@ class DocumentTableModel(ListTableModel):
     TITLE, FORMAT, PAGES, CHUNKS, TOKENS, MODIFIED, STATUS = range(7)
     HEADERS = ("Title", "Format", "Pages", "Chunks", "Tokens", "Modified", "Status")
 
-    def rows(self) -> Sequence[Any]:
-        return self._documents
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._documents: list[DocumentRecord] = []
-
-    def set_documents(self, documents: Sequence[DocumentRecord]) -> None:
-        self.beginResetModel()
-        self._documents = list(documents)
-        self.endResetModel()
-
-    def document(self, row: int) -> DocumentRecord:
-        return self._documents[row]
+    set_documents = ListTableModel.set_items
+    document = ListTableModel.item
 
     def row_of(self, document_id: int) -> int | None:
-        for row, document in enumerate(self._documents):
+        for row, document in enumerate(self._items):
             if document.id == document_id:
                 return row
         return None
@@ -63,7 +50,7 @@ class DocumentTableModel(ListTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        doc = self._documents[index.row()]
+        doc = self._items[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return (
@@ -138,25 +125,13 @@ class ChunkTableModel(ListTableModel):
     INDEX, TOKENS, CHARS, PAGE, FIRST_WORDS = range(5)
     HEADERS = ("#", "Tokens", "Chars", "Page", "First words")
 
-    def rows(self) -> Sequence[Any]:
-        return self._chunks
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._chunks: list[ChunkRow] = []
-
-    def set_chunks(self, chunks: Sequence[ChunkRow]) -> None:
-        self.beginResetModel()
-        self._chunks = list(chunks)
-        self.endResetModel()
-
-    def chunk(self, row: int) -> ChunkRow:
-        return self._chunks[row]
+    set_chunks = ListTableModel.set_items
+    chunk = ListTableModel.item
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        chunk = self._chunks[index.row()]
+        chunk = self._items[index.row()]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return (
