@@ -300,19 +300,7 @@ class TrainingExample:
 
     def to_openai(self) -> JsonObject:
         """The training line as OpenAI reads it (no tags, notes, split or id)."""
-        out: JsonObject = {"messages": [m.to_openai() for m in self.messages]}
-        extras = dict(self.extra)
-        if self.tools is not None:
-            out["tools"] = [_copy(tool) for tool in self.tools]
-        elif "tools" in extras:
-            out["tools"] = _copy(extras.pop("tools"))
-        if self.parallel_tool_calls is not None:
-            out["parallel_tool_calls"] = self.parallel_tool_calls
-        elif "parallel_tool_calls" in extras:
-            out["parallel_tool_calls"] = _copy(extras.pop("parallel_tool_calls"))
-        for key, value in extras.items():
-            out[key] = _copy(value)
-        return out
+        return _conversation_json(self.messages, self.tools, self.parallel_tool_calls, self.extra)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -459,18 +447,9 @@ class PreferenceExample:
         )
 
     def to_openai(self) -> JsonObject:
-        given: JsonObject = {"messages": [m.to_openai() for m in self.input]}
-        extras = dict(self.input_extra)
-        if self.tools is not None:
-            given["tools"] = [_copy(tool) for tool in self.tools]
-        elif "tools" in extras:
-            given["tools"] = _copy(extras.pop("tools"))
-        if self.parallel_tool_calls is not None:
-            given["parallel_tool_calls"] = self.parallel_tool_calls
-        elif "parallel_tool_calls" in extras:
-            given["parallel_tool_calls"] = _copy(extras.pop("parallel_tool_calls"))
-        for key, value in extras.items():
-            given[key] = _copy(value)
+        given = _conversation_json(
+            self.input, self.tools, self.parallel_tool_calls, self.input_extra
+        )
         out: JsonObject = {
             "input": given,
             "preferred_output": [m.to_openai() for m in self.preferred_output],
@@ -507,3 +486,26 @@ def example_from_record(
     if isinstance(obj, dict) and "messages" not in obj and "preferred_output" in obj:
         return PreferenceExample.from_openai(obj, tags=tags, notes=notes, split=split, id=id)
     return TrainingExample.from_openai(obj, tags=tags, notes=notes, split=split, id=id)
+
+
+def _conversation_json(
+    messages: Sequence[Message],
+    tools: Sequence[Any] | None,
+    parallel_tool_calls: Any,
+    extra: Sequence[tuple[str, Any]],
+) -> JsonObject:
+    """``{"messages": ...}`` plus tools, parallel_tool_calls and any other keys the line
+    had, in the order OpenAI writes them: shared by chat and preference examples."""
+    out: JsonObject = {"messages": [m.to_openai() for m in messages]}
+    extras = dict(extra)
+    if tools is not None:
+        out["tools"] = [_copy(tool) for tool in tools]
+    elif "tools" in extras:
+        out["tools"] = _copy(extras.pop("tools"))
+    if parallel_tool_calls is not None:
+        out["parallel_tool_calls"] = parallel_tool_calls
+    elif "parallel_tool_calls" in extras:
+        out["parallel_tool_calls"] = _copy(extras.pop("parallel_tool_calls"))
+    for key, value in extras.items():
+        out[key] = _copy(value)
+    return out
