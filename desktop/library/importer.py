@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections import Counter
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop.library.chunking import ChunkingStrategy, RecursiveTokens, chunk_text
-from desktop.library.loaders import SUPPORTED_EXTENSIONS, LoadError, load_document
+from desktop.library.loaders import LoadError, load_document, walk_folder
 from desktop.library.repository import Library
 from desktop.progress import Progress
 from desktop.tokens import Tokenizer, get_tokenizer
@@ -96,16 +95,10 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], int]:
     for path in paths:
         path = path.expanduser().resolve()
         if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if name.startswith("."):
-                        continue
-                    candidate = Path(root) / name
-                    if candidate.suffix.lower() in SUPPORTED_EXTENSIONS:
-                        chosen.setdefault(str(candidate), candidate)
-                    else:
-                        ignored += 1
+            found, passed_over = walk_folder(path)
+            ignored += passed_over
+            for candidate in found:
+                chosen.setdefault(str(candidate), candidate)
         else:
             chosen.setdefault(str(path), path)
     return sorted(chosen.values()), ignored

@@ -181,7 +181,14 @@ def _is_hidden(entry: os.DirEntry[str]) -> bool:
 
 
 def _walk(root: Path) -> list[Path]:
+    return walk_folder(root)[0]
+
+
+def walk_folder(root: Path) -> tuple[list[Path], int]:
+    """The supported files below ``root`` (sorted, hidden and lock files left out) and
+    how many other files were passed over."""
     found: list[Path] = []
+    passed_over = 0
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -193,18 +200,17 @@ def _walk(root: Path) -> list[Path]:
                             continue
                         if entry.is_dir(follow_symlinks=False):
                             stack.append(Path(entry.path))
-                        elif (
-                            entry.is_file()
-                            and not entry.name.startswith("~$")
-                            and os.path.splitext(entry.name)[1].lower() in SUPPORTED_EXTENSIONS
-                        ):
-                            found.append(Path(entry.path))
+                        elif entry.is_file() and not entry.name.startswith("~$"):
+                            if os.path.splitext(entry.name)[1].lower() in SUPPORTED_EXTENSIONS:
+                                found.append(Path(entry.path))
+                            else:
+                                passed_over += 1
                     except OSError as error:
                         logger.warning("Skipping %s: %s", entry.path, error)
         except OSError as error:
             logger.warning("Cannot list %s: %s", folder, error)
     found.sort(key=lambda p: p.relative_to(root).parts)
-    return found
+    return found, passed_over
 
 
 def _megabytes(size: int) -> str:
