@@ -45,16 +45,6 @@ def build_main_window(context, tasks):
 def tab_factories(context, tasks):
     """The tabs that exist so far; the others say plainly that they are not built yet."""
 
-    shared: dict[str, object] = {}
-
-    def retrieval():
-        """One RetrievalService for every tab, made after the first paint."""
-        if "retrieval" not in shared:
-            from desktop.retrieval.service import RetrievalService
-
-            shared["retrieval"] = RetrievalService(context)
-        return shared["retrieval"]
-
     def library(window):
         from desktop.ui.library.library_tab import LibraryTab
 
@@ -65,7 +55,7 @@ def tab_factories(context, tasks):
     def chat(window):
         from desktop.ui.chat.chat_tab import ChatTab
 
-        tab = ChatTab(context, tasks, retrieval(), window.report_task_error)
+        tab = ChatTab(context, tasks, context.retrieval(), window.report_task_error)
         window.chat_tab = tab
         tab.open_chunk.connect(window.show_chunk_in_library)
         tab.open_settings.connect(window.open_settings)

@@ -10,26 +10,14 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from desktop import __version__
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-
-class CommandError(Exception):
-    """A failure to report as one line, without a traceback."""
-
-
-@dataclass
-class CommandResult:
-    """What a command produced: ``data`` for --json, ``text`` for people."""
-
-    data: Any
-    text: str
-    exit_code: int = EXIT_OK
-
+from desktop.commands.result import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    CommandError,
+    CommandResult,
+)
 
 Handler = Callable[[argparse.Namespace], "CommandResult | int"]
 
@@ -110,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("ragtune: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:
         from desktop.errors import user_message
         from desktop.logs import redact

@@ -1,5 +1,7 @@
 """What the app and the headless commands share: paths, settings, the keychain and the
-open workspace. Built once at start-up from the command line; no Qt here."""
+open workspace, and the front doors built from them. Built once at start-up from the
+command line; no Qt here. This is the composition root: it hands each front door what
+it needs (the workspace, the settings in force, the provider), never itself."""
 
 from __future__ import annotations
 
@@ -8,13 +10,17 @@ from typing import TYPE_CHECKING
 
 from desktop.logs import register_secret
 from desktop.paths import AppPaths
-from desktop.providers.client import ProviderConfig, make_client, resolve_config
+from desktop.providers.client import ProviderAccess, ProviderConfig
 from desktop.providers.secrets import SecretStore
 from desktop.settings import EnvOverrides, Settings, SettingsStore
 from desktop.workspace import Workspace
 
 if TYPE_CHECKING:
     import openai
+
+    from desktop.chat.session import ChatSession
+    from desktop.library.service import LibraryService
+    from desktop.retrieval.service import RetrievalService
 
 DEFAULT_WORKSPACE = "default"
 
@@ -27,6 +33,7 @@ class AppContext:
     env: EnvOverrides = field(default_factory=EnvOverrides.from_environ)
     _workspace: Workspace | None = None
     _settings: Settings | None = None
+    _services: dict[str, object] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -52,6 +59,11 @@ class AppContext:
             self._settings = self.settings_store.load()
         return self._settings
 
+    def current_settings(self) -> Settings:
+        """The settings in force now (front doors call this, so a change in the Settings
+        dialog reaches them without a restart)."""
+        return self.settings
+
     def save_settings(self, settings: Settings) -> None:
         self.settings_store.save(settings)
         self._settings = settings
@@ -67,13 +79,44 @@ class AppContext:
             self._workspace = Workspace(self.workspace_path)
         return self._workspace
 
+    @property
+    def provider(self) -> ProviderAccess:
+        access = self._services.get("provider")
+        if access is None:
+            access = self._services["provider"] = ProviderAccess(
+                self.current_settings, self.secrets, self.env, on_key=register_secret
+            )
+        assert isinstance(access, ProviderAccess)
+        return access
+
     def provider_config(self, *, api_key: str | None = None) -> ProviderConfig:
-        config = resolve_config(self.settings, self.secrets, self.env, api_key=api_key)
-        register_secret(config.api_key)
-        return config
+        return self.provider.config(api_key=api_key)
 
     def client(self) -> openai.OpenAI:
-        return make_client(self.provider_config())
+        return self.provider.client()
+
+    # -- front doors -------------------------------------------------------------------
+
+    def library(self) -> LibraryService:
+        from desktop.library.service import LibraryService
+
+        return LibraryService(self.workspace, self.settings)
+
+    def retrieval(self) -> RetrievalService:
+        """One per context: it caches the local model and the vector index."""
+        service = self._services.get("retrieval")
+        if service is None:
+            from desktop.retrieval.service import RetrievalService
+
+            service = self._services["retrieval"] = RetrievalService(
+                self.workspace, self.current_settings, self.provider
+            )
+        return service  # type: ignore[return-value]
+
+    def chat(self) -> ChatSession:
+        from desktop.chat.session import ChatSession
+
+        return ChatSession(self.workspace, self.current_settings, self.provider, self.retrieval())
 
     def close(self) -> None:
         if self._workspace is not None:

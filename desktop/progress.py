@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -69,10 +69,33 @@ class CancelToken:
 ProgressGenerator = Generator[Progress, None, T]
 
 
-def run_to_end(operation: ProgressGenerator[T]) -> T:
-    """Drive a progress generator without reporting (scripts and tests)."""
+def drive(
+    operation: Generator[Any, None, T],
+    on_step: Callable[[Any], object] | None = None,
+    cancel: CancelToken | None = None,
+    *,
+    stops_itself: bool = False,
+) -> T:
+    """The one loop that runs a long operation: the Qt worker, the commands and the tests
+    all drive generators through it.
+
+    Each yielded step (a ``Progress`` or an operation's own event) goes to ``on_step``.
+    Between steps a cancelled token closes the generator (its ``finally`` blocks run, so
+    nothing is left half-done) and raises ``Cancelled``. An operation that
+    ``stops_itself`` watches the token on its own and returns what it has (a stopped
+    answer is kept), so it is driven to its end."""
     while True:
+        if cancel is not None and cancel.cancelled and not stops_itself:
+            operation.close()
+            raise Cancelled
         try:
-            next(operation)
+            step = next(operation)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+        if on_step is not None:
+            on_step(step)
+
+
+def run_to_end(operation: Generator[Any, None, T]) -> T:
+    """Drive a generator without reporting (scripts and tests)."""
+    return drive(operation)

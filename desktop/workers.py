@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
-from desktop.progress import Cancelled, CancelToken, Progress
+from desktop.progress import Cancelled, CancelToken, Progress, drive
 
 log = logging.getLogger(__name__)
 
@@ -112,17 +112,14 @@ class Worker(QRunnable):
             signals.finished.emit()
 
     def _drive(self, generator: Any) -> Any:
-        while True:
-            if self.cancel_token.cancelled and not self.stops_itself:
-                generator.close()  # runs the generator's finally blocks: nothing half-done
-                raise Cancelled
-            try:
-                step = next(generator)
-            except StopIteration as stop:
-                return stop.value
-            if isinstance(step, Progress):
-                self.last_progress = step
-            self.signals.progress.emit(step)
+        return drive(
+            generator, self._report, self.cancel_token, stops_itself=self.stops_itself
+        )
+
+    def _report(self, step: object) -> None:
+        if isinstance(step, Progress):
+            self.last_progress = step
+        self.signals.progress.emit(step)
 
 
 def _accepts_cancel(fn: Callable[..., Any]) -> bool:

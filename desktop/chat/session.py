@@ -16,10 +16,11 @@ from desktop.chat.answer import AnswerDelta, AnswerOutcome, RateLimitWait, strea
 from desktop.chat.citations import cited_numbers
 from desktop.chat.history import ChatHistory
 from desktop.chat.prompt import PromptPlan, Turn, build_prompt
-from desktop.context import AppContext
-from desktop.progress import CancelToken
-from desktop.providers.client import ProviderConfig, make_client
+from desktop.progress import CancelToken, drive
+from desktop.providers.client import ProviderAccess, ProviderConfig, make_client
 from desktop.retrieval.search import RetrievedChunk, SearchResult, SearchSettings
+from desktop.settings import Settings
+from desktop.workspace import Workspace
 
 if TYPE_CHECKING:
     import openai
@@ -105,79 +106,128 @@ def chat_client(config: ProviderConfig) -> openai.OpenAI:
     return make_client(dataclasses.replace(config, max_retries=0))
 
 
-def ask(
-    context: AppContext,
-    retrieval: RetrievalService | None,
-    question: str,
-    options: AskOptions,
-    *,
-    conversation_id: int | None = None,
-    cancel: CancelToken | None = None,
-    client_factory: Callable[[ProviderConfig], openai.OpenAI] = chat_client,
-    history: Sequence[Turn] | None = None,
-) -> Generator[SourcesReady | AnswerDelta | RateLimitWait, None, AnswerRecord]:
-    cancel = cancel or CancelToken()
-    store = ChatHistory(context.workspace)
-    if history is None:
-        history = [
-            Turn(t.question, t.answer)
-            for t in (store.turns(conversation_id) if conversation_id else [])
-            if t.answer
-        ]
-    search: SearchResult | None = None
-    if options.mode == "rag":
-        if retrieval is None:
-            raise ValueError("retrieval is needed to answer in RAG mode")
-        search = retrieval.retriever().search(question, options.search, log_kind="answer")
-        yield SourcesReady(search)
-    config = context.provider_config()
-    plan: PromptPlan | None = None
-    if config.needs_key and not config.api_key:
-        outcome = AnswerOutcome(
-            "", "no_provider", options.model, error=NO_PROVIDER, error_kind="no_provider"
-        )
-    else:
-        plan = build_prompt(
-            question,
-            search.usable if search else None,
-            history,
-            model=options.model,
-            system_prompt=options.system_prompt,
-            limit_override=int(context.settings.extra.get("context_limit", 0) or 0),
-        )
-        client = client_factory(config)
-        try:
-            outcome = yield from stream_answer(
-                client,
-                plan.messages,
-                model=options.model,
-                host=config.host,
-                cancel=cancel,
-                timeout=config.timeout,
-                max_tokens=options.max_tokens,
+class ChatSession:
+    """The chat's front door: the Chat tab, ``ragtune ask`` and the evaluation runs call
+    it. Receives the workspace, the settings in force, the provider and retrieval; the
+    client factory is injectable (tests count requests through it)."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        settings: Callable[[], Settings],
+        provider: ProviderAccess,
+        retrieval: RetrievalService | None,
+        *,
+        client_factory: Callable[[ProviderConfig], openai.OpenAI] = chat_client,
+    ) -> None:
+        self.workspace = workspace
+        self._settings = settings
+        self.provider = provider
+        self.retrieval = retrieval
+        self.client_factory = client_factory
+        self.history = ChatHistory(workspace)
+
+    def ask(
+        self,
+        question: str,
+        options: AskOptions,
+        *,
+        conversation_id: int | None = None,
+        cancel: CancelToken | None = None,
+        history: Sequence[Turn] | None = None,
+    ) -> Generator[SourcesReady | AnswerDelta | RateLimitWait, None, AnswerRecord]:
+        cancel = cancel or CancelToken()
+        store = self.history
+        if history is None:
+            history = [
+                Turn(t.question, t.answer)
+                for t in (store.turns(conversation_id) if conversation_id else [])
+                if t.answer
+            ]
+        search: SearchResult | None = None
+        if options.mode == "rag":
+            if self.retrieval is None:
+                raise ValueError("retrieval is needed to answer in RAG mode")
+            search = self.retrieval.search(question, options.search, log_kind="answer")
+            yield SourcesReady(search)
+        config = self.provider.config()
+        plan: PromptPlan | None = None
+        if config.needs_key and not config.api_key:
+            outcome = AnswerOutcome(
+                "", "no_provider", options.model, error=NO_PROVIDER, error_kind="no_provider"
             )
-        finally:
-            client.close()
-    cited = cited_numbers(outcome.text, len(plan.sources)) if plan else []
-    record = AnswerRecord(conversation_id, None, question, options, outcome, search, plan, cited)
-    if conversation_id is not None:
-        note = outcome.status_note()
-        record.turn_id = store.add_turn(
-            conversation_id,
-            question=question,
-            answer=outcome.text,
-            status=outcome.status,
-            note=note,
-            model=options.model,
-            mode=options.mode,
-            sources=[s.to_json() for s in record.sources],
-            citations=cited,
-            prompt=plan_json(plan),
-            usage=outcome.usage,
-            latency_ms=outcome.latency_ms,
-            retrieval_ms=search.latency_ms if search else None,
+        else:
+            plan = build_prompt(
+                question,
+                search.usable if search else None,
+                history,
+                model=options.model,
+                system_prompt=options.system_prompt,
+                limit_override=int(self._settings().extra.get("context_limit", 0) or 0),
+            )
+            client = self.client_factory(config)
+            try:
+                outcome = yield from stream_answer(
+                    client,
+                    plan.messages,
+                    model=options.model,
+                    host=config.host,
+                    cancel=cancel,
+                    timeout=config.timeout,
+                    max_tokens=options.max_tokens,
+                )
+            finally:
+                client.close()
+        cited = cited_numbers(outcome.text, len(plan.sources)) if plan else []
+        record = AnswerRecord(
+            conversation_id, None, question, options, outcome, search, plan, cited
         )
-    return record
+        if conversation_id is not None:
+            note = outcome.status_note()
+            record.turn_id = store.add_turn(
+                conversation_id,
+                question=question,
+                answer=outcome.text,
+                status=outcome.status,
+                note=note,
+                model=options.model,
+                mode=options.mode,
+                sources=[s.to_json() for s in record.sources],
+                citations=cited,
+                prompt=plan_json(plan),
+                usage=outcome.usage,
+                latency_ms=outcome.latency_ms,
+                retrieval_ms=search.latency_ms if search else None,
+            )
+        return record
+
+    def compare(
+        self,
+        question: str,
+        columns: Sequence[CompareColumn],
+        search: SearchSettings,
+        *,
+        cancel: CancelToken | None = None,
+    ) -> Generator[ColumnDone, None, list[AnswerRecord]]:
+        """The same question, one column at a time; nothing is added to a conversation."""
+        cancel = cancel or CancelToken()
+        records: list[AnswerRecord] = []
+        for index, column in enumerate(columns):
+            if cancel.cancelled:
+                break
+            started = time.perf_counter()
+            record = drive(
+                self.ask(
+                    question,
+                    AskOptions(model=column.model, mode=column.mode, search=search),
+                    cancel=cancel,
+                    history=(),
+                )
+            )
+            record.outcome.latency_ms = (time.perf_counter() - started) * 1000
+            records.append(record)
+            yield ColumnDone(index, record)
+        return records
 
 
 @dataclass(frozen=True)
@@ -205,41 +255,3 @@ def compare_columns(base_model: str, fine_tuned: str | None) -> list[CompareColu
 class ColumnDone:
     index: int
     record: AnswerRecord
-
-
-def compare(
-    context: AppContext,
-    retrieval: RetrievalService,
-    question: str,
-    columns: Sequence[CompareColumn],
-    search: SearchSettings,
-    *,
-    cancel: CancelToken | None = None,
-    client_factory: Callable[[ProviderConfig], openai.OpenAI] = chat_client,
-) -> Generator[ColumnDone, None, list[AnswerRecord]]:
-    """The same question, one column at a time; nothing is added to a conversation."""
-    cancel = cancel or CancelToken()
-    records: list[AnswerRecord] = []
-    for index, column in enumerate(columns):
-        if cancel.cancelled:
-            break
-        started = time.perf_counter()
-        operation = ask(
-            context,
-            retrieval,
-            question,
-            AskOptions(model=column.model, mode=column.mode, search=search),
-            cancel=cancel,
-            client_factory=client_factory,
-            history=(),
-        )
-        while True:
-            try:
-                next(operation)
-            except StopIteration as stop:
-                record = stop.value
-                break
-        record.outcome.latency_ms = (time.perf_counter() - started) * 1000
-        records.append(record)
-        yield ColumnDone(index, record)
-    return records

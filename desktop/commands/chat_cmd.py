@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 import sys
 
-from desktop.cli import EXIT_FAILURE, CommandError, CommandResult
+from desktop.commands.result import EXIT_FAILURE, CommandError, CommandResult
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -29,12 +29,13 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def ask_command(args: argparse.Namespace) -> CommandResult | int:
     from desktop.chat.answer import AnswerDelta, RateLimitWait
-    from desktop.chat.session import AskOptions, ask
-    from desktop.commands.common import context_from
-    from desktop.retrieval.service import RetrievalService, search_settings
+    from desktop.chat.session import AskOptions
+    from desktop.commands.common import context_from, run_operation
+    from desktop.progress import CancelToken
 
     context = context_from(args)
-    settings = search_settings(context.settings)
+    chat = context.chat()
+    settings = chat.retrieval.search_settings()
     if args.k is not None:
         if args.k < 1:
             raise CommandError("--k must be at least 1")
@@ -45,17 +46,21 @@ def ask_command(args: argparse.Namespace) -> CommandResult | int:
         search=settings,
     )
     stream = not args.json
-    operation = ask(context, RetrievalService(context), args.question, options)
-    while True:
-        try:
-            event = next(operation)
-        except StopIteration as stop:
-            record = stop.value
-            break
+
+    def show(event: object) -> None:
         if stream and isinstance(event, AnswerDelta):
             print(event.text, end="", flush=True)
         elif isinstance(event, RateLimitWait):
             print(f"[rate limited: waiting {event.seconds:g} s]", file=sys.stderr, flush=True)
+
+    cancel = CancelToken()  # Ctrl+C stops the answer; what was streamed is kept
+    record = run_operation(
+        chat.ask(args.question, options, cancel=cancel),
+        args,
+        on_event=show,
+        cancel=cancel,
+        stops_itself=True,
+    )
     data = record.to_json()
     outcome = record.outcome
     if args.json:

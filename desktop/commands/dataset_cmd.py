@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from desktop.cli import EXIT_FAILURE, EXIT_OK, CommandError, CommandResult
+from desktop.commands.result import EXIT_FAILURE, EXIT_OK, CommandError, CommandResult
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -4,11 +4,10 @@ work, headless."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from desktop.cli import CommandError, CommandResult
+from desktop.commands.result import CommandError, CommandResult
 
 # --size and --overlap mean the main parameters of each strategy.
 _SIZE_OVERLAP = {
@@ -57,35 +56,18 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def _service(args: argparse.Namespace):
     from desktop.commands.common import context_from
-    from desktop.library.service import LibraryService
 
-    context = context_from(args)
-    return LibraryService(context.workspace, context.settings)
+    return context_from(args).library()
 
 
 def import_command(args: argparse.Namespace) -> CommandResult:
-    from desktop.progress import Progress
+    from desktop.commands.common import run_operation
 
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         raise CommandError(f"no such file or folder: {', '.join(missing)}")
     service = _service(args)
-    operation = service.import_paths(list(args.paths))
-    while True:
-        try:
-            step = next(operation)
-        except StopIteration as stop:
-            report = stop.value
-            break
-        if isinstance(step, Progress) and step.total and not args.json and sys.stderr.isatty():
-            print(
-                f"\r{step.done}/{step.total} {step.message[:60]:60}",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-    if not args.json and sys.stderr.isatty():
-        print(file=sys.stderr)
+    report = run_operation(service.import_paths(list(args.paths)), args)
     files = [
         {
             "path": o.path,

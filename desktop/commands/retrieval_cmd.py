@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from desktop.cli import EXIT_FAILURE, CommandError, CommandResult
+from desktop.commands.result import EXIT_FAILURE, CommandError, CommandResult
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -55,14 +55,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def _retrieval(args: argparse.Namespace):
     from desktop.commands.common import context_from
-    from desktop.retrieval.service import RetrievalService
 
-    return RetrievalService(context_from(args))
+    return context_from(args).retrieval()
 
 
 def index_command(args: argparse.Namespace) -> CommandResult | int:
-    from desktop.progress import Progress
-    from desktop.retrieval.indexing import run_index
+    from desktop.commands.common import run_operation
 
     service = _retrieval(args)
     embedder, plan = service.plan(args.embedder)
@@ -82,17 +80,7 @@ def index_command(args: argparse.Namespace) -> CommandResult | int:
         if answer.strip().lower() not in ("y", "yes"):
             print("Nothing embedded.", file=sys.stderr)
             return EXIT_FAILURE
-    operation = run_index(service.context.workspace, embedder, plan)
-    while True:
-        try:
-            step = next(operation)
-        except StopIteration as stop:
-            result = stop.value
-            break
-        if isinstance(step, Progress) and sys.stderr.isatty() and not args.json:
-            print(f"\r{step.message:70}", end="", file=sys.stderr, flush=True)
-    if sys.stderr.isatty() and not args.json:
-        print(file=sys.stderr)
+    result = run_operation(service.index(embedder, plan), args)
     data = {
         **summary,
         "embedded": result.embedded,
@@ -112,20 +100,15 @@ def index_command(args: argparse.Namespace) -> CommandResult | int:
 def search_command(args: argparse.Namespace) -> CommandResult:
     import dataclasses
 
-    from desktop.retrieval.service import search_settings
-
     service = _retrieval(args)
-    settings = search_settings(service.context.settings)
+    settings = service.search_settings()
     if args.k is not None:
         if args.k < 1:
             raise CommandError("--k must be at least 1")
         settings = dataclasses.replace(settings, k=args.k)
     if args.mode:
         settings = dataclasses.replace(settings, mode=args.mode)
-    retriever = (
-        service.retriever(args.embedder) if settings.mode != "lexical" else (_lexical_only(service))
-    )
-    result = retriever.search(args.query, settings, _filters(service, args))
+    result = service.search(args.query, settings, _filters(service, args), embedder=args.embedder)
     data = [r.to_json() for r in result.results]
     lines = []
     for note in result.notes:
@@ -160,12 +143,12 @@ def search_command(args: argparse.Namespace) -> CommandResult:
 
 def _filters(service, args: argparse.Namespace):
     """Filters apply before ranking: a filtered-out chunk can never take a place."""
-    from desktop.library.repository import Library
+    from desktop.library.service import LibraryService
     from desktop.retrieval.search import SearchFilters
 
     document_ids = None
     if args.document:
-        library = Library(service.context.workspace)
+        library = LibraryService(service.workspace, service.settings)
         found = [library.find_document(reference) for reference in args.document]
         missing = [r for r, d in zip(args.document, found, strict=True) if d is None]
         if missing:
@@ -177,8 +160,3 @@ def _filters(service, args: argparse.Namespace):
         tags=tuple(args.tags) if args.tags else None,
     )
 
-
-def _lexical_only(service):
-    from desktop.retrieval.search import Retriever
-
-    return Retriever(service.context.workspace, None)

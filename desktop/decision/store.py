@@ -2,7 +2,7 @@
 the evidence and recommendation each time they change, so the tab can say what changed
 since the last visit.
 
-The tables come from ``DECISION_MIGRATION_SQL`` (appended to the workspace schema by
+The tables come from ``desktop.decision.schema`` (appended to the workspace schema by
 the lead). Reads treat missing tables as "nothing saved yet", so the headless command
 works on a workspace made before them."""
 
@@ -27,7 +27,6 @@ from desktop.decision.checklist import (
 )
 from desktop.decision.evidence import DecisionInputs, Evidence, has_table
 from desktop.workspace import Workspace
-from desktop.workspace.schema import DECISION_MIGRATION_DESCRIPTION, DECISION_MIGRATION_SQL  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ and keep a local record of everything the provider said.
 Prepare, then run: ``prepare_request`` checks every field synchronously (pure, no
 network) and names the field it rejects; only the provider calls run on a worker.
 Everything the tracker learns is kept in the workspace (tables in
-``JOBS_MIGRATION_SQL``) so jobs, events, metrics and checkpoints stay visible offline
+``desktop.finetune.schema``) so jobs, events, metrics and checkpoints stay visible offline
 and after a restart. Network first, then one transaction: a failed call leaves the
 local records as they were.
 
@@ -39,7 +39,6 @@ from desktop.finetune.providers import (
     ProviderError,
 )
 from desktop.progress import CancelToken, Progress, ProgressGenerator
-from desktop.workspace.schema import JOBS_MIGRATION_DESCRIPTION, JOBS_MIGRATION_SQL  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from desktop.finetune.store import DatasetStore

@@ -35,15 +35,11 @@ from desktop.finetune.examples import (
     TrainingExample,
     example_from_record,
 )
-from desktop.workspace.schema import (  # noqa: F401 - re-exported
-    DATASET_MIGRATION_DESCRIPTION,
-    DATASET_MIGRATION_SQL,
-)
 from desktop.workspace.store import Workspace
 
 logger = logging.getLogger(__name__)
 
-# The tables are created by schema migration 5 (desktop/workspace/schema.py).
+# The tables are declared in desktop/finetune/schema.py (version 5).
 
 
 class DatasetError(Exception):
@@ -90,7 +86,7 @@ def _example(row: sqlite3.Row) -> AnyExample:
 
 
 class DatasetStore:
-    """Datasets and their examples in one workspace (tables from ``DATASET_MIGRATION_SQL``)."""
+    """Datasets and their examples in one workspace (tables from ``desktop.finetune.schema``)."""
 
     def __init__(self, workspace: Workspace, clock: Callable[[], float] = time.time) -> None:
         self.workspace = workspace

@@ -69,6 +69,16 @@ class LibraryService:
             encoding=chunking.encoding,
         )
 
+    def documents(self) -> list[DocumentRecord]:
+        return self.library.documents()
+
+    def find_document(self, reference: str) -> DocumentRecord | None:
+        """By id, source path, title or file name (the commands' DOCUMENT argument)."""
+        return self.library.find_document(reference)
+
+    def chunks(self, document_id: int | None = None) -> list[StoredChunk]:
+        return self.library.chunks(document_id)
+
     def snapshot(self) -> LibrarySnapshot:
         return LibrarySnapshot(self.library.documents(), self.chunking(), self.library.totals())
 

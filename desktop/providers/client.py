@@ -4,6 +4,8 @@ one place. The SDK is imported lazily: it costs ~0.7 s, which must not delay the
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -101,3 +103,42 @@ def list_model_ids(client: openai.OpenAI) -> list[str]:
 def is_embedding_model(model_id: str) -> bool:
     lowered = model_id.lower()
     return "embed" in lowered or "bge" in lowered or "minilm" in lowered or "e5-" in lowered
+
+
+class ProviderAccess:
+    """How the domain reaches the configured server: the settings in force, the keychain
+    and the environment, resolved each time it is asked (the user may change them while
+    the app runs). Front doors receive one of these, never the whole app context."""
+
+    def __init__(
+        self,
+        settings: Callable[[], Settings],
+        secrets: SecretStore | None,
+        env: EnvOverrides | None = None,
+        *,
+        on_key: Callable[[str | None], object] | None = None,
+    ) -> None:
+        self._settings = settings
+        self.secrets = secrets
+        self.env = env if env is not None else EnvOverrides.from_environ()
+        self._on_key = on_key
+
+    def config(self, *, api_key: str | None = None) -> ProviderConfig:
+        config = resolve_config(self._settings(), self.secrets, self.env, api_key=api_key)
+        if self._on_key is not None:
+            self._on_key(config.api_key)  # registered for redaction before any use
+        return config
+
+    def client(self, **overrides: object) -> openai.OpenAI:
+        """A client for the configured server; ``overrides`` replace config fields
+        (``max_retries=0`` for streamed answers)."""
+        config = self.config()
+        if overrides:
+            config = dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
+        return make_client(config)
+
+    def configured(self) -> bool:
+        """Whether a request could be sent: a key, or a server that needs none. Reads the
+        keychain (may prompt): call off the GUI thread."""
+        config = self.config()
+        return bool(config.api_key) or not config.needs_key

@@ -11,11 +11,12 @@ import pytest
 
 from desktop.chat.answer import AnswerDelta, RateLimitWait
 from desktop.chat.history import ChatHistory
-from desktop.chat.session import AnswerRecord, AskOptions, SourcesReady, ask
+from desktop.chat.session import AnswerRecord, AskOptions, SourcesReady
 from desktop.context import AppContext
 from desktop.progress import CancelToken
 from desktop.retrieval.search import SearchSettings
 from desktop.retrieval.service import RetrievalService
+from tests.helpers.chat_workspace import session
 from tests.helpers.fake_openai import FakeOpenAI
 
 RAG = AskOptions(model="gpt-4.1-mini", mode="rag", search=SearchSettings(k=3, threshold=0.0))
@@ -37,9 +38,7 @@ def test_a_grounded_answer_streams_token_by_token_with_sources_first(
     history = ChatHistory(chat_context.workspace)
     conversation = history.create()
     events, record = run(
-        ask(
-            chat_context,
-            retrieval,
+        session(chat_context, retrieval).ask(
             "When do I get my money back?",
             RAG,
             conversation_id=conversation,
@@ -74,8 +73,12 @@ def test_a_follow_up_sees_the_earlier_turn(
 ) -> None:
     history = ChatHistory(chat_context.workspace)
     conversation = history.create()
-    run(ask(chat_context, retrieval, "Which port?", RAG, conversation_id=conversation))
-    run(ask(chat_context, retrieval, "And on which network?", RAG, conversation_id=conversation))
+    run(session(chat_context, retrieval).ask("Which port?", RAG, conversation_id=conversation))
+    run(
+        session(chat_context, retrieval).ask(
+            "And on which network?", RAG, conversation_id=conversation
+        )
+    )
     messages = fake_openai.requests_to("/v1/chat/completions")[1].json["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[1]["content"] == "Which port?"
@@ -87,7 +90,7 @@ def test_stop_ends_the_stream_at_once_and_keeps_the_partial_answer(
     fake_openai.chat_reply = " ".join(f"word{i}" for i in range(200))
     fake_openai.stream_delay = 0.05
     cancel = CancelToken()
-    operation = ask(chat_context, retrieval, "Tell me everything", RAG, cancel=cancel)
+    operation = session(chat_context, retrieval).ask("Tell me everything", RAG, cancel=cancel)
     events = []
     for event in operation:
         events.append(event)
@@ -134,7 +137,7 @@ def test_each_failure_gives_its_message_and_keeps_what_arrived(
     fake_openai.inject("/v1/chat/completions", times=times, **fault)
     if fault.get("status") == 429:
         fault_wait = CancelToken()
-        operation = ask(chat_context, retrieval, "Which port?", RAG, cancel=fault_wait)
+        operation = session(chat_context, retrieval).ask("Which port?", RAG, cancel=fault_wait)
         events = []
         for event in operation:
             events.append(event)
@@ -145,14 +148,18 @@ def test_each_failure_gives_its_message_and_keeps_what_arrived(
         return
     history = ChatHistory(chat_context.workspace)
     conversation = history.create()
-    _, record = run(ask(chat_context, retrieval, "Which port?", RAG, conversation_id=conversation))
+    _, record = run(
+        session(chat_context, retrieval).ask("Which port?", RAG, conversation_id=conversation)
+    )
     assert record.outcome.status == status
     assert record.outcome.error_kind == kind
     assert words in record.outcome.status_note()
     if status == "cut_off":
         assert record.outcome.text  # the partial answer is kept
     # The conversation stays usable: the next question is answered normally.
-    _, after = run(ask(chat_context, retrieval, "Which port?", RAG, conversation_id=conversation))
+    _, after = run(
+        session(chat_context, retrieval).ask("Which port?", RAG, conversation_id=conversation)
+    )
     assert after.outcome.status == "complete"
     assert [t.status for t in history.turns(conversation)] == [status, "complete"]
 
@@ -161,7 +168,7 @@ def test_a_429_is_waited_out_and_then_answered(
     chat_context: AppContext, retrieval: RetrievalService, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.inject("/v1/chat/completions", 429, retry_after=0.3)
-    events, record = run(ask(chat_context, retrieval, "Which port?", RAG))
+    events, record = run(session(chat_context, retrieval).ask("Which port?", RAG))
     waits = [e for e in events if isinstance(e, RateLimitWait)]
     assert [w.seconds for w in waits] == [0.3]
     assert record.outcome.status == "complete"
@@ -171,8 +178,8 @@ def test_an_unknown_model_is_a_404_with_a_readable_message(
     chat_context: AppContext, retrieval: RetrievalService
 ) -> None:
     _, record = run(
-        ask(
-            chat_context, retrieval, "Which port?", AskOptions(model="gpt-retired-2024", mode="rag")
+        session(chat_context, retrieval).ask(
+            "Which port?", AskOptions(model="gpt-retired-2024", mode="rag")
         )
     )
     assert record.outcome.error_kind == "not_found"
@@ -180,20 +187,14 @@ def test_an_unknown_model_is_a_404_with_a_readable_message(
 
 
 def test_without_a_provider_the_sources_still_come(app_context: AppContext, tmp_path: Path) -> None:
-    from desktop.library.service import LibraryService
     from desktop.progress import run_to_end
-    from desktop.retrieval.service import RetrievalService as Service
 
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "ports.md").write_text("# Network\n\nThe Hub listens on port 47120.")
     app_context.save_settings(app_context.settings.replace(retrieval_embedder="local"))
-    run_to_end(
-        LibraryService(app_context.workspace, app_context.settings).import_paths([tmp_path / "d"])
-    )
+    run_to_end(app_context.library().import_paths([tmp_path / "d"]))
     events, record = run(
-        ask(
-            app_context,
-            Service(app_context),
+        app_context.chat().ask(
             "Which port?",
             AskOptions(model="gpt-4.1-mini", mode="rag", search=SearchSettings(mode="lexical")),
         )
@@ -208,7 +209,7 @@ def test_no_retrieval_mode_sends_no_sources(
     chat_context: AppContext, retrieval: RetrievalService, fake_openai: FakeOpenAI
 ) -> None:
     events, record = run(
-        ask(chat_context, retrieval, "Hi?", AskOptions(model="gpt-4.1-mini", mode="none"))
+        session(chat_context, retrieval).ask("Hi?", AskOptions(model="gpt-4.1-mini", mode="none"))
     )
     assert not any(isinstance(e, SourcesReady) for e in events)
     assert fake_openai.requests_to("/v1/chat/completions")[0].json["messages"][-1] == {

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from desktop.decision.store import DECISION_MIGRATION_SQL
 from desktop.workspace import Workspace
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -17,32 +16,6 @@ DAY = 86_400.0
 
 def days_ago(days: float) -> float:
     return (NOW - timedelta(days=days)).timestamp()
-
-
-def _has_table(workspace: Workspace, name: str) -> bool:
-    row = (
-        workspace.connection()
-        .execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
-        .fetchone()
-    )
-    return row is not None
-
-
-def add_dataset_tables(workspace: Workspace) -> None:
-    """The dataset builder's tables, from its migration SQL until it is in the schema."""
-    if _has_table(workspace, "datasets"):
-        return
-    try:
-        from desktop.workspace.schema import DATASET_MIGRATION_SQL
-    except ImportError:  # before the lead moved it into the schema
-        from desktop.finetune.store import DATASET_MIGRATION_SQL
-
-    workspace.connection().executescript(DATASET_MIGRATION_SQL)
-
-
-def add_decision_tables(workspace: Workspace) -> None:
-    if not _has_table(workspace, "decision_snapshots"):
-        workspace.connection().executescript(DECISION_MIGRATION_SQL)
 
 
 class Builder:
@@ -103,7 +76,6 @@ class Builder:
             )
 
     def dataset(self, name: str, records: Sequence[Any]) -> int:
-        add_dataset_tables(self.workspace)
         with self.workspace.transaction() as tx:
             cursor = tx.execute(
                 "INSERT INTO datasets(name, created_at) VALUES (?, ?)", (name, days_ago(5))

@@ -12,7 +12,7 @@ from desktop.decision.cli import AnswersFileError, decide
 from desktop.decision.evidence import DecisionInputs
 from desktop.decision.store import DecisionStore
 from desktop.settings import Settings
-from tests.decision.builders import NOW, Builder, add_decision_tables, chat
+from tests.decision.builders import NOW, Builder, chat
 
 SETTINGS = Settings(provider="ollama", base_url="http://localhost:11434/v1", chat_model="llama3")
 
@@ -66,7 +66,6 @@ def test_decide_with_an_answers_file(library: Builder, tmp_path: Path) -> None:
 
 
 def test_decide_without_a_file_uses_the_saved_answers(library: Builder) -> None:
-    add_decision_tables(library.workspace)
     DecisionStore(library.workspace).save_answers(
         Answers({"attribution": Answer.YES}, DecisionInputs(None, 100, "Be brief."))
     )
@@ -77,7 +76,6 @@ def test_decide_without_a_file_uses_the_saved_answers(library: Builder) -> None:
 
 
 def test_decide_is_read_only(library: Builder) -> None:
-    add_decision_tables(library.workspace)
     decide(library.workspace, SETTINGS, now=NOW)
     assert DecisionStore(library.workspace).last_snapshot() is None
 

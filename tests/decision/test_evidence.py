@@ -37,7 +37,7 @@ from desktop.decision.evidence import (
 )
 from desktop.settings import Settings
 from desktop.workspace import Workspace
-from tests.decision.builders import DAY, NOW, Builder, add_dataset_tables, chat, days_ago
+from tests.decision.builders import DAY, NOW, Builder, chat, days_ago
 
 ORDINARY = (
     "The team met on Monday to plan the week. Everyone agreed to finish the report before "
@@ -332,8 +332,6 @@ def test_labelled_examples_without_dataset_tables(workspace: Workspace) -> None:
     assert (figure.datasets, figure.valid) == (0, 0)
     assert figure.note == "no datasets yet"
     assert format_rigidity(r for _n, r in dataset_records(workspace)).rigid_share is None
-    add_dataset_tables(workspace)
-    assert labelled_examples(workspace).note == "no datasets yet"
 
 
 def test_system_prompt_savings() -> None:
@@ -352,11 +350,6 @@ CUSTOM = Settings(provider="custom", base_url="http://127.0.0.1:9999/v1")
 
 def add_jobs(workspace: Workspace, base_url: str, job_ids: list[str]) -> None:
     """Jobs as the job tracker stores them (its migration SQL, until it is in the schema)."""
-    if not _has_jobs_table(workspace):
-        from desktop.finetune.jobs import JOBS_MIGRATION_SQL
-
-        add_dataset_tables(workspace)
-        workspace.connection().executescript(JOBS_MIGRATION_SQL)
     with workspace.transaction() as tx:
         for n, job in enumerate(job_ids):
             tx.execute(

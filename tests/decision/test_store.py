@@ -28,12 +28,10 @@ from desktop.decision.store import (
     recommendation_change,
 )
 from desktop.workspace import Workspace
-from tests.decision.builders import add_decision_tables
 
 
 @pytest.fixture
 def store(workspace: Workspace) -> DecisionStore:
-    add_decision_tables(workspace)
     ticks = iter(range(1_000, 1_000_000))
     return DecisionStore(workspace, clock=lambda: float(next(ticks)))
 

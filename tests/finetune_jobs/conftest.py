@@ -16,23 +16,13 @@ import openai
 import pytest
 
 from desktop.finetune.examples import Message, PreferenceExample, TrainingExample
-from desktop.finetune.jobs import JOBS_MIGRATION_SQL, JobStore
+from desktop.finetune.jobs import JobStore
 from desktop.finetune.providers import CompatibleFineTuneProvider, OpenAIFineTuneProvider
 from desktop.finetune.store import DatasetStore
 from desktop.workspace import Workspace
 from tests.helpers.fake_openai import FakeOpenAI
 
 MODEL = "gpt-4o-mini"
-
-
-def add_job_tables(workspace: Workspace) -> None:
-    """Create the job tables as the lead's migration will (after schema 5, which made
-    ``datasets``), until it is in schema.py; executescript commits on its own."""
-    conn = workspace.connection()
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "datasets" in tables, "the job tables reference datasets (schema 5)"
-    if "fine_tune_jobs" not in tables:
-        conn.executescript(JOBS_MIGRATION_SQL)
 
 
 class Clock:
@@ -56,7 +46,6 @@ def workspace_path(tmp_path: Path) -> Path:
 @pytest.fixture
 def workspace(workspace_path: Path) -> Iterator[Workspace]:
     ws = Workspace(workspace_path)
-    add_job_tables(ws)
     yield ws
     ws.close()
 

@@ -30,7 +30,6 @@ from tests.finetune_jobs.conftest import (
     MODEL,
     Clock,
     ProviderFactory,
-    add_job_tables,
     chat_examples,
 )
 from tests.helpers.fake_openai import FakeOpenAI
@@ -295,7 +294,6 @@ def test_restart_shows_jobs_events_and_metrics_offline(
     workspace.close()
 
     with Workspace(workspace_path) as reopened:
-        add_job_tables(reopened)  # a no-op: the tables are there
         again = JobStore(reopened)
         assert again.jobs() == before[0]
         assert again.events(job.job_id) == before[1]

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from desktop.chat.session import ChatSession
 from desktop.context import AppContext
-from desktop.library.service import LibraryService
 from desktop.progress import run_to_end
-from desktop.retrieval.indexing import run_index
 from desktop.retrieval.service import RetrievalService
 from tests.helpers.fake_openai import FakeOpenAI
 
@@ -41,13 +40,18 @@ def chat_context(app_context: AppContext, fake_openai: FakeOpenAI, tmp_path: Pat
     folder.mkdir()
     for name, text in DOCS.items():
         (folder / name).write_text(text, encoding="utf-8")
-    run_to_end(LibraryService(app_context.workspace, settings).import_paths([folder]))
+    run_to_end(app_context.library().import_paths([folder]))
     return app_context
 
 
 @pytest.fixture
 def retrieval(chat_context: AppContext) -> RetrievalService:
-    service = RetrievalService(chat_context)
+    service = chat_context.retrieval()
     embedder, plan = service.plan()
-    run_to_end(run_index(chat_context.workspace, embedder, plan))
+    run_to_end(service.index(embedder, plan))
     return service
+
+
+def session(context: AppContext, retrieval: RetrievalService | None) -> ChatSession:
+    """The chat's front door over ``context``'s workspace, with ``retrieval``."""
+    return ChatSession(context.workspace, context.current_settings, context.provider, retrieval)

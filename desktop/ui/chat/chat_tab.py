@@ -34,10 +34,9 @@ from desktop.chat.history import ChatHistory, Conversation, StoredTurn
 from desktop.chat.session import (
     AnswerRecord,
     AskOptions,
+    ChatSession,
     ColumnDone,
     SourcesReady,
-    ask,
-    compare,
     compare_columns,
     plan_json,
 )
@@ -92,6 +91,9 @@ class ChatTab(QWidget):
         self.context = context
         self.tasks = tasks
         self.retrieval = retrieval
+        self.chat = ChatSession(
+            context.workspace, context.current_settings, context.provider, retrieval
+        )
         self.report_error = report_error
         self.conversation_id: int | None = None
         self.active: Worker | None = None
@@ -204,15 +206,14 @@ class ChatTab(QWidget):
     # -- models ---------------------------------------------------------------------------------
 
     def refresh_models(self) -> None:
-        from desktop.providers.client import is_embedding_model, list_model_ids, make_client
+        from desktop.providers.client import is_embedding_model, list_model_ids
 
-        context = self.context
+        provider = self.context.provider
 
         def load() -> list[str]:
-            config = context.provider_config()
-            if config.needs_key and not config.api_key:
+            if not provider.configured():
                 return []
-            client = make_client(config)
+            client = provider.client()
             try:
                 return [m for m in list_model_ids(client) if not is_embedding_model(m)]
             finally:
@@ -248,7 +249,7 @@ class ChatTab(QWidget):
     # -- conversations ------------------------------------------------------------------------
 
     def _history(self) -> ChatHistory:
-        return ChatHistory(self.context.workspace)
+        return self.chat.history
 
     def refresh_conversations(self, select: int | None = None) -> None:
         worker = self.tasks.run(
@@ -415,15 +416,11 @@ class ChatTab(QWidget):
             f"{options.model} · {'RAG' if options.mode == 'rag' else 'no retrieval'} · answering…"
         )
         conversation_id = self.conversation_id
-        context, retrieval = self.context, self.retrieval
+        chat = self.chat
 
         def run(cancel):
-            cid = conversation_id or ChatHistory(context.workspace).create()
-            return (
-                yield from ask(
-                    context, retrieval, question, options, conversation_id=cid, cancel=cancel
-                )
-            )
+            cid = conversation_id or chat.history.create()
+            return (yield from chat.ask(question, options, conversation_id=cid, cancel=cancel))
 
         worker = Worker(run, title="Answering", stops_itself=True)
         worker.signals.progress.connect(lambda event: self._event(card, event))
@@ -550,13 +547,11 @@ class ChatTab(QWidget):
             base = self.context.settings.chat_model
         columns = compare_columns(base, self.fine_tuned_model())
         view = CompareView(question, columns, self)
-        context, retrieval = self.context, self.retrieval
-        settings = search_settings(context.settings)
+        chat = self.chat
+        settings = search_settings(self.context.settings)
 
         def run(cancel):
-            return (
-                yield from compare(context, retrieval, question, columns, settings, cancel=cancel)
-            )
+            return (yield from chat.compare(question, columns, settings, cancel=cancel))
 
         worker = Worker(run, title="Comparing answers", stops_itself=True)
         worker.signals.progress.connect(

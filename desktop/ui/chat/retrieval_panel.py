@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 
 from desktop.context import AppContext
 from desktop.library.loaders import FORMATS
-from desktop.library.repository import DocumentRecord, Library
-from desktop.retrieval.indexing import IndexPlan, IndexResult, run_index
+from desktop.library.repository import DocumentRecord
+from desktop.retrieval.indexing import IndexPlan, IndexResult
 from desktop.retrieval.search import RetrievedChunk, SearchFilters, SearchResult, SearchSettings
 from desktop.retrieval.service import IndexStatus, RetrievalService, search_settings
 from desktop.ui.chat.highlight import highlighted_html
@@ -231,7 +231,7 @@ class RetrievalPanel(QWidget):
 
     def refresh_status(self) -> None:
         documents = self.tasks.run(
-            lambda: Library(self.context.workspace).documents(), title="Listing documents"
+            lambda: self.context.library().documents(), title="Listing documents"
         )
         documents.signals.result.connect(self._show_documents)
         worker = self.tasks.run(self.retrieval.status, title="Checking the index")
@@ -260,9 +260,7 @@ class RetrievalPanel(QWidget):
             "Index the library", plan.describe() + "\n\nEmbed them now?"
         ):
             return
-        worker = Worker(
-            run_index, self.context.workspace, embedder, plan, title="Indexing the library"
-        )
+        worker = Worker(self.retrieval.index, embedder, plan, title="Indexing the library")
         worker.signals.progress.connect(lambda p: self.status_label.setText(p.message))
         worker.signals.result.connect(self._indexed)
         worker.signals.error.connect(lambda e: self.report_error("Indexing", e))
@@ -294,8 +292,7 @@ class RetrievalPanel(QWidget):
         filters = self.filters()
 
         def run() -> SearchResult:
-            retriever = self.retrieval.retriever()
-            return retriever.search(query, settings, filters)
+            return self.retrieval.search(query, settings, filters)
 
         self.search_button.setEnabled(False)
         worker = self.tasks.run(run, title="Searching", queue=SEARCH_QUEUE)
