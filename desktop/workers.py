@@ -112,9 +112,7 @@ class Worker(QRunnable):
             signals.finished.emit()
 
     def _drive(self, generator: Any) -> Any:
-        return drive(
-            generator, self._report, self.cancel_token, stops_itself=self.stops_itself
-        )
+        return drive(generator, self._report, self.cancel_token, stops_itself=self.stops_itself)
 
     def _report(self, step: object) -> None:
         if isinstance(step, Progress):

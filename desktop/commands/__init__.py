@@ -8,13 +8,22 @@ import argparse
 from desktop.commands import (
     chat_cmd,
     dataset_cmd,
+    decide_cmd,
     jobs_cmd,
     library_cmd,
     retrieval_cmd,
     settings_cmd,
 )
 
-MODULES = (settings_cmd, library_cmd, retrieval_cmd, chat_cmd, dataset_cmd, jobs_cmd)
+MODULES = (
+    settings_cmd,
+    library_cmd,
+    retrieval_cmd,
+    chat_cmd,
+    dataset_cmd,
+    jobs_cmd,
+    decide_cmd,
+)
 
 
 def register_all(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -1,10 +1,9 @@
-"""``ragtune jobs`` and ``ragtune decide``: the job tracker and the decision, headless."""
+"""``ragtune jobs``: the job tracker, headless."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from desktop.commands.result import CommandError, CommandResult
 
@@ -38,17 +37,6 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     cancel = actions.add_parser("cancel", parents=[common], help="cancel a job")
     cancel.add_argument("job_id", metavar="ID")
     cancel.set_defaults(handler=jobs_command)
-
-    decide = subparsers.add_parser(
-        "decide",
-        parents=[common],
-        help="RAG, fine-tuning or both: evidence and reasons",
-        description="Prints the evidence measured in the workspace, the recommendation and "
-        "its reasons. Answers come from FILE (JSON: question id → yes/no/unsure, "
-        "plus optional inputs) or from those saved in the Decide tab.",
-    )
-    decide.add_argument("--answers", type=Path, metavar="FILE")
-    decide.set_defaults(handler=decide_command)
 
 
 def jobs_command(args: argparse.Namespace) -> CommandResult:
@@ -98,16 +86,4 @@ def jobs_command(args: argparse.Namespace) -> CommandResult:
     finally:
         if provider is not None:
             provider.close()
-    return CommandResult(data, text)
-
-
-def decide_command(args: argparse.Namespace) -> CommandResult:
-    from desktop.commands.common import context_from
-    from desktop.decision.cli import AnswersFileError, decide
-
-    context = context_from(args)
-    try:
-        data, text = decide(context.workspace, context.settings, args.answers)
-    except (AnswersFileError, OSError) as exc:
-        raise CommandError(str(exc)) from exc
     return CommandResult(data, text)

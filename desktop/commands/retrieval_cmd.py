@@ -159,4 +159,3 @@ def _filters(service, args: argparse.Namespace):
         formats=tuple(args.formats) if args.formats else None,
         tags=tuple(args.tags) if args.tags else None,
     )
-

@@ -728,6 +728,22 @@ class JobStore:
         row = self.workspace.connection().execute(sql + " ORDER BY id DESC", args).fetchone()
         return None if row is None else JobRecord.from_row(row)
 
+    def accepted_jobs(self, base_url: str) -> tuple[int, float | None]:
+        """(jobs the provider at ``base_url`` accepted, when the last was created). Every
+        row was written from the provider's own reply (it carries the provider's job id),
+        so every row is an accepted job, including jobs listed from the account."""
+        row = (
+            self.workspace.connection()
+            .execute(
+                "SELECT count(*), max(created_at) FROM fine_tune_jobs "
+                "WHERE job_id != '' AND rtrim(base_url, '/') = ?",
+                (base_url.rstrip("/"),),
+            )
+            .fetchone()
+        )
+        last = row[1]
+        return int(row[0]), (float(last) if last is not None else None)
+
     def require_job(self, job_id: str) -> JobRecord:
         record = self.job(job_id)
         if record is None:

@@ -102,6 +102,27 @@ class DatasetStore:
         )
         return [Dataset(r["id"], r["name"], r["created_at"], r["model"], r["n"]) for r in rows]
 
+    def records(self) -> list[tuple[str, Any]]:
+        """Every stored example as (its dataset's name, its OpenAI JSON object, or None
+        when the stored text is unreadable), datasets in creation order: what the
+        Decide tab's evidence validates and measures."""
+        rows = self.workspace.connection().execute(
+            "SELECT d.name, e.data FROM training_examples e JOIN datasets d "
+            "ON d.id = e.dataset_id ORDER BY d.id, e.position"
+        )
+        records: list[tuple[str, Any]] = []
+        for name, data in rows:
+            try:
+                records.append((str(name), json.loads(data)))
+            except ValueError:
+                records.append((str(name), None))
+        return records
+
+    def dataset_names(self) -> list[str]:
+        """In creation order."""
+        rows = self.workspace.connection().execute("SELECT name FROM datasets ORDER BY id")
+        return [str(row[0]) for row in rows]
+
     def dataset(self, dataset_id: int) -> Dataset:
         row = (
             self.workspace.connection()

@@ -8,8 +8,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from desktop.retrieval.search import RetrievedChunk
-from desktop.ui.common.table_model import ListTableModel
-from desktop.ui.library.models import RECORD_ROLE, SORT_ROLE
+from desktop.ui.common.table_model import RECORD_ROLE, SORT_ROLE, ListTableModel
 
 Index = QModelIndex | QPersistentModelIndex
 BELOW_COLOUR = QColor("#9e9e9e")

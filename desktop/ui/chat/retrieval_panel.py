@@ -35,7 +35,7 @@ from desktop.retrieval.search import RetrievedChunk, SearchFilters, SearchResult
 from desktop.retrieval.service import IndexStatus, RetrievalService, search_settings
 from desktop.ui.chat.highlight import highlighted_html
 from desktop.ui.chat.results_model import RetrievalResultsModel, source_label
-from desktop.ui.library.models import RECORD_ROLE, fit_columns
+from desktop.ui.common.table_model import RECORD_ROLE, fit_columns
 from desktop.workers import TaskError, TaskManager, Worker
 
 SEARCH_QUEUE = "search"

@@ -1,5 +1,6 @@
-"""The part every flat table model shares: rows from a Python list, columns and their
-titles from ``HEADERS``. Subclasses say what a cell shows."""
+"""What every table shares: the flat model base (rows from a Python list, columns and
+their titles from ``HEADERS``; subclasses say what a cell shows), the item roles, and
+column widths fitted once from samples."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import QHeaderView, QTableView
 
 Index = QModelIndex | QPersistentModelIndex
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+"""Raw values to sort by: numbers as numbers, dates as dates."""
+RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
+"""The domain object behind a row."""
+SEARCH_ROLE = Qt.ItemDataRole.UserRole + 3
+"""The text a filter box matches."""
 
 
 class ListTableModel(QAbstractTableModel):
@@ -42,3 +51,18 @@ class ListTableModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.HEADERS[section]
         return None
+
+
+def fit_columns(table: QTableView, stretch: int, samples: Sequence[str]) -> None:
+    """Column widths from sample contents, once: ResizeToContents would measure every
+    row on each reset, which stalls the window on a large library."""
+    header = table.horizontalHeader()
+    metrics = table.fontMetrics()
+    model = table.model()
+    others = [c for c in range(model.columnCount()) if c != stretch]
+    for column, sample in zip(others, samples, strict=False):
+        title = str(model.headerData(column, Qt.Orientation.Horizontal))
+        width = max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(title)) + 24
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(column, width)
+    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)

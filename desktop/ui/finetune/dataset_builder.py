@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMenu,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -61,7 +60,9 @@ from desktop.finetune.jsonl import (
 )
 from desktop.finetune.store import Dataset, DatasetStore
 from desktop.resources import resource
+from desktop.ui.common.dialogs import Confirm, ask
 from desktop.ui.common.empty_state import EmptyState
+from desktop.ui.common.table_model import RECORD_ROLE, fit_columns
 from desktop.ui.finetune.analysis import Analysis, Counters, analyse
 from desktop.ui.finetune.example_editor import ExampleEditor
 from desktop.ui.finetune.examples_model import (
@@ -94,7 +95,6 @@ from desktop.ui.finetune.undo import (
     UpdateExamples,
     set_split,
 )
-from desktop.ui.library.models import RECORD_ROLE, fit_columns
 from desktop.workers import TaskError, TaskManager, Worker
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,6 @@ SEARCH_DELAY_MS = 150  # filtering 50,000 rows on every keystroke would lag the 
 SAMPLE_DATASET = ("datasets", "support-replies.jsonl")
 SAMPLE_NAME = "Support replies (sample)"
 
-Confirm = Callable[[str, str], bool]
 AskText = Callable[[str, str, str, bool], "str | None"]  # title, label, text, multiline
 
 _IMPORT_KINDS = {
@@ -153,13 +152,6 @@ def common_system_prompt(examples: Sequence[AnyExample]) -> str | None:
         if isinstance(e, TrainingExample) and e.system_prompt is not None
     )
     return prompts.most_common(1)[0][0] if prompts else None
-
-
-def ask(parent: QWidget) -> Confirm:
-    def confirm(title: str, text: str) -> bool:
-        return QMessageBox.question(parent, title, text) == QMessageBox.StandardButton.Yes
-
-    return confirm
 
 
 class DatasetBuilder(QWidget):

@@ -17,8 +17,7 @@ from PySide6.QtGui import QColor
 from desktop.finetune.examples import AnyExample, PreferenceExample, TrainingExample
 from desktop.finetune.stats import ExampleTokens
 from desktop.finetune.validation import Issue
-from desktop.ui.common.table_model import ListTableModel
-from desktop.ui.library.models import RECORD_ROLE, SEARCH_ROLE, SORT_ROLE, Index
+from desktop.ui.common.table_model import RECORD_ROLE, SEARCH_ROLE, SORT_ROLE, Index, ListTableModel
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 10
 

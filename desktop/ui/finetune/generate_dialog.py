@@ -36,8 +36,7 @@ from desktop.finetune.examples import TrainingExample
 from desktop.finetune.generate import ChunkFailure, GenerationResult, ProposedExample
 from desktop.library.repository import DocumentRecord, Library, StoredChunk
 from desktop.progress import CancelToken, Progress
-from desktop.ui.common.table_model import ListTableModel
-from desktop.ui.library.models import RECORD_ROLE, Index, fit_columns
+from desktop.ui.common.table_model import RECORD_ROLE, Index, ListTableModel, fit_columns
 from desktop.workers import TaskError, TaskManager, Worker
 
 log = logging.getLogger(__name__)

@@ -32,6 +32,7 @@ from desktop.finetune.jobs import (
     MetricsSeries,
     status_label,
 )
+from desktop.ui.common.table_model import fit_columns
 from desktop.ui.finetune.jobs_chart import MetricsChart
 from desktop.ui.finetune.jobs_form import make_section
 from desktop.ui.finetune.jobs_models import (
@@ -39,7 +40,6 @@ from desktop.ui.finetune.jobs_models import (
     EventTableModel,
     format_time,
 )
-from desktop.ui.library.models import fit_columns
 
 STAGES = (VALIDATING_FILES, QUEUED, RUNNING)
 

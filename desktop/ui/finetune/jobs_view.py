@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QTableView,
@@ -64,26 +63,18 @@ from desktop.finetune.providers import (
 from desktop.finetune.stats import DatasetStats, dataset_stats
 from desktop.finetune.store import Dataset, DatasetStore
 from desktop.progress import CancelToken, Progress
+from desktop.ui.common.dialogs import Confirm, ask
+from desktop.ui.common.table_model import fit_columns
 from desktop.ui.finetune.jobs_detail import JobDetail, JobSnapshot
 from desktop.ui.finetune.jobs_form import NewJobForm
 from desktop.ui.finetune.jobs_models import RECORD_ROLE, JobSortProxy, JobTableModel
-from desktop.ui.library.models import fit_columns
 from desktop.workers import TaskError, TaskManager, Worker
 
 log = logging.getLogger(__name__)
 
 STORE_QUEUE = "store"
 MAX_RETRY_SECONDS = 600.0
-Confirm = Callable[[str, str], bool]
 NextPoll = Callable[[str, float | None], float | None]
-
-
-def ask(parent: QWidget) -> Confirm:
-    def confirm(title: str, text: str) -> bool:
-        answer = QMessageBox.question(parent, title, text)
-        return answer == QMessageBox.StandardButton.Yes
-
-    return confirm
 
 
 class ProviderCache:

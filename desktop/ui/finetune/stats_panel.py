@@ -30,8 +30,8 @@ from desktop.finetune.stats import (
     default_epochs,
     training_price,
 )
+from desktop.ui.common.histogram import SizeHistogram
 from desktop.ui.finetune.analysis import Analysis
-from desktop.ui.library.histogram import SizeHistogram
 
 _LEVEL_COLOURS = {
     "below_minimum": "#b71c1c",

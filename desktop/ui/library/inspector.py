@@ -19,9 +19,10 @@ from PySide6.QtWidgets import (
 
 from desktop.library.chunking import ChunkingStrategy
 from desktop.library.preview import ChunkingView, preview, view_of
+from desktop.ui.common.histogram import SizeHistogram
+from desktop.ui.common.table_model import fit_columns
 from desktop.ui.library.chunk_view import ChunkTextView
-from desktop.ui.library.histogram import SizeHistogram
-from desktop.ui.library.models import ChunkTableModel, fit_columns
+from desktop.ui.library.models import ChunkTableModel
 from desktop.ui.library.strategy_form import StrategyForm
 from desktop.workers import TaskManager
 

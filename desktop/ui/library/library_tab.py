@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -39,29 +38,17 @@ from desktop.library.service import DocumentContent, LibraryService, LibrarySnap
 from desktop.progress import Progress
 from desktop.resources import resource
 from desktop.tokens import get_tokenizer
+from desktop.ui.common.dialogs import Confirm, ask
 from desktop.ui.common.empty_state import EmptyState
+from desktop.ui.common.table_model import RECORD_ROLE, fit_columns
 from desktop.ui.library.import_report import ImportReportDialog
 from desktop.ui.library.inspector import ChunkInspector, CompareView, OpenDocument
-from desktop.ui.library.models import (
-    RECORD_ROLE,
-    DocumentFilterProxy,
-    DocumentTableModel,
-    fit_columns,
-)
+from desktop.ui.library.models import DocumentFilterProxy, DocumentTableModel
 from desktop.workers import TaskError, TaskManager, Worker
 
 log = logging.getLogger(__name__)
 
 STORE_QUEUE = "store"
-Confirm = Callable[[str, str], bool]
-
-
-def ask(parent: QWidget) -> Confirm:
-    def confirm(title: str, text: str) -> bool:
-        answer = QMessageBox.question(parent, title, text)
-        return answer == QMessageBox.StandardButton.Yes
-
-    return confirm
 
 
 class LibraryTab(QWidget):

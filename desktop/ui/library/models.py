@@ -9,21 +9,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtCore import (
-    QModelIndex,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
 )
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHeaderView, QTableView
 
-from desktop.ui.common.table_model import ListTableModel
-
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
-SEARCH_ROLE = Qt.ItemDataRole.UserRole + 3
-
-Index = QModelIndex | QPersistentModelIndex
+from desktop.ui.common.table_model import (
+    RECORD_ROLE,
+    SEARCH_ROLE,
+    SORT_ROLE,
+    Index,
+    ListTableModel,
+)
 
 
 def _format_time(timestamp: float) -> str:
@@ -162,21 +159,6 @@ class ChunkTableModel(ListTableModel):
         if role == RECORD_ROLE:
             return chunk
         return None
-
-
-def fit_columns(table: QTableView, stretch: int, samples: Sequence[str]) -> None:
-    """Column widths from sample contents, once: ResizeToContents would measure every
-    row on each reset, which stalls the window on a large library."""
-    header = table.horizontalHeader()
-    metrics = table.fontMetrics()
-    model = table.model()
-    others = [c for c in range(model.columnCount()) if c != stretch]
-    for column, sample in zip(others, samples, strict=False):
-        title = str(model.headerData(column, Qt.Orientation.Horizontal))
-        width = max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(title)) + 24
-        header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(column, width)
-    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
 
 
 def heading_tooltip(path: Sequence[str]) -> str:
