@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import openai
 
     from desktop.chat.session import ChatSession
+    from desktop.decision.service import DecisionService
     from desktop.library.service import LibraryService
     from desktop.retrieval.service import RetrievalService
 
@@ -117,6 +118,11 @@ class AppContext:
         from desktop.chat.session import ChatSession
 
         return ChatSession(self.workspace, self.current_settings, self.provider, self.retrieval())
+
+    def decision(self) -> DecisionService:
+        from desktop.decision.service import DecisionService
+
+        return DecisionService(self.workspace, self.current_settings)
 
     def close(self) -> None:
         if self._workspace is not None:

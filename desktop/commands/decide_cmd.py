@@ -22,12 +22,14 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def decide_command(args: argparse.Namespace) -> CommandResult:
-    from desktop.commands.common import context_from
-    from desktop.decision.cli import AnswersFileError, decide
+    from datetime import datetime
 
-    context = context_from(args)
+    from desktop.commands.common import context_from
+    from desktop.decision.service import AnswersFileError
+
+    service = context_from(args).decision()
     try:
-        data, text = decide(context.workspace, context.settings, args.answers)
+        data, text = service.headless(args.answers, datetime.now().astimezone())
     except (AnswersFileError, OSError) as exc:
         raise CommandError(str(exc)) from exc
     return CommandResult(data, text)

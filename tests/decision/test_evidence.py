@@ -19,8 +19,8 @@ from desktop.decision.checklist import Answers
 from desktop.decision.evidence import (
     REFERENCE_PROSE,
     DecisionInputs,
+    EvidenceSources,
     chunking_config,
-    dataset_records,
     evaluation_sets,
     format_rigidity,
     gather_evidence,
@@ -35,6 +35,10 @@ from desktop.decision.evidence import (
     system_prompt_savings,
     vocabulary_fragmentation,
 )
+from desktop.finetune.jobs import JobStore
+from desktop.finetune.store import DatasetStore
+from desktop.library.repository import Library
+from desktop.retrieval.search_log import SearchLog
 from desktop.settings import Settings
 from desktop.workspace import Workspace
 from tests.decision.builders import DAY, NOW, Builder, chat, days_ago
@@ -140,7 +144,7 @@ def _changed(events: list, since_days: float, baseline: int) -> int:
 def test_knowledge_change_counts_documents_changed_after_the_first_import(
     scenario: Builder,
 ) -> None:
-    figure = knowledge_change(scenario.workspace, NOW)
+    figure = knowledge_change(Library(scenario.workspace), NOW)
     baseline = 1
     assert figure.changed_90d == _changed(scenario.events, 90, baseline) == 5
     assert figure.changed_30d == _changed(scenario.events, 30, baseline) == 2
@@ -151,7 +155,7 @@ def test_knowledge_change_counts_documents_changed_after_the_first_import(
 
 
 def test_knowledge_change_without_history_says_why(workspace: Workspace) -> None:
-    figure = knowledge_change(workspace, NOW)
+    figure = knowledge_change(Library(workspace), NOW)
     assert figure.changed_90d is None
     assert "nothing has been imported" in figure.note
 
@@ -161,14 +165,14 @@ def test_a_fresh_library_is_not_counted_as_changed(build: Builder) -> None:
     for n in range(5):
         build.document(f"d{n}.md", ORDINARY, 3)
         build.event(run, f"d{n}.md", "added", 3)
-    figure = knowledge_change(build.workspace, NOW)
+    figure = knowledge_change(Library(build.workspace), NOW)
     assert figure.changed_30d == 0
     assert figure.changed_90d == 0
     assert "only 3 days" in figure.note
 
 
 def test_library_size_is_the_tokens_of_every_document(scenario: Builder) -> None:
-    figure = library_size(scenario.workspace, MODEL)
+    figure = library_size(Library(scenario.workspace), MODEL)
     enc = encoding()
     expected = sum(len(enc.encode_ordinary(t)) for t in scenario.texts.values())  # type: ignore[attr-defined]
     assert figure.tokens == expected
@@ -179,7 +183,7 @@ def test_library_size_is_the_tokens_of_every_document(scenario: Builder) -> None
 
 
 def test_library_size_of_an_empty_library(workspace: Workspace) -> None:
-    figure = library_size(workspace, "gpt-4o")
+    figure = library_size(Library(workspace), "gpt-4o")
     assert figure.tokens is None
     assert figure.context_window == 128_000
     assert "no documents" in figure.note
@@ -253,19 +257,19 @@ def test_weight_zero_and_preference_examples() -> None:
 def test_retrieval_latency_is_median_and_nearest_rank_p95_of_recent_searches(
     scenario: Builder,
 ) -> None:
-    figure = retrieval_latency(scenario.workspace, NOW - timedelta(days=30))
+    figure = retrieval_latency(SearchLog(scenario.workspace), NOW - timedelta(days=30))
     recent = scenario.recent  # type: ignore[attr-defined]
     assert figure.samples == len(recent)
     assert figure.median_ms == statistics.median(recent)
     assert figure.p95_ms == float(np.percentile(recent, 95, method="inverted_cdf"))
     assert figure.p95_ms == 95.0
-    everything = retrieval_latency(scenario.workspace, None)
+    everything = retrieval_latency(SearchLog(scenario.workspace), None)
     assert everything.samples == len(recent) + 2
     assert everything.p95_ms == 1200.0
 
 
 def test_retrieval_latency_without_searches(workspace: Workspace) -> None:
-    figure = retrieval_latency(workspace, NOW - timedelta(days=30))
+    figure = retrieval_latency(SearchLog(workspace), NOW - timedelta(days=30))
     assert figure.median_ms is None
     assert "no searches" in figure.note
 
@@ -276,7 +280,7 @@ def _tpw(words: list[str]) -> float:
 
 
 def test_vocabulary_fragmentation_against_ordinary_prose(scenario: Builder) -> None:
-    figure = vocabulary_fragmentation(scenario.workspace, ENCODING)
+    figure = vocabulary_fragmentation(Library(scenario.workspace), ENCODING)
     words = []
     for text in scenario.texts.values():  # type: ignore[attr-defined]
         words += re.findall(r"[A-Za-z]+(?:'[A-Za-z]+)*", text)
@@ -303,7 +307,7 @@ def test_vocabulary_fragmentation_against_ordinary_prose(scenario: Builder) -> N
 
 
 def test_vocabulary_sample_is_capped(scenario: Builder) -> None:
-    figure = vocabulary_fragmentation(scenario.workspace, ENCODING, max_words=100)
+    figure = vocabulary_fragmentation(Library(scenario.workspace), ENCODING, max_words=100)
     assert figure.words == 100
     assert figure.sampled
     assert "first 100 words" in figure.note
@@ -311,27 +315,28 @@ def test_vocabulary_sample_is_capped(scenario: Builder) -> None:
 
 def test_vocabulary_leaves_out_scripts_without_spaces(build: Builder) -> None:
     build.document("ja.md", "これは日本語の文章です。 Kubernetes cluster", 1)
-    figure = vocabulary_fragmentation(build.workspace, ENCODING)
+    figure = vocabulary_fragmentation(Library(build.workspace), ENCODING)
     assert figure.words == 2
 
 
 def test_labelled_examples_counts_valid_ones_per_dataset(scenario: Builder) -> None:
-    figure = labelled_examples(scenario.workspace)
+    figure = labelled_examples(*_datasets(scenario.workspace))
     assert figure.datasets == 2
     assert figure.examples == 12 + 2 + 4 + 3
     assert figure.valid == 12 + 4 + 3
     assert (figure.best_dataset, figure.best_valid) == ("support-json", 12)
 
 
-def test_labelled_examples_without_dataset_tables(workspace: Workspace) -> None:
-    """A workspace from before the dataset tables (dropped here if the schema has them)."""
-    workspace.connection().executescript(
-        "DROP TABLE IF EXISTS training_examples; DROP TABLE IF EXISTS datasets;"
-    )
-    figure = labelled_examples(workspace)
+def _datasets(workspace: Workspace) -> tuple[list[str], list[tuple[str, object]]]:
+    store = DatasetStore(workspace)
+    return store.dataset_names(), store.records()
+
+
+def test_labelled_examples_without_datasets(workspace: Workspace) -> None:
+    figure = labelled_examples(*_datasets(workspace))
     assert (figure.datasets, figure.valid) == (0, 0)
     assert figure.note == "no datasets yet"
-    assert format_rigidity(r for _n, r in dataset_records(workspace)).rigid_share is None
+    assert format_rigidity(r for _n, r in DatasetStore(workspace).records()).rigid_share is None
 
 
 def test_system_prompt_savings() -> None:
@@ -360,11 +365,6 @@ def add_jobs(workspace: Workspace, base_url: str, job_ids: list[str]) -> None:
             )
 
 
-def _has_jobs_table(workspace: Workspace) -> bool:
-    query = "SELECT 1 FROM sqlite_master WHERE name = 'fine_tune_jobs'"
-    return workspace.connection().execute(query).fetchone() is not None
-
-
 @pytest.mark.parametrize(
     ("settings", "today", "jobs", "status"),
     [
@@ -382,7 +382,7 @@ def test_provider_can_fine_tune(
 ) -> None:
     if jobs:
         add_jobs(workspace, settings.base_url, jobs)
-    figure = provider_can_fine_tune(settings, workspace, today)
+    figure = provider_can_fine_tune(settings, JobStore(workspace), today)
     assert figure.can_fine_tune == status
     assert figure.accepted_jobs == len(jobs)
     assert figure.last_accepted_at == (days_ago(31 - len(jobs)) if jobs else None)
@@ -391,22 +391,20 @@ def test_provider_can_fine_tune(
 
 def test_openai_days_left_and_jobs_elsewhere_do_not_count(workspace: Workspace) -> None:
     add_jobs(workspace, "http://127.0.0.1:1/v1", ["job-elsewhere"])
-    figure = provider_can_fine_tune(OPENAI, workspace, date(2026, 11, 23))
+    figure = provider_can_fine_tune(OPENAI, JobStore(workspace), date(2026, 11, 23))
     assert (figure.can_fine_tune, figure.accepted_jobs) == ("unknown", 0)
     assert figure.days_until_cutoff == (date(2027, 1, 6) - date(2026, 11, 23)).days == 44
 
 
 def test_evaluation_sets_and_chunking(workspace: Workspace, build: Builder) -> None:
-    assert evaluation_sets(workspace).sets == 0
-    workspace.connection().execute("CREATE TABLE evaluation_sets (id INTEGER PRIMARY KEY)")
-    assert evaluation_sets(workspace).sets == 0
-    workspace.connection().execute("INSERT INTO evaluation_sets DEFAULT VALUES")
-    assert evaluation_sets(workspace).sets == 1
-    assert chunking_config(workspace).strategy == "recursive_tokens"
-    assert not chunking_config(workspace).naive
+    assert evaluation_sets(None).sets == 0
+    assert evaluation_sets(0).note == "no evaluation set yet"
+    assert evaluation_sets(1).sets == 1
+    assert chunking_config(Library(workspace)).strategy == "recursive_tokens"
+    assert not chunking_config(Library(workspace)).naive
     workspace.set_meta("library.chunking", json.dumps({"name": "fixed_words", "size_words": 9}))
     build.document("a.md", ORDINARY, 1, chunk_words=5)
-    figure = chunking_config(workspace)
+    figure = chunking_config(Library(workspace))
     assert (figure.strategy, figure.naive, figure.configured) == ("fixed_words", True, True)
     assert figure.chunks == math.ceil(len(ORDINARY.split()) / 5)
 
@@ -415,13 +413,13 @@ def test_gather_evidence_puts_every_figure_together(scenario: Builder) -> None:
     ws = scenario.workspace
     prompt = "You are the support assistant. Answer in JSON with answer and confidence."
     answers = Answers(inputs=DecisionInputs(250.0, 2_000, prompt))
-    evidence = gather_evidence(ws, OPENAI, answers, NOW)
+    evidence = gather_evidence(EvidenceSources.of(ws), OPENAI, answers.inputs, NOW)
     assert evidence.measured_at == NOW.timestamp()
-    assert evidence.knowledge == knowledge_change(ws, NOW)
-    assert evidence.size == library_size(ws, MODEL)
-    assert evidence.latency == retrieval_latency(ws, NOW - timedelta(days=30))
-    assert evidence.vocabulary == vocabulary_fragmentation(ws, ENCODING)
-    assert evidence.examples == labelled_examples(ws)
+    assert evidence.knowledge == knowledge_change(Library(ws), NOW)
+    assert evidence.size == library_size(Library(ws), MODEL)
+    assert evidence.latency == retrieval_latency(SearchLog(ws), NOW - timedelta(days=30))
+    assert evidence.vocabulary == vocabulary_fragmentation(Library(ws), ENCODING)
+    assert evidence.examples == labelled_examples(*_datasets(ws))
     assert evidence.format == format_rigidity(
         [*JSON_ANSWERS, *INVALID, *TEMPLATE_ANSWERS, *PROSE_ANSWERS]
     )
@@ -437,7 +435,7 @@ def test_gather_evidence_puts_every_figure_together(scenario: Builder) -> None:
 def test_evidence_survives_a_json_round_trip(scenario: Builder) -> None:
     from desktop.decision.evidence import Evidence
 
-    evidence = gather_evidence(scenario.workspace, OPENAI, None, NOW)
+    evidence = gather_evidence(EvidenceSources.of(scenario.workspace), OPENAI, None, NOW)
     data = json.loads(json.dumps(evidence.to_dict()))
     assert Evidence.from_dict(data) == evidence
     data["size"].pop("tokens")

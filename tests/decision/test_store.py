@@ -78,14 +78,8 @@ def test_answers_and_inputs_are_saved_and_returned(store: DecisionStore) -> None
     assert store.answers() == Answers()
 
 
-def test_without_the_tables_nothing_is_saved_yet(workspace: Workspace) -> None:
+def test_a_fresh_workspace_has_nothing_saved_yet(workspace: Workspace) -> None:
     store = DecisionStore(workspace)
-    if store.ready:  # the lead's migration is in the schema already
-        workspace.connection().executescript(
-            "DROP TABLE decision_snapshots; DROP TABLE decision_answers; "
-            "DROP TABLE decision_inputs;"
-        )
-    assert not store.ready
     assert store.answers() == Answers()
     assert store.last_snapshot() is None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -34,29 +34,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.context import AppContext
-from desktop.decision.checklist import (
-    QUESTIONS,
-    Answer,
-    Answers,
-    Recommendation,
-    comparison_table,
-    evaluate_cards,
-    recommend,
-)
-from desktop.decision.evidence import DecisionInputs, Evidence, gather_evidence
-from desktop.decision.report import report_markdown
-from desktop.decision.store import (
-    DecisionStore,
-    Snapshot,
-    changes_since_last_visit,
-    recommendation_change,
-)
-from desktop.settings import Settings
+from desktop.decision.checklist import QUESTIONS, Answer, Answers, Recommendation, evaluate_cards
+from desktop.decision.evidence import DecisionInputs, Evidence
+from desktop.decision.service import Decision, DecisionService, Measurement, Visit
 from desktop.ui.common.message_bar import MessageBar
 from desktop.ui.decision.cards import ComparisonModel, QuestionCard, RecommendationPanel
-from desktop.ui.decision.report_pdf import write_markdown, write_pdf
+from desktop.ui.decision.report_pdf import write_pdf
 from desktop.workers import TaskError, TaskManager
-from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -71,32 +55,6 @@ GROUP_TITLES = {
 }
 ChoosePath = Callable[[str, str, str], Path | None]
 """(dialog title, suggested file name, file filter) → the chosen path, or None."""
-
-
-@dataclass(frozen=True)
-class Measurement:
-    answers: Answers
-    evidence: Evidence
-
-
-def measure(
-    workspace: Workspace, settings: Settings, answers: Answers | None, now: datetime
-) -> Measurement:
-    """Worker side: the saved answers (on the first visit) and the evidence."""
-    chosen = answers if answers is not None else DecisionStore(workspace).answers()
-    return Measurement(chosen, gather_evidence(workspace, settings, chosen, now))
-
-
-def save_decision(
-    workspace: Workspace, answers: Answers, evidence: Evidence, recommendation: Recommendation
-) -> Snapshot | None:
-    """Store-queue side: the answers and this decision; returns the previous snapshot."""
-    store = DecisionStore(workspace)
-    if not store.ready:
-        log.warning("The workspace has no decision tables; the decision is not saved")
-        return None
-    store.save_answers(answers)
-    return store.save_snapshot(evidence, answers, recommendation)
 
 
 def _local_now() -> datetime:
@@ -119,6 +77,7 @@ class DecideTab(QWidget):
     ) -> None:
         super().__init__(parent)
         self.context = context
+        self.service: DecisionService = context.decision()
         self.tasks = tasks
         self.report_error = report_error
         self.now = now
@@ -126,6 +85,7 @@ class DecideTab(QWidget):
         self.answers: Answers | None = None  # None until the saved ones are read
         self.evidence: Evidence | None = None
         self.recommendation: Recommendation | None = None
+        self.decision: Decision | None = None
         self.changes: list[str] = []
         self._generation = 0
         self._measuring = False
@@ -260,10 +220,9 @@ class DecideTab(QWidget):
         self.status_label.setText("Measuring the workspace…")
         answers = self.answers
         moment = self.now()
-        context = self.context
+        service = self.service
         worker = self.tasks.run(
-            lambda: measure(context.workspace, context.settings, answers, moment),
-            title="Measuring the evidence",
+            lambda: service.measure(answers, moment), title="Measuring the evidence"
         )
         worker.signals.result.connect(lambda m: self._measured(generation, m, visit))
         worker.signals.error.connect(lambda e: self._measure_failed(generation, e))
@@ -342,43 +301,24 @@ class DecideTab(QWidget):
     def _recompute(self, *, visit: bool) -> None:
         if self.evidence is None or self.answers is None:
             return
-        evidence = self.evidence
-        if evidence.inputs != self.answers.inputs:
-            # Inputs typed since the measurement: the next one carries them.
-            evidence = replace(evidence, inputs=self.answers.inputs)
-        recommendation = recommend(evidence, self.answers)
-        self.recommendation = recommendation
-        for card in evaluate_cards(evidence, self.answers):
+        decision = self.service.decide(self.answers, self.evidence)
+        self.decision = decision
+        self.recommendation = decision.recommendation
+        for card in evaluate_cards(decision.evidence, self.answers):
             self.cards[card.question.id].show_result(card)
-        self.panel.show_recommendation(recommendation)
-        self.comparison.set_rows(comparison_table(evidence))
-        self._save(evidence, self.answers, recommendation, visit=visit)
+        self.panel.show_recommendation(decision.recommendation)
+        self.comparison.set_rows(decision.table)
+        self._save(decision, visit=visit)
 
-    def _save(
-        self, evidence: Evidence, answers: Answers, recommendation: Recommendation, *, visit: bool
-    ) -> None:
+    def _save(self, decision: Decision, *, visit: bool) -> None:
         self._saving += 1
-        context = self.context
+        service = self.service
         worker = self.tasks.run(
-            lambda: save_decision(context.workspace, answers, evidence, recommendation),
-            title="Saving the decision",
-            queue=STORE_QUEUE,
+            lambda: service.save(decision), title="Saving the decision", queue=STORE_QUEUE
         )
-        worker.signals.result.connect(
-            lambda previous: self._saved(previous, evidence, recommendation, visit)
-        )
+        worker.signals.result.connect(lambda seen: self._show_changes(seen) if visit else None)
         worker.signals.error.connect(lambda e: self.report_error("Saving the decision", e))
         worker.signals.finished.connect(self._save_finished)
-
-    def _saved(
-        self,
-        previous: Snapshot | None,
-        evidence: Evidence,
-        recommendation: Recommendation,
-        visit: bool,
-    ) -> None:
-        if visit:
-            self._show_changes(previous, evidence, recommendation)
 
     def _save_finished(self) -> None:
         self._saving -= 1
@@ -390,21 +330,12 @@ class DecideTab(QWidget):
         """Measuring or saving (tests wait for this to clear)."""
         return self._measuring or self._saving > 0 or self.inputs_timer.isActive()
 
-    def _show_changes(
-        self, previous: Snapshot | None, evidence: Evidence, recommendation: Recommendation
-    ) -> None:
-        if previous is None:
-            self.changes = []
+    def _show_changes(self, visit: Visit) -> None:
+        self.changes = visit.changes
+        if visit.previous_at is None or not self.changes:
             self.banner.hide()
             return
-        moved = recommendation_change(previous.recommendation, recommendation)
-        self.changes = ([moved] if moved else []) + changes_since_last_visit(
-            previous.evidence, evidence
-        )
-        if not self.changes:
-            self.banner.hide()
-            return
-        when = datetime.fromtimestamp(previous.at).astimezone()
+        when = datetime.fromtimestamp(visit.previous_at).astimezone()
         lines = "\n".join(f"• {change}" for change in self.changes)
         self.banner.show_message(
             f"Since your last visit ({when:%Y-%m-%d %H:%M}):\n{lines}", level="info"
@@ -423,15 +354,10 @@ class DecideTab(QWidget):
 
     def report(self) -> str:
         """The decision as Markdown, as it stands on screen."""
-        if self.evidence is None or self.answers is None or self.recommendation is None:
+        if self.evidence is None or self.answers is None:
             raise RuntimeError("nothing measured yet")
-        evidence = replace(self.evidence, inputs=self.answers.inputs)
-        return report_markdown(
-            evidence,
-            self.answers,
-            self.recommendation,
-            comparison_table(evidence),
-            self.now().date(),
+        return self.service.report(
+            self.service.decide(self.answers, self.evidence), self.now().date()
         )
 
     def _suggested_name(self, suffix: str) -> str:
@@ -446,8 +372,11 @@ class DecideTab(QWidget):
         )
         if target is None:
             return None
-        markdown = self.report()
-        worker = self.tasks.run(write_markdown, markdown, Path(target), title="Exporting")
+        assert self.evidence is not None and self.answers is not None
+        decision = self.service.decide(self.answers, self.evidence)
+        worker = self.tasks.run(
+            self.service.write_report, decision, self.now().date(), Path(target), title="Exporting"
+        )
         worker.signals.result.connect(self._exported)
         worker.signals.error.connect(lambda e: self.report_error("Exporting the report", e))
         return Path(target)

@@ -1,12 +1,9 @@
-"""The decision report written to disk: the Markdown as it is, and a PDF laid out by
-Qt's own text engine (no extra dependency). Both are written to a temporary file
-beside the target and renamed, so a failed export never leaves half a report."""
+"""The decision report as a PDF laid out by Qt's own text engine (no extra dependency),
+written to a temporary file beside the target and renamed, so a failed export never
+leaves half a report. (The Markdown report is the decision service's.)"""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QMarginsF
@@ -20,31 +17,14 @@ from PySide6.QtGui import (
     QTextTable,
 )
 
+from desktop.files import write_atomic
+
 PDF_RESOLUTION = 300
 REPORT_STYLE = (
     "body { font-size: 10pt; } h1 { font-size: 18pt; } h2 { font-size: 14pt; } "
     "h3 { font-size: 12pt; } table { border-collapse: collapse; } "
     "th { background: #e8e8e8; } td, th { padding: 3px; border: 1px solid #999; }"
 )
-
-
-def _atomic(target: Path, write: Callable[[Path], None]) -> Path:
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(handle)
-    temp = Path(temp_name)
-    try:
-        write(temp)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return target
-
-
-def write_markdown(markdown: str, path: Path) -> Path:
-    return _atomic(path, lambda temp: temp.write_text(markdown, encoding="utf-8"))
 
 
 def report_document(markdown: str) -> QTextDocument:
@@ -86,4 +66,4 @@ def write_pdf(markdown: str, path: Path, *, title: str = "RAG or fine-tuning") -
         document.print_(writer)
         del writer  # closes the file
 
-    return _atomic(path, write)
+    return write_atomic(path, write)

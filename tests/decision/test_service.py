@@ -1,4 +1,5 @@
-"""``ragtune decide``'s function: evidence, recommendation and reasons, as data and text."""
+"""The decision front door: evidence, recommendation and reasons, as data and text (what
+``ragtune decide`` prints), read-only."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from desktop.decision.checklist import Answer, Answers
-from desktop.decision.cli import AnswersFileError, decide
 from desktop.decision.evidence import DecisionInputs
+from desktop.decision.service import AnswersFileError, DecisionService
 from desktop.decision.store import DecisionStore
 from desktop.settings import Settings
 from tests.decision.builders import NOW, Builder, chat
@@ -36,7 +37,7 @@ def test_decide_with_an_answers_file(library: Builder, tmp_path: Path) -> None:
     path.write_text(
         json.dumps({"change": "yes", "format": "yes", "latency_budget_ms": 1000}), encoding="utf-8"
     )
-    data, text = decide(library.workspace, SETTINGS, path, now=NOW)
+    data, text = DecisionService(library.workspace, lambda: SETTINGS).headless(path, NOW)
     assert data["date"] == "2026-11-23"
     assert data["answers"]["change"] == "yes"
     assert data["answers"]["size"] == "unsure"
@@ -69,14 +70,14 @@ def test_decide_without_a_file_uses_the_saved_answers(library: Builder) -> None:
     DecisionStore(library.workspace).save_answers(
         Answers({"attribution": Answer.YES}, DecisionInputs(None, 100, "Be brief."))
     )
-    data, _text = decide(library.workspace, SETTINGS, now=NOW)
+    data, _text = DecisionService(library.workspace, lambda: SETTINGS).headless(None, NOW)
     assert data["answers"]["attribution"] == "yes"
     assert data["inputs"]["system_prompt_tokens"] == 3
     assert "system_prompt" not in data["evidence"]["inputs"]  # the text stays private
 
 
 def test_decide_is_read_only(library: Builder) -> None:
-    decide(library.workspace, SETTINGS, now=NOW)
+    DecisionService(library.workspace, lambda: SETTINGS).headless(None, NOW)
     assert DecisionStore(library.workspace).last_snapshot() is None
 
 
@@ -95,9 +96,9 @@ def test_a_bad_answers_file_says_what_is_wrong(
     path = tmp_path / "answers.json"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(AnswersFileError, match=message):
-        decide(library.workspace, SETTINGS, path, now=NOW)
+        DecisionService(library.workspace, lambda: SETTINGS).headless(path, NOW)
 
 
 def test_a_missing_answers_file(library: Builder, tmp_path: Path) -> None:
     with pytest.raises(AnswersFileError, match="cannot read"):
-        decide(library.workspace, SETTINGS, tmp_path / "nope.json", now=NOW)
+        DecisionService(library.workspace, lambda: SETTINGS).headless(tmp_path / "nope.json", NOW)
