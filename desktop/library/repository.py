@@ -17,6 +17,7 @@ from typing import Protocol
 from desktop.workspace import Workspace
 
 ROOTS_META_KEY = "library.roots"
+_SQL_BATCH = 900  # stay under SQLite's bound-parameter limit
 
 
 class LoadedDocumentLike(Protocol):
@@ -69,6 +70,31 @@ class StoredChunk:
     page: int | None
     heading_path: tuple[str, ...]
     text_hash: str
+
+
+@dataclass(frozen=True)
+class ChunkSource:
+    """A chunk with where it comes from: what a search result shows and cites."""
+
+    chunk_id: int
+    document_id: int
+    document: str
+    source_path: str
+    page: int | None
+    heading_path: tuple[str, ...]
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ChunkKeys:
+    """Every chunk's id, document and text hash, in id order (what an index of the chunks
+    is kept in step with)."""
+
+    ids: list[int]
+    document_ids: list[int]
+    text_hashes: list[str]
 
 
 @dataclass(frozen=True)
@@ -210,6 +236,97 @@ class Library:
                 "SELECT * FROM chunks WHERE document_id = ? ORDER BY idx", (document_id,)
             )
         return [_chunk(row) for row in rows]
+
+    def chunk_count(self) -> int:
+        return int(self.workspace.connection().execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def chunk_keys(self) -> ChunkKeys:
+        ids: list[int] = []
+        document_ids: list[int] = []
+        hashes: list[str] = []
+        for chunk_id, document_id, digest in self.workspace.connection().execute(
+            "SELECT id, document_id, text_hash FROM chunks ORDER BY id"
+        ):
+            ids.append(chunk_id)
+            document_ids.append(document_id)
+            hashes.append(digest)
+        return ChunkKeys(ids, document_ids, hashes)
+
+    def texts_for_hashes(self, hashes: Iterable[str]) -> dict[str, str]:
+        """The text of a chunk with each hash (chunks with equal hashes have equal text)."""
+        wanted = list(dict.fromkeys(hashes))
+        found: dict[str, str] = {}
+        conn = self.workspace.connection()
+        for start in range(0, len(wanted), _SQL_BATCH):
+            part = wanted[start : start + _SQL_BATCH]
+            marks = ",".join("?" * len(part))
+            for digest, text in conn.execute(
+                f"SELECT text_hash, MIN(text) FROM chunks WHERE text_hash IN ({marks}) "
+                "GROUP BY text_hash",
+                part,
+            ):
+                found[str(digest)] = str(text)
+        return found
+
+    def chunk_sources(self, chunk_ids: Sequence[int]) -> dict[int, ChunkSource]:
+        """The chunks that still exist among ``chunk_ids``, with their documents."""
+        found: dict[int, ChunkSource] = {}
+        conn = self.workspace.connection()
+        ids = list(chunk_ids)
+        for start in range(0, len(ids), _SQL_BATCH):
+            part = ids[start : start + _SQL_BATCH]
+            for row in conn.execute(
+                "SELECT c.id, c.document_id, d.title, d.source_path, c.page, c.heading_path, "
+                "c.char_start, c.char_end, c.text FROM chunks c JOIN documents d "
+                f"ON d.id = c.document_id WHERE c.id IN ({','.join('?' * len(part))})",
+                part,
+            ):
+                found[int(row[0])] = ChunkSource(
+                    int(row[0]),
+                    int(row[1]),
+                    row[2],
+                    row[3],
+                    row[4],
+                    tuple(json.loads(row[5])),
+                    int(row[6]),
+                    int(row[7]),
+                    row[8],
+                )
+        return found
+
+    def documents_matching(
+        self,
+        document_ids: Iterable[int] | None = None,
+        formats: Iterable[str] | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> list[int]:
+        """Ids of the documents that pass every given filter (None: no filter); a
+        document passes the tags filter with any one of the tags."""
+        wanted_ids = None if document_ids is None else set(document_ids)
+        wanted_formats = None if formats is None else set(formats)
+        wanted_tags = None if tags is None else set(tags)
+        allowed = []
+        for document_id, fmt, raw_tags in self.workspace.connection().execute(
+            "SELECT id, format, tags FROM documents ORDER BY id"
+        ):
+            if wanted_ids is not None and document_id not in wanted_ids:
+                continue
+            if wanted_formats is not None and fmt not in wanted_formats:
+                continue
+            if wanted_tags is not None and not wanted_tags & set(json.loads(raw_tags)):
+                continue
+            allowed.append(int(document_id))
+        return allowed
+
+    def chunk_ids_in(self, document_ids: Iterable[int]) -> list[int]:
+        wanted = list(document_ids)
+        if not wanted:
+            return []
+        rows = self.workspace.connection().execute(
+            "SELECT id FROM chunks WHERE document_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(wanted),),
+        )
+        return [int(row[0]) for row in rows]
 
     def document_texts(self) -> Iterator[str]:
         """Every document's text, in id order, one at a time (a large library's text is

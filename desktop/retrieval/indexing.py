@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from desktop.library.repository import Library
 from desktop.progress import Progress
 from desktop.retrieval.embedders import Embedder, EmbedderKey
 from desktop.workspace import Workspace
@@ -59,37 +60,36 @@ class IndexResult:
     seconds: float
 
 
+def _embedded(workspace: Workspace, key: EmbedderKey) -> dict[str, bool]:
+    """Text hash → whether its vector was embedded from a cut text, for ``key``."""
+    rows = workspace.connection().execute(
+        "SELECT text_hash, truncated FROM embeddings WHERE embedder = ? AND model = ? "
+        "AND dimensions = ?",
+        (key.embedder, key.model, key.dimensions),
+    )
+    return {str(digest): bool(cut) for digest, cut in rows}
+
+
 def index_status(workspace: Workspace, key: EmbedderKey) -> tuple[int, int, int]:
     """(chunks, chunks with a vector for ``key``, of those embedded from a cut text)."""
-    row = (
-        workspace.connection()
-        .execute(
-            "SELECT COUNT(*), COUNT(e.id), COALESCE(SUM(e.truncated), 0) FROM chunks c "
-            "LEFT JOIN embeddings e ON e.text_hash = c.text_hash AND e.embedder = ? "
-            "AND e.model = ? AND e.dimensions = ?",
-            (key.embedder, key.model, key.dimensions),
-        )
-        .fetchone()
-    )
-    return int(row[0]), int(row[1]), int(row[2])
+    hashes = Library(workspace).chunk_keys().text_hashes
+    embedded = _embedded(workspace, key)
+    have = [embedded[h] for h in hashes if h in embedded]
+    return len(hashes), len(have), sum(have)
 
 
 def plan_index(
     workspace: Workspace, embedder: Embedder, prices: dict[str, float] | None = None
 ) -> IndexPlan:
     key = embedder.key
-    conn = workspace.connection()
-    total = int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-    rows = conn.execute(
-        "SELECT c.text_hash, MIN(c.text) FROM chunks c WHERE NOT EXISTS ("
-        " SELECT 1 FROM embeddings e WHERE e.text_hash = c.text_hash AND e.embedder = ?"
-        " AND e.model = ? AND e.dimensions = ?) GROUP BY c.text_hash ORDER BY MIN(c.id)",
-        (key.embedder, key.model, key.dimensions),
-    ).fetchall()
-    missing = tuple((str(r[0]), str(r[1])) for r in rows)
+    hashes = Library(workspace).chunk_keys().text_hashes
+    embedded = _embedded(workspace, key)
+    wanted = [h for h in dict.fromkeys(hashes) if h not in embedded]  # first use first
+    texts = Library(workspace).texts_for_hashes(wanted)
+    missing = tuple((h, texts[h]) for h in wanted if h in texts)
     tokens = sum(min(embedder.count_tokens(text), embedder.max_tokens) for _, text in missing)
     price = (prices or {}).get(key.model) if embedder.paid else 0.0
-    return IndexPlan(key, total, missing, tokens, price, embedder.paid)
+    return IndexPlan(key, len(hashes), missing, tokens, price, embedder.paid)
 
 
 def run_index(

@@ -1,12 +1,15 @@
-"""BM25 over the chunks with SQLite FTS5, kept in sync by triggers on the chunks table
-(schema version 3), so every import, re-chunk and delete updates it incrementally."""
+"""BM25 over the chunks with SQLite FTS5, kept in sync by triggers on the library's chunks
+(schema version 3), so every import, re-chunk and delete updates it incrementally. The
+library is asked for chunk counts and which chunks a filter allows."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from desktop.library.repository import Library
 from desktop.workspace import Workspace
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -41,7 +44,7 @@ def informative_words(workspace: Workspace, text: str) -> str:
     if len(words) <= 1:
         return " ".join(words)
     conn = workspace.connection()
-    total = int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+    total = Library(workspace).chunk_count()
     if total < 1000:
         return " ".join(words)  # small libraries: every word, nothing to save
     marks = ",".join("?" * len(words))
@@ -64,15 +67,15 @@ def lexical_search(
         return []
     sql = (
         "SELECT chunks_fts.rowid, -bm25(chunks_fts) AS score FROM chunks_fts "
-        "JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?"
+        "WHERE chunks_fts MATCH ?"
     )
     params: list[object] = [query]
     if document_ids is not None:
-        ids = list(document_ids)
-        if not ids:
+        allowed = Library(workspace).chunk_ids_in(document_ids)
+        if not allowed:
             return []
-        sql += f" AND c.document_id IN ({','.join('?' * len(ids))})"
-        params.extend(ids)
+        sql += " AND chunks_fts.rowid IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(allowed))
     sql += " ORDER BY score DESC, chunks_fts.rowid LIMIT ?"
     params.append(k)
     rows = workspace.connection().execute(sql, params).fetchall()

@@ -6,10 +6,10 @@ never sent to the model."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 
+from desktop.library.repository import Library
 from desktop.retrieval.embedders import Embedder
 from desktop.retrieval.lexical import LexicalHit, lexical_search
 from desktop.retrieval.search_log import SearchLog
@@ -140,6 +140,7 @@ class Retriever:
 
     def __init__(self, workspace: Workspace, embedder: Embedder | None) -> None:
         self.workspace = workspace
+        self.library = Library(workspace)
         self.embedder = embedder
         self.index = VectorIndex(embedder.key) if embedder is not None else None
 
@@ -150,18 +151,7 @@ class Retriever:
     def _document_filter(self, filters: SearchFilters) -> list[int] | None:
         if not filters.active:
             return None
-        sql, params = "SELECT id, format, tags FROM documents", []
-        rows = self.workspace.connection().execute(sql, params).fetchall()
-        allowed = []
-        for document_id, fmt, tags in rows:
-            if filters.document_ids is not None and document_id not in filters.document_ids:
-                continue
-            if filters.formats is not None and fmt not in filters.formats:
-                continue
-            if filters.tags is not None and not set(filters.tags) & set(json.loads(tags)):
-                continue
-            allowed.append(int(document_id))
-        return allowed
+        return self.library.documents_matching(filters.document_ids, filters.formats, filters.tags)
 
     def search(
         self,
@@ -223,9 +213,7 @@ class Retriever:
         return SearchResult(query, settings, results, latency_ms, embed_ms, indexed, total, notes)
 
     def _counts(self) -> tuple[int, int]:
-        total = int(
-            self.workspace.connection().execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        )
+        total = self.library.chunk_count()
         return total, len(self.index) if self.index is not None else 0
 
     def _hydrate(
@@ -239,22 +227,11 @@ class Retriever:
     ) -> list[RetrievedChunk]:
         if not ranked:
             return []
-        ids = [cid for cid, _ in ranked]
-        rows = (
-            self.workspace.connection()
-            .execute(
-                "SELECT c.id, c.document_id, d.title, d.source_path, c.page, c.heading_path, "
-                "c.char_start, c.char_end, c.text FROM chunks c JOIN documents d "
-                f"ON d.id = c.document_id WHERE c.id IN ({','.join('?' * len(ids))})",
-                ids,
-            )
-            .fetchall()
-        )
-        info = {int(r[0]): r for r in rows}
+        info = self.library.chunk_sources([cid for cid, _ in ranked])
         results = []
         for rank, (chunk_id, score) in enumerate(ranked, start=1):
-            row = info.get(chunk_id)
-            if row is None:  # deleted between ranking and reading
+            source = info.get(chunk_id)
+            if source is None:  # deleted between ranking and reading
                 continue
             cosine = cosines.get(chunk_id)
             vector_hit, lexical_hit = by_vector.get(chunk_id), by_lexical.get(chunk_id)
@@ -262,14 +239,14 @@ class Retriever:
                 RetrievedChunk(
                     rank=rank,
                     chunk_id=chunk_id,
-                    document_id=int(row[1]),
-                    document=row[2],
-                    source_path=row[3],
-                    page=row[4],
-                    heading_path=tuple(json.loads(row[5])),
-                    start=int(row[6]),
-                    end=int(row[7]),
-                    text=row[8],
+                    document_id=source.document_id,
+                    document=source.document,
+                    source_path=source.source_path,
+                    page=source.page,
+                    heading_path=source.heading_path,
+                    start=source.start,
+                    end=source.end,
+                    text=source.text,
                     score=float(score),
                     cosine=cosine,
                     bm25=lexical_hit.bm25 if lexical_hit else None,

@@ -3,8 +3,8 @@ with one matrix product and a partial sort. At 100k × 1536 that is ~20 ms here 
 NOTES); an approximate index would only pay off well past that.
 
 The matrix is loaded from the workspace once and then kept in step incrementally: a sync
-reads the ids of the chunks that have a vector, drops the rows of chunks that are gone and
-fetches vectors only for chunks that are new."""
+asks the library for its chunks' ids and text hashes, drops the rows of chunks that are
+gone and fetches vectors only for chunks that are new."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from desktop.library.repository import Library
 from desktop.retrieval.embedders import EmbedderKey
 from desktop.workspace import Workspace
 
@@ -56,13 +57,15 @@ class VectorIndex:
         )
         if generation == self._generation:
             return 0, 0  # no chunk or vector changed since the last sync (schema 8 triggers)
-        rows = conn.execute(
-            "SELECT c.id, c.document_id FROM chunks c JOIN embeddings e "
-            "ON e.text_hash = c.text_hash AND e.embedder = ? AND e.model = ? "
-            "AND e.dimensions = ? ORDER BY c.id",
-            (self.key.embedder, self.key.model, self.key.dimensions),
-        ).fetchall()
-        current = {int(r[0]): int(r[1]) for r in rows}
+        keys = Library(workspace).chunk_keys()
+        embedded = self._embedding_rows(workspace)
+        current = {
+            chunk_id: (document_id, embedded[digest])
+            for chunk_id, document_id, digest in zip(
+                keys.ids, keys.document_ids, keys.text_hashes, strict=True
+            )
+            if digest in embedded
+        }
         with self._lock:
             keep = np.fromiter(
                 (int(i) in current for i in self.ids), dtype=bool, count=len(self.ids)
@@ -73,10 +76,10 @@ class VectorIndex:
                 self.ids, self.document_ids = self.ids[keep], self.document_ids[keep]
                 self.matrix = self.matrix[keep]
             if added_ids:
-                vectors = self._fetch(workspace, added_ids)
+                vectors = self._fetch(workspace, [current[i][1] for i in added_ids])
                 self.ids = np.concatenate([self.ids, np.asarray(added_ids, dtype=np.int64)])
                 self.document_ids = np.concatenate(
-                    [self.document_ids, np.asarray([current[i] for i in added_ids], np.int64)]
+                    [self.document_ids, np.asarray([current[i][0] for i in added_ids], np.int64)]
                 )
                 self.matrix = (
                     np.concatenate([self.matrix, vectors]) if len(self.matrix) else vectors
@@ -86,24 +89,31 @@ class VectorIndex:
             self._generation = generation
         return len(added_ids), removed
 
-    def _fetch(self, workspace: Workspace, chunk_ids: list[int]) -> npt.NDArray[np.float32]:
+    def _embedding_rows(self, workspace: Workspace) -> dict[str, int]:
+        """Text hash → the row of its vector for this index's embedder."""
+        rows = workspace.connection().execute(
+            "SELECT text_hash, id FROM embeddings WHERE embedder = ? AND model = ? "
+            "AND dimensions = ?",
+            (self.key.embedder, self.key.model, self.key.dimensions),
+        )
+        return {str(digest): int(row_id) for digest, row_id in rows}
+
+    def _fetch(self, workspace: Workspace, rows: list[int]) -> npt.NDArray[np.float32]:
+        """The vectors of embedding ``rows``, in that order (one row may repeat: chunks
+        with the same text share a vector)."""
         conn = workspace.connection()
-        by_id: dict[int, bytes] = {}
-        for start in range(0, len(chunk_ids), _SQL_BATCH):
-            part = chunk_ids[start : start + _SQL_BATCH]
+        by_row: dict[int, bytes] = {}
+        wanted = list(dict.fromkeys(rows))
+        for start in range(0, len(wanted), _SQL_BATCH):
+            part = wanted[start : start + _SQL_BATCH]
             marks = ",".join("?" * len(part))
-            for chunk_id, blob in conn.execute(
-                # CROSS JOIN keeps chunks (looked up by id) as the outer loop; a plain
-                # JOIN let SQLite walk every embedding of the key per batch (quadratic).
-                f"SELECT c.id, e.vector FROM chunks c CROSS JOIN embeddings e "
-                f"ON e.text_hash = c.text_hash AND e.embedder = ? AND e.model = ? "
-                f"AND e.dimensions = ? WHERE c.id IN ({marks})",
-                (self.key.embedder, self.key.model, self.key.dimensions, *part),
+            for row_id, blob in conn.execute(
+                f"SELECT id, vector FROM embeddings WHERE id IN ({marks})", part
             ):
-                by_id[int(chunk_id)] = blob
-        matrix = np.empty((len(chunk_ids), self.key.dimensions), dtype=np.float32)
-        for row, chunk_id in enumerate(chunk_ids):
-            matrix[row] = np.frombuffer(by_id[chunk_id], dtype="<f4")
+                by_row[int(row_id)] = blob
+        matrix = np.empty((len(rows), self.key.dimensions), dtype=np.float32)
+        for position, row_id in enumerate(rows):
+            matrix[position] = np.frombuffer(by_row[row_id], dtype="<f4")
         return matrix
 
     def allowed(self, document_ids: Iterable[int] | None) -> npt.NDArray[np.bool_] | None:

@@ -338,6 +338,7 @@ def torch_embed(bert: Any, tokenizer: Any, texts: list[str]) -> Any:
     import torch
 
     cls, sep = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")
+    bert.eval()
     out = []
     for text in texts:
         ids = tokenizer.encode(text, add_special_tokens=False).ids[: MAX_SEQ_LENGTH - 2]
@@ -445,7 +446,9 @@ def build_variant(
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            Encoder(bert),
+            # eval(): export restores the wrapper's mode afterwards, recursively; a
+            # wrapper left in training mode would switch dropout on in `bert`.
+            Encoder(bert).eval(),
             (sample_ids, sample_mask, torch.zeros_like(sample_ids)),
             str(fp32),
             input_names=names,

@@ -14,7 +14,7 @@ from desktop.library.service import LibraryService
 from desktop.progress import run_to_end
 from desktop.tokens import get_tokenizer
 from desktop.workspace import Workspace
-from tests.library.conftest import write_mixed_folder
+from tests.helpers.documents import write_mixed_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -201,7 +201,7 @@ class LibraryTab(QWidget):
 
     def _service(self) -> LibraryService:
         """Only called on workers: opening the workspace touches the disk."""
-        return LibraryService(self.context.workspace, self.context.settings)
+        return self.context.library()
 
     def refresh(self, select_id: int | None = None) -> Worker:
         worker = self.tasks.run(lambda: self._service().snapshot(), title="Loading the library")

@@ -23,8 +23,8 @@ from desktop.ui.library.chunk_view import CHUNK_COLOURS, OVERLAP_COLOUR, overlap
 from desktop.ui.library.library_tab import LibraryTab
 from desktop.ui.library.models import DocumentTableModel, heading_tooltip
 from desktop.workers import TaskError, TaskManager
+from tests.helpers.documents import write_mixed_folder
 from tests.helpers.responsiveness import Heartbeat
-from tests.library.conftest import write_mixed_folder
 
 
 @pytest.fixture

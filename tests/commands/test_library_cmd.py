@@ -8,7 +8,7 @@ from pathlib import Path
 
 from desktop.library.chunking import Sentences, chunk_text
 from desktop.tokens import get_tokenizer
-from tests.library.conftest import write_mixed_folder
+from tests.helpers.documents import write_mixed_folder
 from tests.test_cli import ragtune
 
 
