@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from desktop.events import EventBus, Topic
 from desktop.logs import register_secret
 from desktop.paths import AppPaths
 from desktop.providers.client import ProviderAccess, ProviderConfig
@@ -35,6 +36,7 @@ class AppContext:
     _workspace: Workspace | None = None
     _settings: Settings | None = None
     _services: dict[str, object] = field(default_factory=dict)
+    events: EventBus = field(default_factory=EventBus)
 
     @classmethod
     def create(
@@ -68,6 +70,7 @@ class AppContext:
     def save_settings(self, settings: Settings) -> None:
         self.settings_store.save(settings)
         self._settings = settings
+        self.events.publish(Topic.SETTINGS)
 
     @property
     def workspace_path(self):
@@ -101,7 +104,7 @@ class AppContext:
     def library(self) -> LibraryService:
         from desktop.library.service import LibraryService
 
-        return LibraryService(self.workspace, self.settings)
+        return LibraryService(self.workspace, self.settings, self.events)
 
     def retrieval(self) -> RetrievalService:
         """One per context: it caches the local model and the vector index."""
@@ -110,7 +113,7 @@ class AppContext:
             from desktop.retrieval.service import RetrievalService
 
             service = self._services["retrieval"] = RetrievalService(
-                self.workspace, self.current_settings, self.provider
+                self.workspace, self.current_settings, self.provider, self.events
             )
         return service  # type: ignore[return-value]
 

@@ -139,19 +139,18 @@ def _strategy(args: argparse.Namespace, current: Any) -> Any:
 def chunks_command(args: argparse.Namespace) -> CommandResult:
     from desktop.library.chunking import strategy_params
     from desktop.library.preview import preview, view_of
-    from desktop.library.rechunk import apply_rechunk, plan_rechunk
     from desktop.progress import run_to_end
-    from desktop.tokens import get_tokenizer
 
     service = _service(args)
-    document = service.library.find_document(args.document)
+    document = service.find_document(args.document)
     if document is None:
         raise CommandError(f"no document matches {args.document!r} (see: ragtune documents)")
     chunking = service.chunking()
     strategy = _strategy(args, chunking.strategy)
-    text, pages = service.library.text(document.id)
+    content = service.content(document.id)
+    text, pages = content.text, content.pages
     if strategy is None:
-        view = view_of(service.library.chunks(document.id), text)
+        view = view_of(content.chunks, text)
         shown = chunking.strategy
     else:
         view = preview(text, pages, strategy, chunking.encoding)
@@ -160,9 +159,8 @@ def chunks_command(args: argparse.Namespace) -> CommandResult:
     if args.apply:
         if strategy is None:
             raise CommandError("--apply needs --strategy, --size or --overlap")
-        tokenizer = get_tokenizer(chunking.encoding)
-        plan = run_to_end(plan_rechunk(service.library, strategy, tokenizer))
-        diff = apply_rechunk(service.library, plan)
+        plan = run_to_end(service.plan_rechunk(strategy))
+        diff = service.apply_rechunk(plan)
         applied = {"kept": diff.kept, "added": diff.added, "removed": diff.removed}
     chunks = [
         {

@@ -8,14 +8,19 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop.events import EventBus, Topic
 from desktop.library.chunking import ChunkingStrategy, strategy_from_params, strategy_params
+from desktop.library.export import export_chunks as _export_chunks
 from desktop.library.importer import DEFAULT_STRATEGY, ImportOptions, ImportReport
 from desktop.library.importer import import_paths as _import_paths
 from desktop.library.importer import rescan as _rescan
-from desktop.library.repository import DocumentRecord, Library, StoredChunk
+from desktop.library.rechunk import RechunkPlan
+from desktop.library.rechunk import apply_rechunk as _apply_rechunk
+from desktop.library.rechunk import plan_rechunk as _plan_rechunk
+from desktop.library.repository import ChunkDiff, DocumentRecord, Library, StoredChunk
 from desktop.progress import Progress
 from desktop.settings import Settings
-from desktop.tokens import encoding_for_model
+from desktop.tokens import encoding_for_model, get_tokenizer
 from desktop.workspace import Workspace
 
 
@@ -41,9 +46,15 @@ class DocumentContent:
 
 
 class LibraryService:
-    def __init__(self, workspace: Workspace, settings: Settings) -> None:
+    """The library's front door: the Library tab and ``ragtune import|documents|chunks``
+    call it. Changes are announced on ``events`` (``Topic.LIBRARY``) once written."""
+
+    def __init__(
+        self, workspace: Workspace, settings: Settings, events: EventBus | None = None
+    ) -> None:
         self.library = Library(workspace)
         self.settings = settings
+        self.events = events or EventBus()
 
     def chunking(self) -> ChunkingSettings:
         """The strategy the library's chunks were made with (the default until the user
@@ -95,12 +106,36 @@ class LibraryService:
             self.library.set_chunking_config(
                 {**strategy_params(options.strategy), "encoding": options.encoding}
             )
-        return (yield from _import_paths(self.library, paths, options))
+        try:
+            return (yield from _import_paths(self.library, paths, options))
+        finally:  # a cancelled import keeps the files it finished: others must hear of them
+            self.events.publish(Topic.LIBRARY)
 
     def rescan(self) -> Generator[Progress, None, ImportReport]:
-        return (yield from _rescan(self.library, self.options()))
+        try:
+            return (yield from _rescan(self.library, self.options()))
+        finally:
+            self.events.publish(Topic.LIBRARY)
 
     def delete(self, document_ids: Sequence[int]) -> int:
-        for document_id in document_ids:
-            self.library.delete_document(document_id)
+        try:
+            for document_id in document_ids:
+                self.library.delete_document(document_id)
+        finally:
+            self.events.publish(Topic.LIBRARY)
         return len(document_ids)
+
+    def plan_rechunk(self, strategy: ChunkingStrategy) -> Generator[Progress, None, RechunkPlan]:
+        """What applying ``strategy`` to every document would change; writes nothing."""
+        encoding = self.chunking().encoding
+        return (yield from _plan_rechunk(self.library, strategy, get_tokenizer(encoding)))
+
+    def apply_rechunk(self, plan: RechunkPlan) -> ChunkDiff:
+        try:
+            return _apply_rechunk(self.library, plan)
+        finally:
+            self.events.publish(Topic.LIBRARY)
+
+    def export_chunks(self, path: Path, document_ids: Sequence[int] | None = None) -> int:
+        """Chunks as JSONL (the document's, or the whole library's); the count written."""
+        return _export_chunks(self.library, path, document_ids)

@@ -3,16 +3,20 @@ index plan and run, and a cached ``Retriever`` per embedder."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
+from desktop.events import EventBus, Topic
 from desktop.progress import Progress
 from desktop.providers.client import ProviderAccess
 from desktop.retrieval.embedders import (
     DEFAULT_EMBEDDING_PRICES,
+    NATIVE_DIMENSIONS,
     Embedder,
+    EmbedderKey,
     LocalModelEmbedder,
     OpenAIEmbedder,
 )
@@ -47,6 +51,35 @@ class IndexStatus:
         return text + "."
 
 
+ACTIVE_EMBEDDER_META = "retrieval.embedder"
+
+
+@dataclass(frozen=True)
+class EmbedderChoice:
+    """An embedder as the user chooses it: the bundled model or the provider's."""
+
+    kind: str  # local | openai
+    model: str
+    dimensions: int = 0  # 0: the model's native size
+
+    @property
+    def paid(self) -> bool:
+        return self.kind == "openai"
+
+    def label(self) -> str:
+        if self.kind == "local":
+            return f"{self.model} (bundled, offline)"
+        size = f", {self.dimensions} dims" if self.dimensions else ""
+        return f"{self.model} (your provider{size})"
+
+
+def choice_of_key(key: EmbedderKey) -> EmbedderChoice:
+    if key.embedder == "local":
+        return EmbedderChoice("local", key.model)
+    native = NATIVE_DIMENSIONS.get(key.model)
+    return EmbedderChoice("openai", key.model, 0 if native == key.dimensions else key.dimensions)
+
+
 def search_settings(settings: Settings) -> SearchSettings:
     return SearchSettings(
         mode=settings.search_mode,
@@ -73,27 +106,66 @@ class RetrievalService:
         workspace: Workspace,
         settings: Callable[[], Settings],
         provider: ProviderAccess,
+        events: EventBus | None = None,
     ) -> None:
         self.workspace = workspace
         self._settings = settings
         self.provider = provider
+        self.events = events or EventBus()
         self._lock = threading.Lock()
         self._embedders: dict[tuple[str, ...], Embedder] = {}
         self._retrievers: dict[object, Retriever] = {}
 
-    def choice(self, requested: str | None = None) -> str:
-        """'local' or 'openai' for ``requested`` (or the setting), resolving 'auto'."""
-        choice = requested or self.settings.retrieval_embedder
-        if choice not in ("auto", "local", "openai"):
-            raise ValueError(f"unknown embedder {choice!r}: use local or openai")
-        if choice != "auto":
-            return choice
+    def choice(self, requested: str | None = None) -> EmbedderChoice:
+        """Which embedder a search or an index run uses: the one ``requested`` ("local" or
+        "openai", with the settings' model for it); else the one this workspace's vectors
+        come from (so ``ragtune index --embedder local`` then ``ragtune search`` searches
+        those vectors); else the settings' choice, "auto" resolved."""
+        settings = self.settings
+        if requested is not None:
+            return self._choice_of(requested, settings)
+        active = self.active()
+        if active is not None:
+            return active
+        return self._choice_of(settings.retrieval_embedder, settings)
+
+    def _choice_of(self, kind: str, settings: Settings) -> EmbedderChoice:
+        if kind not in ("auto", "local", "openai"):
+            raise ValueError(f"unknown embedder {kind!r}: use local or openai")
+        if kind == "auto":
+            kind = self._auto(settings)
+        if kind == "local":
+            return EmbedderChoice("local", settings.local_model)
+        return EmbedderChoice("openai", settings.embedding_model, settings.embedding_dimensions)
+
+    def _auto(self, settings: Settings) -> str:
         # Decided without reading the keychain (that may open an unlock prompt).
-        settings, env = self.settings, self.provider.env
+        env = self.provider.env
         if env.api_key or env.base_url:
             return "openai"
         local_server = settings.base_url.rstrip("/") != OPENAI_BASE_URL
         return "openai" if local_server or settings.api_key_saved else "local"
+
+    def active(self) -> EmbedderChoice | None:
+        """The embedder whose vectors this workspace's searches use: recorded when an
+        index run completes, so a half-done switch to another model keeps the old one."""
+        raw = self.workspace.get_meta(ACTIVE_EMBEDDER_META)
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+            return EmbedderChoice(str(data["kind"]), str(data["model"]), int(data["dimensions"]))
+        except (ValueError, KeyError, TypeError):
+            log.warning("The workspace's embedder record is unreadable; using the settings")
+            return None
+
+    def _record_active(self, choice: EmbedderChoice) -> None:
+        self.workspace.set_meta(
+            ACTIVE_EMBEDDER_META,
+            json.dumps(
+                {"kind": choice.kind, "model": choice.model, "dimensions": choice.dimensions}
+            ),
+        )
 
     @property
     def settings(self) -> Settings:
@@ -102,36 +174,32 @@ class RetrievalService:
     def search_settings(self) -> SearchSettings:
         return search_settings(self.settings)
 
-    def embedder(self, requested: str | None = None) -> Embedder:
-        settings = self.settings
-        choice = self.choice(requested)
-        if choice == "local":
-            cache_key: tuple[str, ...] = ("local", settings.local_model)
+    def embedder(self, requested: str | EmbedderChoice | None = None) -> Embedder:
+        choice = requested if isinstance(requested, EmbedderChoice) else self.choice(requested)
+        if choice.kind == "local":
+            cache_key: tuple[str, ...] = ("local", choice.model)
         else:
             config = self.provider.config()
             cache_key = (
                 "openai",
                 config.base_url,
-                settings.embedding_model,
-                str(settings.embedding_dimensions),
+                choice.model,
+                str(choice.dimensions),
                 str(bool(config.api_key)),
             )
         with self._lock:
             embedder = self._embedders.get(cache_key)
             if embedder is None:
-                if choice == "local":
-                    embedder = LocalModelEmbedder(settings.local_model)
+                if choice.kind == "local":
+                    embedder = LocalModelEmbedder(choice.model)
                 else:
-                    client = self.provider.client()
                     embedder = OpenAIEmbedder(
-                        client,
-                        settings.embedding_model,
-                        dimensions=settings.embedding_dimensions or None,
+                        self.provider.client(), choice.model, dimensions=choice.dimensions or None
                     )
                 self._embedders[cache_key] = embedder
         return embedder
 
-    def retriever(self, requested: str | None = None) -> Retriever:
+    def retriever(self, requested: str | EmbedderChoice | None = None) -> Retriever:
         embedder = self.embedder(requested)
         key = embedder.key
         with self._lock:
@@ -141,11 +209,11 @@ class RetrievalService:
                 self._retrievers[key] = retriever
         return retriever
 
-    def plan(self, requested: str | None = None) -> tuple[Embedder, IndexPlan]:
+    def plan(self, requested: str | EmbedderChoice | None = None) -> tuple[Embedder, IndexPlan]:
         embedder = self.embedder(requested)
         return embedder, plan_index(self.workspace, embedder, prices(self.settings))
 
-    def status(self, requested: str | None = None) -> IndexStatus:
+    def status(self, requested: str | EmbedderChoice | None = None) -> IndexStatus:
         embedder = self.embedder(requested)
         chunks, embedded, truncated = index_status(self.workspace, embedder.key)
         return IndexStatus(embedder.key.label(), chunks, embedded, truncated)
@@ -175,4 +243,13 @@ class RetrievalService:
         return retriever.search(query, settings, filters, log_kind=log_kind)
 
     def index(self, embedder: Embedder, plan: IndexPlan) -> Generator[Progress, None, IndexResult]:
-        return run_index(self.workspace, embedder, plan)
+        """Embed what ``plan`` found missing; a cancelled run keeps what it embedded, and
+        others hear of it either way."""
+        try:
+            result = yield from run_index(self.workspace, embedder, plan)
+            chunks, embedded, _cut = index_status(self.workspace, embedder.key)
+            if embedded >= chunks:
+                self._record_active(choice_of_key(embedder.key))
+            return result
+        finally:
+            self.events.publish(Topic.INDEX)

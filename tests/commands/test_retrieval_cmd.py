@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.helpers.fake_openai import FakeOpenAI
 from tests.test_cli import ragtune
 
 
@@ -66,3 +67,30 @@ def test_search_prints_ranked_chunks_and_filters_before_ranking(tmp_path: Path) 
     assert [r["document"] for r in one] == ["Refunds"]
     missing = ragtune("--data-dir", data, "search", "refunds", "--document", "nope")
     assert missing.returncode == 1 and "no document matches 'nope'" in missing.stderr
+
+
+def test_the_embedder_an_index_was_built_with_is_the_one_search_uses(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    """``index --embedder local`` and then a plain ``search`` with a key in the
+    environment: the search uses the local vectors, not the provider's (none exist)."""
+    data = str(tmp_path / "data")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ports.md").write_text("# Network\n\nThe Hub listens on TCP port 47120.")
+    env = {"OPENAI_API_KEY": "sk-test-sticky", "OPENAI_BASE_URL": fake_openai.base_url}
+    assert ragtune("--data-dir", data, "import", str(docs), env=env).returncode == 0
+    indexed = ragtune("--data-dir", data, "index", "--embedder", "local", "--json", env=env)
+    assert indexed.returncode == 0, indexed.stderr
+    assert json.loads(indexed.stdout)["embedder"].startswith("minilm")
+
+    found = ragtune("--data-dir", data, "search", "which port", "--mode", "vector", env=env)
+    assert found.returncode == 0, found.stderr
+    assert "no chunk is embedded yet" not in found.stdout
+    assert "Network" in found.stdout
+    assert fake_openai.requests_to("/v1/embeddings") == []  # the provider was not asked
+
+    told = ragtune(
+        "--data-dir", data, "search", "port", "--mode", "vector", "--embedder", "openai", env=env
+    )
+    assert "no chunk is embedded yet" in told.stdout  # told otherwise: the provider's vectors

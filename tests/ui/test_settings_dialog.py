@@ -138,9 +138,9 @@ def test_saving_a_key_records_that_one_was_saved_without_storing_it(
 ) -> None:
     """The flag lets start-up choose the embedder without opening the keychain."""
 
-    assert app_context.retrieval().choice() == "local"  # nothing set up yet
+    assert app_context.retrieval().choice().kind == "local"  # nothing set up yet
     app_context.save_settings(app_context.settings.replace(base_url=fake_openai.base_url))
-    assert app_context.retrieval().choice() == "openai"  # a local server needs no key
+    assert app_context.retrieval().choice().kind == "openai"  # a local server needs no key
     app_context.save_settings(app_context.settings.replace(base_url="https://api.openai.com/v1"))
     dialog.base_url_edit.setText("https://api.openai.com/v1")
     dialog.key_edit.setText("sk-flag-test-123456")
@@ -148,4 +148,4 @@ def test_saving_a_key_records_that_one_was_saved_without_storing_it(
         dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
     # Session-only (no secure keychain here): nothing was saved to a keychain.
     assert app_context.settings.api_key_saved is False
-    assert app_context.retrieval().choice() == "local"
+    assert app_context.retrieval().choice().kind == "local"

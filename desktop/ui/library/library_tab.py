@@ -30,14 +30,12 @@ from PySide6.QtWidgets import (
 
 from desktop.context import AppContext
 from desktop.library.chunking import ChunkingStrategy, FixedWords
-from desktop.library.export import export_chunks
 from desktop.library.importer import DEFAULT_STRATEGY, ImportReport
 from desktop.library.loaders import SUPPORTED_EXTENSIONS
-from desktop.library.rechunk import RechunkPlan, apply_rechunk, plan_rechunk
+from desktop.library.rechunk import RechunkPlan
 from desktop.library.service import DocumentContent, LibraryService, LibrarySnapshot
 from desktop.progress import Progress
 from desktop.resources import resource
-from desktop.tokens import get_tokenizer
 from desktop.ui.common.dialogs import Confirm, ask
 from desktop.ui.common.empty_state import EmptyState
 from desktop.ui.common.table_model import RECORD_ROLE, fit_columns
@@ -453,13 +451,10 @@ class LibraryTab(QWidget):
         worker.signals.error.connect(lambda e: self.report_error("Deleting", e))
 
     def apply_strategy(self, strategy: ChunkingStrategy) -> None:
-        encoding = self.inspector.encoding
-
-        def plan():
-            service = self._service()
-            return (yield from plan_rechunk(service.library, strategy, get_tokenizer(encoding)))
-
-        worker = self.tasks.run(plan, title="Planning the re-chunk", queue=STORE_QUEUE)
+        service = self._service()
+        worker = self.tasks.run(
+            service.plan_rechunk, strategy, title="Planning the re-chunk", queue=STORE_QUEUE
+        )
         worker.signals.result.connect(self._confirm_rechunk)
         worker.signals.error.connect(lambda e: self.report_error("Planning the re-chunk", e))
 
@@ -467,7 +462,7 @@ class LibraryTab(QWidget):
         if not self.confirm("Apply to library", plan.describe() + "\n\nApply?"):
             return
         worker = self.tasks.run(
-            lambda: apply_rechunk(self._service().library, plan),
+            lambda: self._service().apply_rechunk(plan),
             title="Re-chunking the library",
             queue=STORE_QUEUE,
         )
@@ -491,7 +486,7 @@ class LibraryTab(QWidget):
         if not path:
             return
         worker = self.tasks.run(
-            lambda: export_chunks(self._service().library, Path(path), document_ids),
+            lambda: self._service().export_chunks(Path(path), document_ids),
             title="Exporting chunks",
         )
         worker.signals.result.connect(

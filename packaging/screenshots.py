@@ -1,0 +1,118 @@
+"""Screenshots of every tab, as a user sees them, at a chosen size and scale factor.
+
+    .venv/bin/python packaging/screenshots.py --out build/shots --size 1400x900
+    .venv/bin/python packaging/screenshots.py --out build/shots --size 1280x720 --scale 1.5
+
+A fresh workspace in a temporary data dir gets the sample library (indexed with the
+bundled local model), the sample dataset, and a question answered by a local
+OpenAI-compatible stand-in (the tests' fake server, on 127.0.0.1), then each tab is
+grabbed after the window settles. Offscreen by default (QT_QPA_PLATFORM=offscreen);
+the README's screenshots come from here, so they show the app as it is."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--size", default="1400x900", help="logical window size WxH")
+    parser.add_argument("--scale", type=float, default=1.0, help="QT_SCALE_FACTOR")
+    parser.add_argument("--prefix", default="", help="file name prefix")
+    parser.add_argument("--tabs", default="", help="comma-separated tab names (default: all)")
+    parser.add_argument("--empty", action="store_true", help="a fresh workspace, no data")
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.scale != 1.0:
+        os.environ["QT_SCALE_FACTOR"] = f"{args.scale:g}"
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.app import build_main_window, create_application
+    from desktop.context import AppContext
+    from desktop.workers import TaskManager
+    from tests.helpers.fake_openai import FakeOpenAI
+
+    data_dir = tempfile.mkdtemp(prefix="ragtune-shots-")
+    server = FakeOpenAI().__enter__()
+    app = create_application()
+    context = AppContext.create(data_dir=data_dir)
+    context.save_settings(
+        context.settings.replace(
+            provider="custom",
+            base_url=server.base_url,
+            chat_model="gpt-4.1-mini",
+            retrieval_embedder="local",
+        )
+    )
+    if not args.empty:
+        _fill(context)
+    tasks = TaskManager(app)
+    window = build_main_window(context, tasks)
+    window.resize(width, height)
+    window.show()
+    _settle(app, tasks, 2.0)
+    wanted = [t.strip() for t in args.tabs.split(",") if t.strip()]
+    for index in range(window.tabs.count()):
+        name = window.tabs.tabText(index)
+        if wanted and name not in wanted:
+            continue
+        window.tabs.setCurrentIndex(index)
+        _settle(app, tasks, 1.5)
+        if name == "Chat" and not args.empty:
+            chat = window.chat_tab
+            if not chat.view.cards:
+                chat.ask("How long do I have to return a device?")
+                _settle(app, tasks, 4.0)
+        slug = name.lower().replace(" ", "-")
+        path = args.out / f"{args.prefix}{slug}.png"
+        window.grab().save(str(path))
+        print(f"{name}: {path} ({window.width()}x{window.height()} logical, scale {args.scale:g})")
+    window.close()
+    tasks.shutdown()
+    context.close()
+    server.__exit__(None, None, None)
+    QApplication.quit()
+    return 0
+
+
+def _fill(context) -> None:
+    """The sample library, indexed offline, and the sample dataset."""
+    from desktop.progress import run_to_end
+    from desktop.resources import resource
+
+    run_to_end(context.library().import_paths([resource("samples")]))
+    retrieval = context.retrieval()
+    embedder, plan = retrieval.plan("local")
+    run_to_end(retrieval.index(embedder, plan))
+    finetune = getattr(context, "finetune", None)
+    if finetune is not None:
+        service = finetune()
+        load = getattr(service, "load_sample_dataset", None)
+        if load is not None:
+            load()
+
+
+def _settle(app, tasks, seconds: float) -> None:
+    """Let the window paint and background work finish."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline or tasks.running:
+        app.processEvents()
+        time.sleep(0.02)
+        if time.monotonic() > deadline + 30:
+            break
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
