@@ -63,6 +63,9 @@ class Settings:
     # server is set up, and the bundled model otherwise (so search works offline).
     retrieval_embedder: str = "auto"  # auto | local | openai
     local_model: str = "minilm-l6-v2-int8"
+    # Embed new chunks right after an import when the embedder is the free, offline one
+    # (a paid embedder always asks first).
+    auto_index: bool = True
     embedding_dimensions: int = 0  # 0: the model's native size
     search_mode: str = "hybrid"  # hybrid | vector | lexical
     search_k: int = 5

@@ -23,6 +23,8 @@ from desktop.progress import Cancelled, CancelToken, Progress, drive
 log = logging.getLogger(__name__)
 
 STORE_QUEUE = "store"  # the one writer to the workspace; its queued writes survive a quit
+SEARCH_QUEUE = "search"  # searches and index runs, one at a time (they share the index)
+SETTINGS_QUEUE = "settings"  # settings file writes, in order
 
 
 @dataclass(frozen=True)

@@ -70,5 +70,8 @@ def secrets() -> SecretStore:
 @pytest.fixture
 def app_context(tmp_path: Path, secrets: SecretStore) -> Iterator[AppContext]:
     context = AppContext.create(data_dir=str(tmp_path / "data"), secrets=secrets)
+    # Embedding every imported test document with the local model would make each UI
+    # test that imports slow; the tests of automatic indexing turn it back on.
+    context.save_settings(context.settings.replace(auto_index=False))
     yield context
     context.close()

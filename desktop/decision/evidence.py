@@ -34,6 +34,7 @@ from desktop.library.importer import DEFAULT_STRATEGY
 from desktop.library.repository import Library
 from desktop.retrieval.search_log import SearchLog
 from desktop.settings import Settings
+from desktop.text import plural
 from desktop.tokens import Tokenizer, encoding_for_model, get_tokenizer
 from desktop.workspace import Workspace
 
@@ -354,10 +355,6 @@ def _timestamp(moment: datetime) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
 # -- 1. how often the knowledge changes ---------------------------------------------------
@@ -797,7 +794,7 @@ def provider_can_fine_tune(
         "last_accepted_at": last,
     }
     accepted = (
-        f"{_plural(jobs, 'job')} from this workspace {'was' if jobs == 1 else 'were'} accepted"
+        f"{plural(jobs, 'job')} from this workspace {'was' if jobs == 1 else 'were'} accepted"
     )
     if kind == "openai":
         if today >= OPENAI_NO_NEW_JOBS:
@@ -814,7 +811,7 @@ def provider_can_fine_tune(
                 can_fine_tune="yes",
                 days_until_cutoff=left,
                 note=f"{accepted}; OpenAI is reported to stop new jobs on "
-                f"{OPENAI_NO_NEW_JOBS.isoformat()} ({_plural(left, 'day')} left)",
+                f"{OPENAI_NO_NEW_JOBS.isoformat()} ({plural(left, 'day')} left)",
             )
         if today < OPENAI_CLOSED_TO_NEW_USERS:
             return ProviderFineTuning(

@@ -178,8 +178,6 @@ class Retriever:
         embed_ms = 0.0
         if use_vectors and self.index is not None and self.embedder is not None:
             self.sync()
-            if len(self.index) == 0:
-                notes.append("no chunk is embedded yet: index the library for vector search")
             embed_started = time.perf_counter()
             query_vector = self.embedder.embed([query])[0]
             embed_ms = (time.perf_counter() - embed_started) * 1000
@@ -206,11 +204,35 @@ class Retriever:
         results = self._hydrate(ranked, cosines, by_vector, by_lexical, settings, mode)
         latency_ms = (time.perf_counter() - started) * 1000
         total, indexed = self._counts()
+        notes.extend(self._coverage_notes(total, indexed, use_vectors))
         if log_kind:
             SearchLog(self.workspace).record(
                 log_kind, settings.mode, settings.k, latency_ms, len(results)
             )
         return SearchResult(query, settings, results, latency_ms, embed_ms, indexed, total, notes)
+
+    def _coverage_notes(self, total: int, indexed: int, use_vectors: bool) -> list[str]:
+        """What a user should do when the library cannot answer fully: said in words, with
+        the place to do it, instead of an unexplained empty or thin result."""
+        if total == 0:
+            return [
+                "The library is empty, so there is nothing to retrieve: import documents in "
+                "the Library tab (or with `ragtune import`)."
+            ]
+        if not use_vectors or self.embedder is None:
+            return []
+        label = self.embedder.key.label()
+        if indexed == 0:
+            return [
+                f"No chunk is embedded yet with {label}: only keyword (BM25) matches were "
+                "used. Index the library in the Library tab (or with `ragtune index`)."
+            ]
+        if indexed < total:
+            return [
+                f"{indexed:,} of {total:,} chunks are embedded with {label}: the others "
+                "were found by keywords only. Index the rest in the Library tab."
+            ]
+        return []
 
     def _counts(self) -> tuple[int, int]:
         total = self.library.chunk_count()

@@ -167,6 +167,16 @@ class RetrievalService:
             ),
         )
 
+    def options(self) -> list[EmbedderChoice]:
+        """What the user can pick: every bundled model (offline, free), then the
+        provider's embedding model."""
+        from desktop.retrieval.local_embedder import available_models
+
+        settings = self.settings
+        local = [EmbedderChoice("local", name) for name in available_models()]
+        remote = EmbedderChoice("openai", settings.embedding_model, settings.embedding_dimensions)
+        return [*local, remote]
+
     @property
     def settings(self) -> Settings:
         return self._settings()

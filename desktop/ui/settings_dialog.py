@@ -27,7 +27,7 @@ from desktop.providers.check import ConnectionReport, check_connection
 from desktop.providers.client import is_embedding_model, resolve_config
 from desktop.providers.secrets import BackendInfo, SecretStoreError, account_for
 from desktop.settings import PROVIDER_PRESETS, Settings, preset
-from desktop.workers import TaskError, TaskManager
+from desktop.workers import SETTINGS_QUEUE, TaskError, TaskManager
 
 _OK_STYLE = "color:#1b5e20;"
 _ERROR_STYLE = "color:#b71c1c;"
@@ -222,7 +222,7 @@ class SettingsDialog(QDialog):
             secrets.delete(account)
             context.save_settings(context.settings.replace(api_key_saved=False))
 
-        worker = self.tasks.run(remove, title="Removing the key", queue="settings")
+        worker = self.tasks.run(remove, title="Removing the key", queue=SETTINGS_QUEUE)
         worker.signals.finished.connect(self._load_keychain_state)
 
     # -- test connection ------------------------------------------------------------------------
@@ -282,7 +282,7 @@ class SettingsDialog(QDialog):
             return stored
 
         self.buttons.setEnabled(False)
-        worker = self.tasks.run(write, title="Saving settings", queue="settings")
+        worker = self.tasks.run(write, title="Saving settings", queue=SETTINGS_QUEUE)
         worker.signals.result.connect(self._saved)
         worker.signals.error.connect(self._save_failed)
 

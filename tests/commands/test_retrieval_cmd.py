@@ -86,11 +86,11 @@ def test_the_embedder_an_index_was_built_with_is_the_one_search_uses(
 
     found = ragtune("--data-dir", data, "search", "which port", "--mode", "vector", env=env)
     assert found.returncode == 0, found.stderr
-    assert "no chunk is embedded yet" not in found.stdout
+    assert "No chunk is embedded yet" not in found.stdout
     assert "Network" in found.stdout
     assert fake_openai.requests_to("/v1/embeddings") == []  # the provider was not asked
 
     told = ragtune(
         "--data-dir", data, "search", "port", "--mode", "vector", "--embedder", "openai", env=env
     )
-    assert "no chunk is embedded yet" in told.stdout  # told otherwise: the provider's vectors
+    assert "No chunk is embedded yet" in told.stdout  # told otherwise: the provider's vectors

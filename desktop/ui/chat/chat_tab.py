@@ -48,9 +48,8 @@ from desktop.ui.chat.conversation import AnswerCard, ConversationView
 from desktop.ui.chat.prompt_inspector import PromptInspector
 from desktop.ui.chat.retrieval_panel import RetrievalPanel
 from desktop.ui.chat.sources_pane import SourcesPane
-from desktop.workers import TaskError, TaskManager, Worker
+from desktop.workers import STORE_QUEUE, TaskError, TaskManager, Worker
 
-STORE_QUEUE = "store"
 MODES = (("rag", "RAG: grounded in the library"), ("none", "Model alone (no retrieval)"))
 
 
@@ -444,6 +443,7 @@ class ChatTab(QWidget):
                 "cited": [],
                 "below": [r for r in result.results if r.below_threshold],
                 "query": result.query,
+                "notices": list(result.notes),
             }
             self._select_card(card)
         elif isinstance(event, RateLimitWait):
@@ -518,6 +518,7 @@ class ChatTab(QWidget):
             data.get("cited", []),  # type: ignore[arg-type]
             data.get("below", []),
             str(data.get("query", "")),
+            notices=data.get("notices", []),  # type: ignore[arg-type]
         )  # type: ignore[arg-type]
 
     def _citation(self, card: AnswerCard, number: int) -> None:

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -28,17 +27,18 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.context import AppContext
+from desktop.events import Topic
 from desktop.library.loaders import FORMATS
 from desktop.library.repository import DocumentRecord
-from desktop.retrieval.indexing import IndexPlan, IndexResult
 from desktop.retrieval.search import RetrievedChunk, SearchFilters, SearchResult, SearchSettings
-from desktop.retrieval.service import IndexStatus, RetrievalService, search_settings
+from desktop.retrieval.service import RetrievalService, search_settings
 from desktop.ui.chat.highlight import highlighted_html
 from desktop.ui.chat.results_model import RetrievalResultsModel, source_label
+from desktop.ui.common.events import EventRelay
 from desktop.ui.common.table_model import RECORD_ROLE, fit_columns
-from desktop.workers import TaskError, TaskManager, Worker
+from desktop.ui.library.index_bar import IndexBar
+from desktop.workers import SEARCH_QUEUE, SETTINGS_QUEUE, TaskError, TaskManager, Worker
 
-SEARCH_QUEUE = "search"
 MODE_LABELS = (
     ("hybrid", "Hybrid (vector + BM25)"),
     ("vector", "Vector"),
@@ -63,9 +63,8 @@ class RetrievalPanel(QWidget):
         self.tasks = tasks
         self.retrieval = retrieval
         self.report_error = report_error
-        self.confirm: Callable[[str, str], bool] = self._ask
         self.last_result: SearchResult | None = None
-        self._index_worker: Worker | None = None
+        self.events = EventRelay(context.events, self)
 
         self.query = QLineEdit()
         self.query.setPlaceholderText("Ask something the library should know… (Enter)")
@@ -104,13 +103,7 @@ class RetrievalPanel(QWidget):
         row.addWidget(self.format_filter)
         row.addWidget(self.search_button)
 
-        self.status_label = QLabel("Checking the index…")
-        self.status_label.setWordWrap(True)
-        self.index_button = QPushButton("Index library…")
-        self.index_button.setToolTip("Embed the chunks that have no vector yet")
-        status_row = QHBoxLayout()
-        status_row.addWidget(self.status_label, 1)
-        status_row.addWidget(self.index_button)
+        self.index_bar = IndexBar(retrieval, tasks, self.events, report_error, compact=True)
 
         self.model = RetrievalResultsModel(self)
         self.table = QTableView()
@@ -158,7 +151,7 @@ class RetrievalPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(row)
-        layout.addLayout(status_row)
+        layout.addWidget(self.index_bar)
         layout.addWidget(splitter, 1)
 
         self._save_timer = QTimer(self)
@@ -169,7 +162,6 @@ class RetrievalPanel(QWidget):
 
         self.query.returnPressed.connect(self.search)
         self.search_button.clicked.connect(self.search)
-        self.index_button.clicked.connect(self.index_library)
         for signal in (
             self.mode.currentIndexChanged,
             self.k.valueChanged,
@@ -179,14 +171,20 @@ class RetrievalPanel(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._show_detail)
         self.table.doubleClicked.connect(lambda index: self._open(index.row()))
         self.open_button.clicked.connect(lambda: self._open(self.table.currentIndex().row()))
-        self.refresh_status()
+        self.events.on(Topic.LIBRARY, self.refresh_documents, self)
+        self.events.on(Topic.SETTINGS, self._settings_changed, self)
+        self.refresh_documents()
 
     # -- settings shared with the chat ------------------------------------------------------
 
     def _load_settings(self, settings: SearchSettings) -> None:
+        for widget in (self.mode, self.k, self.threshold):
+            widget.blockSignals(True)
         self.mode.setCurrentIndex(max(0, self.mode.findData(settings.mode)))
         self.k.setValue(settings.k)
         self.threshold.setValue(settings.threshold)
+        for widget in (self.mode, self.k, self.threshold):
+            widget.blockSignals(False)
 
     def current_settings(self) -> SearchSettings:
         base = search_settings(self.context.settings)
@@ -205,7 +203,7 @@ class RetrievalPanel(QWidget):
         )
         if updated != context.settings:
             self.tasks.run(
-                context.save_settings, updated, title="Saving search settings", queue="settings"
+                context.save_settings, updated, title="Saving search settings", queue=SETTINGS_QUEUE
             )
 
     # -- index ---------------------------------------------------------------------------------
@@ -229,58 +227,16 @@ class RetrievalPanel(QWidget):
         self.document_filter.setCurrentIndex(max(0, index))
         self.document_filter.blockSignals(False)
 
-    def refresh_status(self) -> None:
+    def refresh_documents(self) -> None:
         documents = self.tasks.run(
             lambda: self.context.library().documents(), title="Listing documents"
         )
         documents.signals.result.connect(self._show_documents)
-        worker = self.tasks.run(self.retrieval.status, title="Checking the index")
-        worker.signals.result.connect(self._show_status)
-        worker.signals.error.connect(
-            lambda e: self.status_label.setText(f"Index unavailable: {e.message}")
-        )
 
-    def _show_status(self, status: IndexStatus) -> None:
-        self.status_label.setText(status.describe())
-        self.index_button.setEnabled(not status.complete and self._index_worker is None)
-
-    def index_library(self) -> None:
-        worker = self.tasks.run(self.retrieval.plan, title="Planning the index", queue=SEARCH_QUEUE)
-        worker.signals.result.connect(lambda pair: self._confirm_index(*pair))
-        worker.signals.error.connect(lambda e: self.report_error("Planning the index", e))
-
-    def _ask(self, title: str, text: str) -> bool:
-        return QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
-
-    def _confirm_index(self, embedder: object, plan: IndexPlan) -> None:
-        if not plan.missing:
-            self.status_label.setText(plan.describe())
-            return
-        if plan.paid and not self.confirm(
-            "Index the library", plan.describe() + "\n\nEmbed them now?"
-        ):
-            return
-        worker = Worker(self.retrieval.index, embedder, plan, title="Indexing the library")
-        worker.signals.progress.connect(lambda p: self.status_label.setText(p.message))
-        worker.signals.result.connect(self._indexed)
-        worker.signals.error.connect(lambda e: self.report_error("Indexing", e))
-        worker.signals.cancelled.connect(
-            lambda: self.status_label.setText(
-                "Indexing cancelled: the chunks embedded so far "
-                "are kept; indexing again resumes from there."
-            )
-        )
-        worker.signals.finished.connect(self._index_done)
-        self._index_worker = worker
-        self.index_button.setEnabled(False)
-        self.tasks.submit(worker, queue=SEARCH_QUEUE)
-
-    def _indexed(self, result: IndexResult) -> None:
-        self.status_label.setText(f"Embedded {result.embedded:,} chunks in {result.seconds:.1f} s.")
-
-    def _index_done(self) -> None:
-        self._index_worker = None
-        self.refresh_status()
+    def _settings_changed(self) -> None:
+        """Search settings changed elsewhere (the Settings dialog): show them."""
+        if not self._save_timer.isActive():
+            self._load_settings(search_settings(self.context.settings))
 
     # -- search --------------------------------------------------------------------------------
 

@@ -35,11 +35,16 @@ class SourcesPane(QWidget):
         super().__init__(parent)
         self.header = QLabel("Sources")
         self.header.setWordWrap(True)
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color:#8a5300;")
+        self.notice.hide()
         self.browser = SafeBrowser()
         self.browser.anchorClicked.connect(self._anchor)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.header)
+        layout.addWidget(self.notice)
         layout.addWidget(self.browser, 1)
         self.sources: list[RetrievedChunk] = []
         self.below: list[RetrievedChunk] = []
@@ -56,8 +61,13 @@ class SourcesPane(QWidget):
         below: Sequence[RetrievedChunk],
         query: str,
         note: str = "",
+        notices: Sequence[str] = (),
     ) -> None:
+        """``note`` replaces the header; ``notices`` say what the user can do about a
+        thin or empty retrieval (an empty or unindexed library)."""
         self.sources, self.cited, self.below = list(sources), list(cited), list(below)
+        self.notice.setText("\n".join(notices))
+        self.notice.setVisible(bool(notices))
         self.current = None
         used = len(self.cited)
         self.header.setText(

@@ -40,11 +40,10 @@ from desktop.decision.service import Decision, DecisionService, Measurement, Vis
 from desktop.ui.common.message_bar import MessageBar
 from desktop.ui.decision.cards import ComparisonModel, QuestionCard, RecommendationPanel
 from desktop.ui.decision.report_pdf import write_pdf
-from desktop.workers import TaskError, TaskManager
+from desktop.workers import STORE_QUEUE, TaskError, TaskManager
 
 log = logging.getLogger(__name__)
 
-STORE_QUEUE = "store"
 INPUT_DELAY_MS = 600
 """Typing in the inputs re-measures after this pause, not on every key."""
 HIGHLIGHT_MS = 1500

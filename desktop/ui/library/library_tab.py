@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.context import AppContext
+from desktop.events import Topic
 from desktop.library.chunking import ChunkingStrategy, FixedWords
 from desktop.library.importer import DEFAULT_STRATEGY, ImportReport
 from desktop.library.loaders import SUPPORTED_EXTENSIONS
@@ -36,21 +37,21 @@ from desktop.library.rechunk import RechunkPlan
 from desktop.library.service import DocumentContent, LibraryService, LibrarySnapshot
 from desktop.progress import Progress
 from desktop.resources import resource
+from desktop.text import plural
 from desktop.ui.common.dialogs import Confirm, ask
 from desktop.ui.common.empty_state import EmptyState
+from desktop.ui.common.events import EventRelay
 from desktop.ui.common.table_model import RECORD_ROLE, fit_columns
 from desktop.ui.library.import_report import ImportReportDialog
+from desktop.ui.library.index_bar import IndexBar
 from desktop.ui.library.inspector import ChunkInspector, CompareView, OpenDocument
 from desktop.ui.library.models import DocumentFilterProxy, DocumentTableModel
-from desktop.workers import TaskError, TaskManager, Worker
+from desktop.workers import STORE_QUEUE, TaskError, TaskManager, Worker
 
 log = logging.getLogger(__name__)
 
-STORE_QUEUE = "store"
-
 
 class LibraryTab(QWidget):
-    library_changed = Signal()  # documents or chunks changed (other tabs re-read)
     refreshed = Signal()  # the table shows the library as it is now
 
     def __init__(
@@ -71,6 +72,7 @@ class LibraryTab(QWidget):
         self._import_worker: Worker | None = None
         self._open: DocumentContent | None = None
         self.setAcceptDrops(True)
+        self.events = EventRelay(context.events, self)
 
         # -- toolbar ------------------------------------------------------------------
         self.import_files_button = QPushButton("Import files…")
@@ -102,6 +104,9 @@ class LibraryTab(QWidget):
         toolbar.addStretch(1)
         toolbar.addWidget(self.search, 1)
 
+        self.index_bar = IndexBar(context.retrieval(), tasks, self.events, report_error, auto=True)
+        self.index_bar.status_changed.connect(lambda _status: self._show_totals())
+
         # -- documents ----------------------------------------------------------------
         self.model = DocumentTableModel(self)
         self.proxy = DocumentFilterProxy(self)
@@ -129,7 +134,8 @@ class LibraryTab(QWidget):
             "Your library is empty",
             "Import the documents that hold your domain knowledge: text, Markdown, HTML, "
             "PDF, Word, CSV or JSON files, or whole folders. You can also drop them here. "
-            "Everything stays on this computer.",
+            "They are then indexed for search with the bundled offline model: no key, "
+            "nothing leaves this computer.",
         )
         self.empty.add_action("Import files…", self.import_files)
         self.empty.add_action("Import folder…", self.import_folder)
@@ -180,6 +186,7 @@ class LibraryTab(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(toolbar)
+        layout.addWidget(self.index_bar)
         layout.addWidget(splitter, 1)
         layout.addLayout(bottom)
 
@@ -193,6 +200,7 @@ class LibraryTab(QWidget):
         self.inspector.apply_requested.connect(self.apply_strategy)
         self.inspector.export_requested.connect(self.export_document_chunks)
         self.views.currentChanged.connect(self._view_changed)
+        self.events.on(Topic.LIBRARY, self.refresh, self)
         self.refresh()
 
     # -- loading -----------------------------------------------------------------------
@@ -212,10 +220,7 @@ class LibraryTab(QWidget):
         self.snapshot = snapshot
         self.model.set_documents(snapshot.documents)
         self.documents_stack.setCurrentWidget(self.table if snapshot.documents else self.empty)
-        documents, chunks, tokens = snapshot.totals
-        self.totals_label.setText(
-            f"{documents:,} documents · {chunks:,} chunks · {tokens:,} tokens"
-        )
+        self._show_totals()
         chunking = snapshot.chunking
         self.inspector.set_library_settings(chunking.strategy, chunking.encoding)
         self.compare.encoding = chunking.encoding
@@ -228,6 +233,16 @@ class LibraryTab(QWidget):
             self.inspector.clear()
             self.text_view.clear()
         self.refreshed.emit()
+
+    def _show_totals(self) -> None:
+        if self.snapshot is None:
+            return
+        documents, chunks, tokens = self.snapshot.totals
+        text = f"{plural(documents, 'document')} · {plural(chunks, 'chunk')} · {tokens:,} tokens"
+        status = self.index_bar.status
+        if status is not None and status.chunks == chunks and chunks:
+            text += f" · {status.embedded:,} embedded"
+        self.totals_label.setText(text)
 
     def select_document(self, document_id: int) -> bool:
         row = self.model.row_of(document_id)
@@ -402,8 +417,6 @@ class LibraryTab(QWidget):
     def _import_done(self) -> None:
         self._import_worker = None
         self._set_importing(False)
-        self.refresh()
-        self.library_changed.emit()
 
     def show_report(self) -> ImportReportDialog | None:
         if self.last_report is None:
@@ -446,8 +459,6 @@ class LibraryTab(QWidget):
         worker = self.tasks.run(
             lambda: self._service().delete(ids), title="Deleting", queue=STORE_QUEUE
         )
-        worker.signals.finished.connect(self.refresh)
-        worker.signals.finished.connect(self.library_changed.emit)
         worker.signals.error.connect(lambda e: self.report_error("Deleting", e))
 
     def apply_strategy(self, strategy: ChunkingStrategy) -> None:
@@ -477,7 +488,6 @@ class LibraryTab(QWidget):
     def _after_rechunk(self) -> None:
         self._open = None
         self.refresh(select_id=self.selected_ids()[0] if self.selected_ids() else None)
-        self.library_changed.emit()
 
     def _export(self, document_ids: list[int] | None, suggested: str) -> None:
         path, _ = QFileDialog.getSaveFileName(

@@ -214,3 +214,34 @@ def test_answers_render_markdown_without_html_or_remote_images(
         all("example.com" not in url for url in card.answer.blocked_resources)
         or card.answer.blocked_resources
     )  # any image request was refused, never fetched
+
+
+def test_asking_an_empty_or_unindexed_library_says_what_to_do_next(
+    qtbot: QtBot,
+    app_context: AppContext,
+    fake_openai: FakeOpenAI,
+    tasks: TaskManager,
+    tmp_path: Path,
+) -> None:
+    app_context.save_settings(
+        app_context.settings.replace(
+            provider="custom", base_url=fake_openai.base_url, retrieval_embedder="local"
+        )
+    )
+    tab = ChatTab(app_context, tasks, app_context.retrieval(), lambda title, error: None)
+    qtbot.addWidget(tab)
+    tab.show()
+    ask_and_wait(qtbot, tab, "Which port does the Hub use?")
+    notice = tab.sources.notice
+    assert notice.isVisible()
+    assert "The library is empty" in notice.text() and "Library tab" in notice.text()
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "ports.md").write_text("# Network\n\nThe Hub listens on port 47120.")
+    from desktop.progress import run_to_end
+
+    run_to_end(app_context.library().import_paths([tmp_path / "d"]))
+    ask_and_wait(qtbot, tab, "Which port does the Hub use?")
+    assert "No chunk is embedded yet" in notice.text()
+    assert "Index the library in the Library tab" in notice.text()
+    assert tab.sources.sources  # the keyword match was still sent

@@ -192,9 +192,11 @@ def test_the_filter_narrows_the_table_as_the_user_types(
 
 
 def test_sorting_by_chunks_is_numeric(qtbot: QtBot, tab: LibraryTab, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
     for name, words in (("a", 2000), ("b", 30), ("c", 600)):
-        (tmp_path / f"{name}.txt").write_text(" ".join(["word"] * words))
-    import_and_wait(qtbot, tab, [tmp_path])
+        (docs / f"{name}.txt").write_text(" ".join(["word"] * words))
+    import_and_wait(qtbot, tab, [docs])
     tab.table.sortByColumn(DocumentTableModel.CHUNKS, Qt.SortOrder.DescendingOrder)
     order = [tab.proxy.index(r, 0).data() for r in range(tab.proxy.rowCount())]
     assert order == ["a", "c", "b"]
