@@ -129,6 +129,27 @@ class RetrievalService:
             return active
         return self._choice_of(settings.retrieval_embedder, settings)
 
+    def target(self) -> EmbedderChoice:
+        """The embedder an index run uses when not told: the one chosen in the settings
+        (Library tab or Settings dialog); with "auto", the workspace's own, else the
+        resolved default. Searches keep using the workspace's embedder until this one's
+        index is complete."""
+        settings = self.settings
+        if settings.retrieval_embedder != "auto":
+            return self._choice_of(settings.retrieval_embedder, settings)
+        return self.active() or self._choice_of("auto", settings)
+
+    def chosen_settings(self, choice: EmbedderChoice) -> Settings:
+        """The settings that make ``choice`` the embedder to index with."""
+        settings = self.settings
+        if choice.kind == "local":
+            return settings.replace(retrieval_embedder="local", local_model=choice.model)
+        return settings.replace(
+            retrieval_embedder="openai",
+            embedding_model=choice.model,
+            embedding_dimensions=choice.dimensions,
+        )
+
     def _choice_of(self, kind: str, settings: Settings) -> EmbedderChoice:
         if kind not in ("auto", "local", "openai"):
             raise ValueError(f"unknown embedder {kind!r}: use local or openai")
@@ -220,7 +241,8 @@ class RetrievalService:
         return retriever
 
     def plan(self, requested: str | EmbedderChoice | None = None) -> tuple[Embedder, IndexPlan]:
-        embedder = self.embedder(requested)
+        """What an index run would embed, and its cost; ``requested`` None: ``target()``."""
+        embedder = self.embedder(requested if requested is not None else self.target())
         return embedder, plan_index(self.workspace, embedder, prices(self.settings))
 
     def status(self, requested: str | EmbedderChoice | None = None) -> IndexStatus:

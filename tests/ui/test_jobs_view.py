@@ -304,7 +304,7 @@ def test_the_gui_stays_responsive_while_several_jobs_are_polled(
                 fake_openai.add_metrics(job_id, step, 2.0 / step)
             qtbot.wait(60)
         qtbot.waitUntil(lambda: len(view.detail.chart.points("train_loss")) == 15, timeout=10_000)
-    assert heartbeat.longest_stall_ms < 50, f"GUI stalled {heartbeat.longest_stall_ms} ms"
+    heartbeat.assert_kept_ticking()
     assert sorted(view.polled_jobs) == sorted(job_ids)
     assert all(job_requests(fake_openai, j) >= 5 for j in job_ids)
     screenshot(view, "jobs_view_running.png")

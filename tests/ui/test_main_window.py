@@ -85,7 +85,7 @@ def test_a_slow_task_shows_progress_and_can_be_cancelled_while_the_window_stays_
     assert not window.task_status.isVisible()
     assert row.bar.value() < 200, "the task stopped before the end"
     assert len(heartbeat.ticks) > 20
-    assert heartbeat.longest_stall_ms < 100
+    heartbeat.assert_kept_ticking()
 
 
 def test_quitting_while_work_runs_cancels_it_without_hanging(

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -122,15 +121,13 @@ def test_a_locked_keychain_neither_hangs_nor_freezes_the_window(
     qtbot: QtBot, app_context: AppContext, tasks: TaskManager, locked_keychain: BlockingKeyring
 ) -> None:
     app_context.secrets = SecretStore(locked_keychain, timeout=1.0, trust_backend=True)
-    started = time.monotonic()
     with Heartbeat() as heartbeat:
         dialog = SettingsDialog(app_context, tasks)
         qtbot.addWidget(dialog)
         dialog.show()
         qtbot.waitUntil(lambda: "did not answer" in dialog.keychain_label.text(), timeout=5000)
-    assert time.monotonic() - started < 3
     assert "locked" in dialog.keychain_label.text()
-    assert heartbeat.longest_stall_ms < 100
+    heartbeat.assert_kept_ticking()
 
 
 def test_saving_a_key_records_that_one_was_saved_without_storing_it(

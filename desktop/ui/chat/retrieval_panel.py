@@ -103,7 +103,9 @@ class RetrievalPanel(QWidget):
         row.addWidget(self.format_filter)
         row.addWidget(self.search_button)
 
-        self.index_bar = IndexBar(retrieval, tasks, self.events, report_error, compact=True)
+        self.index_bar = IndexBar(
+            retrieval, tasks, self.events, report_error, context.save_settings, compact=True
+        )
 
         self.model = RetrievalResultsModel(self)
         self.table = QTableView()

@@ -25,9 +25,10 @@ from desktop.events import Topic
 from desktop.progress import Progress
 from desktop.retrieval.indexing import IndexPlan, IndexResult
 from desktop.retrieval.service import EmbedderChoice, IndexStatus, RetrievalService
+from desktop.settings import Settings
 from desktop.ui.common.dialogs import Confirm, ask
 from desktop.ui.common.events import EventRelay
-from desktop.workers import SEARCH_QUEUE, TaskError, TaskManager, Worker
+from desktop.workers import SEARCH_QUEUE, SETTINGS_QUEUE, TaskError, TaskManager, Worker
 
 
 class IndexBar(QWidget):
@@ -40,6 +41,7 @@ class IndexBar(QWidget):
         tasks: TaskManager,
         events: EventRelay,
         report_error: Callable[[str, TaskError], None],
+        save_settings: Callable[[Settings], object],
         *,
         auto: bool = False,
         compact: bool = False,
@@ -47,6 +49,7 @@ class IndexBar(QWidget):
     ) -> None:
         super().__init__(parent)
         self.retrieval = retrieval
+        self.save_settings = save_settings
         self.tasks = tasks
         self.report_error = report_error
         self.auto = auto
@@ -89,6 +92,7 @@ class IndexBar(QWidget):
         layout.addWidget(self.index_button)
         self._set_running(False)
 
+        self.embedder.activated.connect(self._embedder_picked)
         self.embedder.currentIndexChanged.connect(lambda _i: self.refresh())
         self.index_button.clicked.connect(lambda: self.index())
         self.cancel_button.clicked.connect(self.cancel)
@@ -102,7 +106,7 @@ class IndexBar(QWidget):
     def load_choices(self) -> None:
         """The embedders to pick from; the one searches use now is selected."""
         worker = self.tasks.run(
-            lambda: (self.retrieval.options(), self.retrieval.choice()),
+            lambda: (self.retrieval.options(), self.retrieval.target()),
             title="Reading the index settings",
         )
         worker.signals.result.connect(lambda pair: self._show_choices(*pair))
@@ -119,6 +123,18 @@ class IndexBar(QWidget):
         self.embedder.setCurrentIndex(options.index(current))
         self.embedder.blockSignals(False)
         self.refresh()
+
+    def _embedder_picked(self, _index: int) -> None:
+        """The user's pick becomes the embedder to index with (the same setting as in the
+        Settings dialog); searches switch to it once its index is complete."""
+        choice = self.chosen()
+        if choice is None:
+            return
+        self.tasks.run(
+            lambda: self.save_settings(self.retrieval.chosen_settings(choice)),
+            title="Saving the embedder choice",
+            queue=SETTINGS_QUEUE,
+        )
 
     def chosen(self) -> EmbedderChoice | None:
         index = self.embedder.currentIndex()

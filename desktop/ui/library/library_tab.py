@@ -104,7 +104,9 @@ class LibraryTab(QWidget):
         toolbar.addStretch(1)
         toolbar.addWidget(self.search, 1)
 
-        self.index_bar = IndexBar(context.retrieval(), tasks, self.events, report_error, auto=True)
+        self.index_bar = IndexBar(
+            context.retrieval(), tasks, self.events, report_error, context.save_settings, auto=True
+        )
         self.index_bar.status_changed.connect(lambda _status: self._show_totals())
 
         # -- documents ----------------------------------------------------------------

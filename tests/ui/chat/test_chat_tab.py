@@ -58,7 +58,7 @@ def test_an_answer_streams_into_the_view_with_its_sources_and_citations(
         while chat.active is not None:
             qtbot.wait(15)
             lengths.append(len(card.text))
-    assert heartbeat.longest_stall_ms < 50, f"GUI stalled {heartbeat.longest_stall_ms} ms"
+    heartbeat.assert_kept_ticking()
     growth = sorted(set(lengths))
     assert len(growth) > 10, "the answer arrived in pieces, not all at once"
     assert card.status == "complete"
