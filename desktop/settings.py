@@ -26,11 +26,23 @@ class ProviderPreset:
     label: str
     base_url: str
     needs_key: bool
+    chat_model: str = ""
+    """A model this kind of server usually has, until its own list is read ("" for none)."""
+    embedding_model: str = ""
 
 
 PROVIDER_PRESETS: tuple[ProviderPreset, ...] = (
-    ProviderPreset("openai", "OpenAI", OPENAI_BASE_URL, True),
-    ProviderPreset("ollama", "Ollama (local)", "http://localhost:11434/v1", False),
+    ProviderPreset(
+        "openai", "OpenAI", OPENAI_BASE_URL, True, "gpt-4.1-mini", "text-embedding-3-small"
+    ),
+    ProviderPreset(
+        "ollama",
+        "Ollama (local)",
+        "http://localhost:11434/v1",
+        False,
+        "llama3.2",
+        "nomic-embed-text",
+    ),
     ProviderPreset("lmstudio", "LM Studio (local)", "http://localhost:1234/v1", False),
     ProviderPreset("custom", "Custom OpenAI-compatible server", "", False),
 )
@@ -93,6 +105,99 @@ class Settings:
                 else:
                     values[f.name] = value
         return cls(**values)
+
+
+class SettingsError(ValueError):
+    """A setting that cannot take a value, with the reason and what it accepts."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a setting accepts: the Settings dialog's widgets and ``ragtune settings set``
+    read the same rules, so neither accepts what the other refuses."""
+
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    url: bool = False
+    required: bool = False
+    help: str = ""
+
+
+RULES: dict[str, Rule] = {
+    "provider": Rule(choices=tuple(p.key for p in PROVIDER_PRESETS), help="provider preset"),
+    "base_url": Rule(url=True, required=True, help="the server's address, ending in /v1"),
+    "chat_model": Rule(required=True, help="model that answers"),
+    "embedding_model": Rule(required=True, help="the provider's embedding model"),
+    "request_timeout": Rule(1, 3600, help="seconds a request may take"),
+    "max_retries": Rule(0, 10, help="retries of a failed request"),
+    "max_import_mb": Rule(0.1, 100_000, help="largest file imported, in MB"),
+    "retrieval_embedder": Rule(
+        choices=("auto", "local", "openai"),
+        help="auto: the workspace's own, else the bundled model unless a provider is set up",
+    ),
+    "local_model": Rule(help="bundled embedding model"),
+    "auto_index": Rule(help="embed new chunks after an import with the free offline model"),
+    "embedding_dimensions": Rule(0, 8192, help="vector size asked of the provider (0: native)"),
+    "search_mode": Rule(choices=("hybrid", "vector", "lexical"), help="how searches rank"),
+    "search_k": Rule(1, 50, help="chunks retrieved per question"),
+    "similarity_threshold": Rule(0, 1, help="minimum cosine sent to the model"),
+    "hybrid_vector_weight": Rule(0, 1, help="share of the vector ranking in hybrid search"),
+}
+"""Every setting a user may change by name. Not here: ``api_key_saved`` (a fact the app
+records), ``embedding_prices`` and ``extra`` (structured; edited in the file)."""
+
+SECRET_NAMES = ("api_key", "key", "openai_api_key", "token", "password")
+
+
+def parse_setting(name: str, text: str, *, local_models: tuple[str, ...] = ()) -> Any:
+    """``text`` as the value of setting ``name``, checked against its rule."""
+    if name.lower() in SECRET_NAMES:
+        raise SettingsError(
+            "the API key is kept in the OS keychain, never in settings: enter it in "
+            "Settings (Ctrl+,), or set OPENAI_API_KEY for one run"
+        )
+    rule = RULES.get(name)
+    if rule is None:
+        raise SettingsError(f"unknown setting {name!r}; settings: {', '.join(sorted(RULES))}")
+    default = getattr(Settings(), name)
+    value: Any
+    if isinstance(default, bool):
+        lowered = text.strip().lower()
+        if lowered not in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+            raise SettingsError(f"{name} is true or false, not {text!r}")
+        value = lowered in ("true", "yes", "on", "1")
+    elif isinstance(default, int):
+        try:
+            value = int(text)
+        except ValueError:
+            raise SettingsError(f"{name} is a whole number, not {text!r}") from None
+    elif isinstance(default, float):
+        try:
+            value = float(text)
+        except ValueError:
+            raise SettingsError(f"{name} is a number, not {text!r}") from None
+    else:
+        value = text.strip()
+    check_setting(name, value, local_models=local_models)
+    return value
+
+
+def check_setting(name: str, value: Any, *, local_models: tuple[str, ...] = ()) -> None:
+    rule = RULES[name]
+    choices = local_models if name == "local_model" and local_models else rule.choices
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    too_low = number and rule.low is not None and value < rule.low
+    too_high = number and rule.high is not None and value > rule.high
+    if too_low or too_high:
+        raise SettingsError(f"{name} must be between {rule.low:g} and {rule.high:g}")
+    if isinstance(value, str):
+        if rule.required and not value:
+            raise SettingsError(f"{name} cannot be empty ({rule.help})")
+        if choices and value not in choices:
+            raise SettingsError(f"{name} must be one of: {', '.join(choices)}")
+        if rule.url and not value.startswith(("http://", "https://")):
+            raise SettingsError(f"{name} must start with http:// or https:// (got {value!r})")
 
 
 def _coerce(value: Any, default: Any) -> Any:

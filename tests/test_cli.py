@@ -56,3 +56,30 @@ def test_usage_errors_exit_2_with_a_reason() -> None:
     result = ragtune("no-such-command")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_settings_set_checks_the_value_as_the_dialog_does(tmp_path: Path) -> None:
+    data = str(tmp_path)
+    changed = ragtune("--data-dir", data, "settings", "set", "search_k", "8", "--json")
+    assert changed.returncode == 0, changed.stderr
+    assert json.loads(changed.stdout) == {"key": "search_k", "value": 8, "previous": 5}
+    shown = json.loads(ragtune("--data-dir", data, "settings", "show", "--json").stdout)
+    assert shown["settings"]["search_k"] == 8
+
+    for args, reason in (
+        (("search_k", "0"), "search_k must be between 1 and 50"),
+        (("search_k", "many"), "search_k is a whole number"),
+        (("search_mode", "fuzzy"), "search_mode must be one of: hybrid, vector, lexical"),
+        (("base_url", "localhost:11434"), "must start with http:// or https://"),
+        (("local_model", "no-such-model"), "local_model must be one of"),
+        (("colour", "blue"), "unknown setting 'colour'"),
+        (("api_key", "sk-should-never-be-stored"), "kept in the OS keychain"),
+    ):
+        refused = ragtune("--data-dir", data, "settings", "set", *args)
+        assert refused.returncode == 1, args
+        assert reason in refused.stderr, refused.stderr
+    assert "sk-should-never-be-stored" not in "".join(
+        p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()
+    )
+    shown = json.loads(ragtune("--data-dir", data, "settings", "show", "--json").stdout)
+    assert shown["settings"]["search_k"] == 8  # nothing refused was written

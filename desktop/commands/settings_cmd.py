@@ -1,20 +1,31 @@
-"""``ragtune settings show``: the settings in force, where they come from, and which
-keychain holds the key. The key itself is never printed."""
+"""``ragtune settings show|set``: the settings in force, where they come from, and which
+keychain holds the key (never the key itself); and changing one setting by name, with the
+same rules as the Settings dialog (``desktop.settings.RULES``)."""
 
 from __future__ import annotations
 
 import argparse
 
-from desktop.commands.result import CommandResult
+from desktop.commands.result import CommandError, CommandResult
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     settings = subparsers.add_parser(
-        "settings", help="show the settings in force", parents=[common]
+        "settings", help="show or change the settings", parents=[common]
     )
     actions = settings.add_subparsers(dest="action", metavar="ACTION", required=True)
     show = actions.add_parser("show", help="print settings (never the API key)", parents=[common])
     show.set_defaults(handler=show_settings)
+    change = actions.add_parser(
+        "set",
+        help="change one setting",
+        parents=[common],
+        description="Change one setting, checked as the Settings dialog checks it. The API "
+        "key is not a setting: it lives in the OS keychain.",
+    )
+    change.add_argument("key", metavar="KEY")
+    change.add_argument("value", metavar="VALUE")
+    change.set_defaults(handler=set_setting)
 
 
 def show_settings(args: argparse.Namespace) -> CommandResult:
@@ -57,3 +68,20 @@ def show_settings(args: argparse.Namespace) -> CommandResult:
     for name, path in data["paths"].items():
         lines.append(f"{name:18} {path}")
     return CommandResult(data, "\n".join(lines))
+
+
+def set_setting(args: argparse.Namespace) -> CommandResult:
+    from desktop.commands.common import context_from
+    from desktop.retrieval.local_embedder import available_models
+    from desktop.settings import SettingsError, parse_setting
+
+    try:
+        value = parse_setting(args.key, args.value, local_models=tuple(available_models()))
+    except SettingsError as exc:
+        raise CommandError(str(exc)) from None
+    context = context_from(args)
+    before = getattr(context.settings, args.key)
+    context.save_settings(context.settings.replace(**{args.key: value}))
+    return CommandResult(
+        {"key": args.key, "value": value, "previous": before}, f"{args.key} = {value}"
+    )

@@ -1,12 +1,15 @@
-"""Settings: provider, API key (kept in the OS keychain), models listed from the server,
-timeouts, and a "Test connection" that runs on a worker and says exactly what failed."""
+"""Settings: provider, API key (kept in the OS keychain), models listed from the server
+(as soon as it can be reached), the embedder, timeouts, and a "Test connection" that runs
+on a worker and says exactly what failed. Ranges and choices come from
+``desktop.settings.RULES``, the rules ``ragtune settings set`` applies too."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -26,7 +29,7 @@ from desktop.context import AppContext
 from desktop.providers.check import ConnectionReport, check_connection
 from desktop.providers.client import is_embedding_model, resolve_config
 from desktop.providers.secrets import BackendInfo, SecretStoreError, account_for
-from desktop.settings import PROVIDER_PRESETS, Settings, preset
+from desktop.settings import PROVIDER_PRESETS, RULES, Settings, SettingsError, check_setting, preset
 from desktop.workers import SETTINGS_QUEUE, TaskError, TaskManager
 
 _OK_STYLE = "color:#1b5e20;"
@@ -49,6 +52,8 @@ class SettingsDialog(QDialog):
         self.context = context
         self.tasks = tasks
         self._stored_key = False
+        self._listed_once = False
+        self._report_seq = 0
         self.setWindowTitle("Settings")
         self.setMinimumWidth(560)
         settings = context.settings
@@ -105,14 +110,39 @@ class SettingsDialog(QDialog):
         models_form.addRow("Embedding model:", self.embedding_model_combo)
         models_form.addRow("", self.refresh_models_button)
 
+        retrieval_box = QGroupBox("Search index")
+        retrieval_form = QFormLayout(retrieval_box)
+        self.embedder_combo = QComboBox()
+        self.embedder_combo.setToolTip(RULES["retrieval_embedder"].help)
+        self.embedder_combo.addItem("Automatic: this library's own, else the offline model", "auto")
+        self._local_models = self._bundled_models()
+        for name in self._local_models:
+            self.embedder_combo.addItem(f"{name} (bundled, offline, free)", f"local:{name}")
+        self.embedder_combo.addItem("The provider's embedding model (paid)", "openai")
+        current = (
+            f"local:{settings.local_model}"
+            if settings.retrieval_embedder == "local"
+            else settings.retrieval_embedder
+        )
+        self.embedder_combo.setCurrentIndex(max(0, self.embedder_combo.findData(current)))
+        self.auto_index_check = QCheckBox("Index new documents right away (offline model only)")
+        self.auto_index_check.setToolTip(RULES["auto_index"].help)
+        self.auto_index_check.setChecked(settings.auto_index)
+        retrieval_form.addRow("Embedder:", self.embedder_combo)
+        retrieval_form.addRow("", self.auto_index_check)
+
         network_box = QGroupBox("Requests")
         network_form = QFormLayout(network_box)
         self.timeout_spin = QDoubleSpinBox()
-        self.timeout_spin.setRange(1, 3600)
+        self.timeout_spin.setRange(
+            RULES["request_timeout"].low or 1, RULES["request_timeout"].high or 1
+        )
         self.timeout_spin.setSuffix(" s")
         self.timeout_spin.setValue(settings.request_timeout)
         self.retries_spin = QSpinBox()
-        self.retries_spin.setRange(0, 10)
+        self.retries_spin.setRange(
+            int(RULES["max_retries"].low or 0), int(RULES["max_retries"].high or 0)
+        )
         self.retries_spin.setValue(settings.max_retries)
         network_form.addRow("Timeout:", self.timeout_spin)
         network_form.addRow("Retries:", self.retries_spin)
@@ -133,7 +163,7 @@ class SettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
 
         layout = QVBoxLayout(self)
-        for box in (provider_box, models_box, network_box):
+        for box in (provider_box, models_box, retrieval_box, network_box):
             layout.addWidget(box)
         layout.addLayout(test_row)
         layout.addWidget(self.buttons)
@@ -142,12 +172,29 @@ class SettingsDialog(QDialog):
         self.provider_combo.setCurrentIndex(max(index, 0))
         self.provider_combo.currentIndexChanged.connect(self._preset_chosen)
         self.base_url_edit.textEdited.connect(self._base_url_edited)
+        # The server's models are listed as soon as it can be reached, and again after a
+        # change of server: nobody should have to press "Test connection" to pick a model.
+        self._list_timer = QTimer(self)
+        self._list_timer.setSingleShot(True)
+        self._list_timer.setInterval(600)
+        self._list_timer.timeout.connect(lambda: self.test_connection(quiet=True))
+        self.base_url_edit.textEdited.connect(lambda _text: self._server_changed())
         self._show_env_overrides()
         self._load_keychain_state()
 
     # -- form ------------------------------------------------------------------------------
 
+    @staticmethod
+    def _bundled_models() -> tuple[str, ...]:
+        from desktop.retrieval.local_embedder import available_models
+
+        return tuple(available_models())
+
     def form_settings(self) -> Settings:
+        embedder = str(self.embedder_combo.currentData())
+        local = self.context.settings.local_model
+        if embedder.startswith("local:"):
+            embedder, local = "local", embedder.split(":", 1)[1]
         return self.context.settings.replace(
             provider=str(self.provider_combo.currentData()),
             base_url=self.base_url_edit.text().strip().rstrip("/"),
@@ -155,13 +202,41 @@ class SettingsDialog(QDialog):
             embedding_model=self.embedding_model_combo.currentText().strip(),
             request_timeout=float(self.timeout_spin.value()),
             max_retries=int(self.retries_spin.value()),
+            retrieval_embedder=embedder,
+            local_model=local,
+            auto_index=self.auto_index_check.isChecked(),
         )
 
+    def problems(self, settings: Settings) -> list[str]:
+        """What the form holds that the rules refuse (the same checks as the command)."""
+        found = []
+        for name in ("base_url", "chat_model", "embedding_model"):
+            try:
+                check_setting(name, getattr(settings, name), local_models=self._local_models)
+            except SettingsError as exc:
+                found.append(str(exc))
+        return found
+
     def _preset_chosen(self) -> None:
+        """A new kind of server: its address and the models such a server usually has;
+        the old server's models and connection result no longer apply."""
         chosen = preset(str(self.provider_combo.currentData()))
         if chosen.base_url:
             self.base_url_edit.setText(chosen.base_url)
+        if chosen.key != "custom":  # a custom address may be the same server, moved
+            for combo, suggested in (
+                (self.chat_model_combo, chosen.chat_model),
+                (self.embedding_model_combo, chosen.embedding_model),
+            ):
+                combo.clear()
+                combo.setCurrentText(suggested)
         self._load_keychain_state()
+        self._server_changed()
+
+    def _server_changed(self) -> None:
+        self.test_result.clear()
+        self.test_result.setStyleSheet("")
+        self._list_timer.start()
 
     def _base_url_edited(self, text: str) -> None:
         matching = [p for p in PROVIDER_PRESETS if p.base_url and p.base_url == text.rstrip("/")]
@@ -212,6 +287,9 @@ class SettingsDialog(QDialog):
             "a key is stored (leave empty to keep it)" if state.has_key else "no key stored"
         )
         self.adjustSize()  # the wrapped keychain text may need more height than at start
+        if not self._listed_once:  # the dialog just opened: list the models in use
+            self._listed_once = True
+            self._list_timer.start()
 
     def _remove_key(self) -> None:
         secrets = self.context.secrets
@@ -227,13 +305,20 @@ class SettingsDialog(QDialog):
 
     # -- test connection ------------------------------------------------------------------------
 
-    def test_connection(self) -> None:
+    def test_connection(self, *, quiet: bool = False) -> None:
+        """Connect and list the models. ``quiet``: the automatic listing, which stays
+        silent when there is nothing to try yet (no key for a server that needs one)."""
+        self._list_timer.stop()
+        self._report_seq += 1
+        seq = self._report_seq
         settings = self.form_settings()
         typed_key = self.key_edit.text().strip() or None
         secrets, env = self.context.secrets, self.context.env
 
-        def run() -> ConnectionReport:
+        def run() -> ConnectionReport | None:
             config = resolve_config(settings, secrets, env, api_key=typed_key)
+            if quiet and config.needs_key and not config.api_key:
+                return None
             return check_connection(config)
 
         self.test_button.setEnabled(False)
@@ -241,14 +326,19 @@ class SettingsDialog(QDialog):
         self.test_result.setStyleSheet("")
         self.test_result.setText(f"Connecting to {settings.base_url}…")
         worker = self.tasks.run(run, title="Testing the connection")
-        worker.signals.result.connect(self._show_report)
+        worker.signals.result.connect(lambda report: self._show_report(report, seq))
         worker.signals.error.connect(
-            lambda error: self._show_report(ConnectionReport(False, error.message))
+            lambda error: self._show_report(ConnectionReport(False, error.message), seq)
         )
 
-    def _show_report(self, report: ConnectionReport) -> None:
+    def _show_report(self, report: ConnectionReport | None, seq: int | None = None) -> None:
+        if seq is not None and seq != self._report_seq:
+            return  # an older server's answer: the form has moved on
         self.test_button.setEnabled(True)
         self.refresh_models_button.setEnabled(True)
+        if report is None:
+            self.test_result.setText("Enter an API key to list this server's models.")
+            return
         self.test_result.setText(("✓ " if report.ok else "✗ ") + report.message)
         self.test_result.setStyleSheet(_OK_STYLE if report.ok else _ERROR_STYLE)
         if report.models:
@@ -264,12 +354,18 @@ class SettingsDialog(QDialog):
             current = combo.currentText()
             combo.clear()
             combo.addItems(names)
-            combo.setCurrentText(current)
+            # Keep the model typed or saved when the server has it; else the server's first.
+            combo.setCurrentText(current if current in names or not names else names[0])
 
     # -- save ----------------------------------------------------------------------------------
 
     def save(self) -> None:
         settings = self.form_settings()
+        problems = self.problems(settings)
+        if problems:
+            self.test_result.setText("✗ " + " ".join(problems))
+            self.test_result.setStyleSheet(_ERROR_STYLE)
+            return
         key = self.key_edit.text().strip() or None
         context = self.context
 

@@ -146,3 +146,60 @@ def test_saving_a_key_records_that_one_was_saved_without_storing_it(
     # Session-only (no secure keychain here): nothing was saved to a keychain.
     assert app_context.settings.api_key_saved is False
     assert app_context.retrieval().choice().kind == "local"
+
+
+def test_switching_to_ollama_drops_the_old_server_s_models_and_result(
+    qtbot: QtBot, dialog: SettingsDialog, fake_openai: FakeOpenAI
+) -> None:
+    use_server(dialog, fake_openai.base_url)
+    dialog.key_edit.setText("sk-a-key")
+    assert run_test_connection(qtbot, dialog).startswith("✓ Connected")
+    assert dialog.chat_model_combo.currentText() == "gpt-4.1-mini"
+
+    dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findData("ollama"))
+    assert dialog.base_url_edit.text() == "http://localhost:11434/v1"
+    assert dialog.chat_model_combo.currentText() == "llama3.2"
+    assert dialog.embedding_model_combo.currentText() == "nomic-embed-text"
+    assert "Connected" not in dialog.test_result.text()
+
+
+def test_the_models_are_listed_without_pressing_test_connection(
+    qtbot: QtBot, app_context: AppContext, tasks: TaskManager, fake_openai: FakeOpenAI
+) -> None:
+    app_context.save_settings(
+        app_context.settings.replace(provider="custom", base_url=fake_openai.base_url)
+    )
+    dialog = SettingsDialog(app_context, tasks)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.chat_model_combo.count() > 0, timeout=10_000)
+    assert dialog.embedding_model_combo.findText("text-embedding-3-small") >= 0
+    assert dialog.test_result.text().startswith("✓ Connected")
+
+
+def test_the_embedder_chosen_here_is_the_one_the_library_tab_indexes_with(
+    qtbot: QtBot, dialog: SettingsDialog, app_context: AppContext
+) -> None:
+    local = dialog.embedder_combo.findData("local:minilm-l6-v2-int8")
+    assert local >= 0
+    dialog.embedder_combo.setCurrentIndex(local)
+    dialog.auto_index_check.setChecked(True)
+    with qtbot.waitSignal(dialog.settings_saved, timeout=5000):
+        dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+    assert app_context.settings.retrieval_embedder == "local"
+    assert app_context.settings.auto_index is True
+    target = app_context.retrieval().target()
+    assert (target.kind, target.model) == ("local", "minilm-l6-v2-int8")
+
+
+def test_an_empty_model_or_a_bad_address_is_refused_with_the_rule(
+    qtbot: QtBot, dialog: SettingsDialog, app_context: AppContext
+) -> None:
+    dialog.provider_combo.setCurrentIndex(dialog.provider_combo.findData("custom"))
+    dialog.base_url_edit.setText("localhost:1234")
+    dialog.chat_model_combo.setCurrentText("")
+    dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+    assert "base_url must start with http:// or https://" in dialog.test_result.text()
+    assert "chat_model cannot be empty" in dialog.test_result.text()
+    assert dialog.isVisible()
+    assert app_context.settings_store.load().base_url != "localhost:1234"
