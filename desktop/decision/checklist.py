@@ -195,21 +195,8 @@ QUESTIONS: tuple[Question, ...] = (
         "ordinary prose (200+ words); RAG when at most 10 % more.",
     ),
     Question(
-        "examples",
-        7,
-        "Labelled examples",
-        "Are labelled examples available?",
-        "Questions paired with the answers you want, written or approved by people who know "
-        "the domain. OpenAI needs at least 10; improvements usually show at 50 to 100.",
-        "feasibility",
-        "fine_tune",
-        "Fine-tuning when a dataset has 50 or more valid examples; RAG when none has 10 "
-        "(fine-tuning cannot start); the count in the app wins over the answer.",
-        evidence_decides=True,
-    ),
-    Question(
         "repeated_prompt",
-        8,
+        7,
         "System prompt",
         "Is the system prompt long and repeated on every request?",
         "Long instructions, style guides and few-shot examples sent with every request cost "
@@ -219,6 +206,19 @@ QUESTIONS: tuple[Question, ...] = (
         "fine_tune",
         "Fine-tuning when the prompt has 500+ tokens and would save 1,000,000+ tokens a day; "
         "RAG (keep prompting) when it has under 200 tokens or saves under 100,000 a day.",
+    ),
+    Question(
+        "examples",
+        8,
+        "Labelled examples",
+        "Are labelled examples available?",
+        "Questions paired with the answers you want, written or approved by people who know "
+        "the domain. OpenAI needs at least 10; improvements usually show at 50 to 100.",
+        "feasibility",
+        "fine_tune",
+        "Fine-tuning when a dataset has 50 or more valid examples; RAG when none has 10 "
+        "(fine-tuning cannot start); the count in the app wins over the answer.",
+        evidence_decides=True,
     ),
     Question(
         "provider",
@@ -622,10 +622,21 @@ class Recommendation:
     reasons: tuple[Reason, ...]
     warnings: tuple[DecisionWarning, ...]
     cards: tuple[CardResult, ...] = ()
+    enough: bool = True
+    """False while nothing is answered and the measurements alone are too thin to
+    recommend anything (an empty workspace): the choice is only where they lean."""
+
+    def headline(self) -> str:
+        """What the recommendation says in one line."""
+        choice = CHOICE_NAMES[self.choice]
+        if not self.enough:
+            return f"Not enough to recommend yet (the measurements lean {choice})"
+        return f"{choice[0].upper() + choice[1:]}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "choice": self.choice,
+            "enough": self.enough,
             "confidence": round(self.confidence, 3),
             "confidence_label": self.confidence_label,
             "summary": self.summary,
@@ -678,6 +689,7 @@ class Recommendation:
                     if r["card"] in QUESTION_IDS  # a card a later version added
                 ),
                 warnings=tuple(DecisionWarning(w["id"], w["text"]) for w in data["warnings"]),
+                enough=bool(data.get("enough", True)),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -688,6 +700,11 @@ SUMMARIES: dict[str, str] = {
     "fine_tune": "Fine-tuning: teach the model from your examples.",
     "both": "Both: fine-tune for format and style, retrieve for facts.",
 }
+
+
+ENOUGH_CONFIDENCE = 0.25
+"""Without any answer, the measurements alone must reach this confidence to recommend
+(an empty workspace measures about 0.1)."""
 
 
 def confidence_label(confidence: float) -> str:
@@ -782,8 +799,15 @@ def recommend(evidence: Evidence, answers: Answers) -> Recommendation:
     weight = support + against
     agreement = max(0.0, (support - against) / weight) if weight else 0.0
     confidence = agreement * min(1.0, weight / FULL_CONFIDENCE_WEIGHT)
+    answered = any(answers.get(q.id) is not Answer.UNSURE for q in QUESTIONS)
+    enough = answered or confidence >= ENOUGH_CONFIDENCE
     if not weight:
         summary += " Nothing is answered or measured yet: this is only the default."
+    elif not enough:
+        summary += (
+            " Nothing is answered yet and the measurements alone are too thin to decide: "
+            "answer the questions, and add documents and examples."
+        )
     return Recommendation(
         choice=choice,
         confidence=confidence,
@@ -792,6 +816,7 @@ def recommend(evidence: Evidence, answers: Answers) -> Recommendation:
         reasons=tuple(reasons),
         warnings=tuple(warnings_for(evidence, answers, choice)),
         cards=tuple(cards),
+        enough=enough,
     )
 
 

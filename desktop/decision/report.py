@@ -8,7 +8,6 @@ import datetime as dt
 from collections.abc import Sequence
 
 from desktop.decision.checklist import (
-    CHOICE_NAMES,
     Answers,
     Recommendation,
     Row,
@@ -44,7 +43,6 @@ def report_markdown(
     """The whole report. Cards come from the recommendation, or are recomputed from the
     evidence and answers when it carries none (a saved recommendation)."""
     cards = list(recommendation.cards) or evaluate_cards(evidence, answers)
-    choice = CHOICE_NAMES[recommendation.choice]
     out: list[str] = [
         "# RAG or fine-tuning: the decision",
         "",
@@ -53,7 +51,7 @@ def report_markdown(
         "",
         "## Recommendation",
         "",
-        f"**{choice[0].upper() + choice[1:]}**, confidence {recommendation.confidence:.0%} "
+        f"**{recommendation.headline()}**, confidence {recommendation.confidence:.0%} "
         f"({recommendation.confidence_label}).",
         "",
         recommendation.summary,

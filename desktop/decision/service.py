@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from desktop.decision.checklist import (
-    CHOICE_NAMES,
     QUESTION_IDS,
     Answers,
     Recommendation,
@@ -184,10 +183,9 @@ def decision_text(decision: Decision) -> str:
         lines.append(f"{q.number}. {q.text}  [{card.answer.value}]")
         lines.append(f"   {card.evidence}")
         lines.append(f"   → {card.lean.label}: {card.why}")
-    choice = CHOICE_NAMES[recommendation.choice]
     lines += [
         "",
-        f"Recommendation: {choice} (confidence {recommendation.confidence:.0%}, "
+        f"Recommendation: {recommendation.headline()} (confidence {recommendation.confidence:.0%}, "
         f"{recommendation.confidence_label})",
         recommendation.summary,
     ]

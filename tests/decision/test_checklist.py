@@ -508,3 +508,14 @@ def test_a_saved_recommendation_round_trips_and_unreadable_ones_are_none() -> No
     data = result.to_dict()
     data["reasons"].append({"card": "future", "text": "x", "lean": "rag", "strength": 1.0})
     assert Recommendation.from_dict(data) == loaded
+
+
+def test_an_empty_workspace_with_no_answer_is_not_enough_to_recommend() -> None:
+    from desktop.decision.evidence import Evidence
+
+    recommendation = recommend(Evidence(), Answers())
+    assert not recommendation.enough
+    assert recommendation.headline().startswith("Not enough to recommend yet")
+    assert recommendation.to_dict()["enough"] is False
+    answered = recommend(Evidence(), Answers({"attribution": Answer.YES}))
+    assert answered.enough and answered.headline() == "RAG"

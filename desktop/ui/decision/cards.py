@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.decision.checklist import (
-    CHOICE_NAMES,
     Answer,
     CardResult,
     Lean,
@@ -43,11 +42,6 @@ LEAN_COLOURS: dict[str, str] = {
     "neutral": "#6b6b6b",
 }
 CARD_ID_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-def choice_title(choice: str) -> str:
-    name = CHOICE_NAMES[choice]
-    return name[0].upper() + name[1:]
 
 
 def lean_badge(lean: Lean) -> str:
@@ -184,8 +178,8 @@ class RecommendationPanel(QFrame):
         layout.addWidget(self.warnings_label)
 
     def show_recommendation(self, recommendation: Recommendation) -> None:
-        colour = LEAN_COLOURS[recommendation.choice]
-        self.choice_label.setText(choice_title(recommendation.choice))
+        colour = LEAN_COLOURS[recommendation.choice if recommendation.enough else "neutral"]
+        self.choice_label.setText(recommendation.headline())
         self.choice_label.setStyleSheet(f"color: {colour};")
         self.confidence_label.setText(
             f"Confidence {recommendation.confidence:.0%} ({recommendation.confidence_label})"
