@@ -69,6 +69,32 @@ class Chunk:
     key: str
 
 
+PARAMETER_LABELS = {
+    "size_words": "Size (words)",
+    "overlap_words": "Overlap (words)",
+    "max_tokens": "Max size (tokens)",
+    "overlap_sentences": "Overlap (sentences)",
+    "chunk_tokens": "Size (tokens)",
+    "overlap_tokens": "Overlap (tokens)",
+}
+"""What each strategy parameter is called wherever a user sees it."""
+
+
+def _at_least_one(value: int, what: str, unit: str) -> None:
+    if value < 1:
+        raise ValueError(f"The {what} must be at least 1 {unit[:-1]}.")
+
+
+def _overlap_below(overlap: int, size: int, unit: str) -> None:
+    """Messages in the words of the form, never the field names."""
+    if overlap < 0:
+        raise ValueError("The overlap cannot be negative.")
+    if overlap >= size:
+        raise ValueError(
+            f"The overlap ({overlap} {unit}) must be smaller than the size ({size} {unit})."
+        )
+
+
 @dataclass(frozen=True)
 class FixedWords:
     """A fixed window of words: the naive baseline the other strategies are judged by."""
@@ -78,10 +104,8 @@ class FixedWords:
     overlap_words: int = 0
 
     def __post_init__(self) -> None:
-        if self.size_words < 1:
-            raise ValueError("size_words must be at least 1")
-        if not 0 <= self.overlap_words < self.size_words:
-            raise ValueError("overlap_words must be at least 0 and less than size_words")
+        _at_least_one(self.size_words, "size", "words")
+        _overlap_below(self.overlap_words, self.size_words, "words")
 
 
 @dataclass(frozen=True)
@@ -93,10 +117,9 @@ class Sentences:
     overlap_sentences: int = 1
 
     def __post_init__(self) -> None:
-        if self.max_tokens < 1:
-            raise ValueError("max_tokens must be at least 1")
+        _at_least_one(self.max_tokens, "maximum size", "tokens")
         if self.overlap_sentences < 0:
-            raise ValueError("overlap_sentences must be at least 0")
+            raise ValueError("The overlap cannot be negative.")
 
 
 @dataclass(frozen=True)
@@ -108,10 +131,8 @@ class RecursiveTokens:
     overlap_tokens: int = 32
 
     def __post_init__(self) -> None:
-        if self.chunk_tokens < 1:
-            raise ValueError("chunk_tokens must be at least 1")
-        if not 0 <= self.overlap_tokens < self.chunk_tokens:
-            raise ValueError("overlap_tokens must be at least 0 and less than chunk_tokens")
+        _at_least_one(self.chunk_tokens, "size", "tokens")
+        _overlap_below(self.overlap_tokens, self.chunk_tokens, "tokens")
 
 
 @dataclass(frozen=True)
@@ -122,8 +143,7 @@ class Structure:
     max_tokens: int = 512
 
     def __post_init__(self) -> None:
-        if self.max_tokens < 1:
-            raise ValueError("max_tokens must be at least 1")
+        _at_least_one(self.max_tokens, "maximum size", "tokens")
 
 
 ChunkingStrategy = FixedWords | Sentences | RecursiveTokens | Structure

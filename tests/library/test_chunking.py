@@ -148,11 +148,20 @@ def test_fixed_words_windows_and_overlap() -> None:
 
 
 @pytest.mark.parametrize(
-    "make", [lambda: FixedWords(0), lambda: FixedWords(3, 3), lambda: FixedWords(3, -1)]
+    ("make", "message"),
+    [
+        (lambda: FixedWords(0), "The size must be at least 1 word."),
+        (
+            lambda: FixedWords(3, 3),
+            "The overlap (3 words) must be smaller than the size (3 words).",
+        ),
+        (lambda: FixedWords(3, -1), "The overlap cannot be negative."),
+    ],
 )
-def test_fixed_words_rejects_bad_parameters(make: object) -> None:
-    with pytest.raises(ValueError, match="words"):
+def test_fixed_words_rejects_bad_parameters_in_the_form_s_words(make: object, message: str) -> None:
+    with pytest.raises(ValueError, match=r"^The ") as raised:
         make()  # type: ignore[operator]
+    assert str(raised.value) == message
 
 
 # -- Sentences --------------------------------------------------------------------------
@@ -254,9 +263,9 @@ def test_recursive_overlap_is_at_most_the_configured_tokens() -> None:
 
 
 def test_recursive_rejects_bad_parameters() -> None:
-    with pytest.raises(ValueError, match="overlap_tokens"):
+    with pytest.raises(ValueError, match=r"The overlap \(10 tokens\) must be smaller"):
         RecursiveTokens(10, 10)
-    with pytest.raises(ValueError, match="chunk_tokens"):
+    with pytest.raises(ValueError, match="The size must be at least 1 token"):
         RecursiveTokens(0, 0)
 
 

@@ -143,6 +143,11 @@ class ChunkInspector(QWidget):
         self.stored_view: ChunkingView | None = None
         self._generation = 0
 
+        self._previewing = False
+        self.document_label = QLabel()
+        self.document_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.document_label.setStyleSheet("font-weight: bold;")
+        self.document_label.setAccessibleName("Document shown in the inspector")
         self.form = StrategyForm(strategy)
         self.mode_label = QLabel()
         self.mode_label.setWordWrap(True)
@@ -165,10 +170,14 @@ class ChunkInspector(QWidget):
         header.addLayout(buttons, 3)
         self.panel = ChunkPanel()
         layout = QVBoxLayout(self)
+        layout.addWidget(self.document_label)
         layout.addLayout(header)
         layout.addWidget(self.panel, 1)
 
         self.form.strategy_changed.connect(self.preview)
+        self.form.validity_changed.connect(
+            lambda ok: self.apply_button.setEnabled(ok and self._previewing)
+        )
         self.apply_button.clicked.connect(lambda: self.apply_requested.emit(self.form.strategy()))
         self.revert_button.clicked.connect(self.show_stored)
         self.export_button.clicked.connect(self.export_requested.emit)
@@ -181,12 +190,16 @@ class ChunkInspector(QWidget):
 
     def set_document(self, document: OpenDocument, stored_chunks: list) -> None:
         self.document = document
+        self.document_label.setText(document.title)
+        self.document_label.setToolTip(document.title)
         self.panel.set_text(document.text)
         self.stored_view = view_of(stored_chunks, document.text)
         self.show_stored()
 
     def clear(self) -> None:
         self.document = None
+        self.document_label.setText("No document selected")
+        self.document_label.setToolTip("")
         self.stored_view = None
         self.panel.set_text("")
         self.mode_label.setText("Select a document to see how it is chunked.")
@@ -235,7 +248,8 @@ class ChunkInspector(QWidget):
             )
         else:
             self.mode_label.setText("Showing the chunks stored in the library.")
-        self.apply_button.setEnabled(previewing)
+        self._previewing = previewing
+        self.apply_button.setEnabled(previewing and self.form.valid())
         self.revert_button.setEnabled(previewing)
 
 

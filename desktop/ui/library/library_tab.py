@@ -122,6 +122,8 @@ class LibraryTab(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
+        # Many titles share a beginning ("Lumenfold Sync – …"): keep both ends visible.
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         fit_columns(
             self.table,
             DocumentTableModel.TITLE,

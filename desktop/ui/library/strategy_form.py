@@ -8,7 +8,7 @@ import dataclasses
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QSpinBox, QWidget
 
-from desktop.library.chunking import STRATEGIES, ChunkingStrategy
+from desktop.library.chunking import PARAMETER_LABELS, STRATEGIES, ChunkingStrategy
 
 LABELS = {
     "fixed_words": "Fixed size by words (naive)",
@@ -16,20 +16,13 @@ LABELS = {
     "recursive_tokens": "Recursive by tokens",
     "structure": "Structure-aware (headings)",
 }
-PARAMETER_LABELS = {
-    "size_words": "Size (words)",
-    "overlap_words": "Overlap (words)",
-    "max_tokens": "Max size (tokens)",
-    "overlap_sentences": "Overlap (sentences)",
-    "chunk_tokens": "Size (tokens)",
-    "overlap_tokens": "Overlap (tokens)",
-}
 
 
 class StrategyForm(QWidget):
     """Emits ``strategy_changed`` with a valid strategy, debounced while the user types."""
 
     strategy_changed = Signal(object)
+    validity_changed = Signal(bool)  # whether the fields make a strategy
 
     def __init__(self, strategy: ChunkingStrategy, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -93,7 +86,15 @@ class StrategyForm(QWidget):
 
     def _changed(self) -> None:
         if not self._building:
+            self.validity_changed.emit(self.valid())  # at once: no click on a stale state
             self._debounce.start()
+
+    def valid(self) -> bool:
+        try:
+            self.strategy()
+        except ValueError:
+            return False
+        return True
 
     def _emit(self) -> None:
         try:
@@ -101,8 +102,10 @@ class StrategyForm(QWidget):
         except ValueError as exc:
             self.error_label.setText(str(exc))
             self.error_label.show()
+            self.validity_changed.emit(False)
             return
         self.error_label.hide()
+        self.validity_changed.emit(True)
         name = strategy.name
         self._values[name] = {
             f.name: getattr(strategy, f.name) for f in dataclasses.fields(strategy)

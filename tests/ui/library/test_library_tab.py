@@ -246,3 +246,46 @@ def test_show_chunk_opens_the_document_at_the_chunk(
     panel = tab.inspector.panel
     qtbot.waitUntil(lambda: panel.table.currentIndex().row() == chunk.index, timeout=5000)
     assert panel.text_view.textCursor().position() == chunk.start
+
+
+def test_documents_can_be_told_apart_and_the_inspector_names_its_document(
+    qtbot: QtBot, tab: LibraryTab, tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for topic in ("Installation", "Billing and invoices"):
+        (docs / f"{topic}.md").write_text(
+            f"# Lumenfold Sync – Administrator Handbook – {topic}\n\nText about {topic}."
+        )
+    import_and_wait(qtbot, tab, [docs])
+    assert tab.table.textElideMode() == Qt.TextElideMode.ElideMiddle
+    row = next(
+        r for r in range(tab.model.rowCount()) if tab.model.document(r).title.endswith("invoices")
+    )
+    tooltip = tab.model.data(tab.model.index(row, 0), Qt.ItemDataRole.ToolTipRole)
+    assert (
+        tooltip.splitlines()[0] == "Lumenfold Sync – Administrator Handbook – Billing and invoices"
+    )
+
+    assert tab.select_document(tab.model.document(row).id)
+    qtbot.waitUntil(lambda: "invoices" in tab.inspector.document_label.text(), timeout=5000)
+    assert tab.inspector.document_label.text() == tab.model.document(row).title
+
+
+def test_an_invalid_chunk_size_says_so_in_words_and_cannot_be_applied(
+    qtbot: QtBot, tab: LibraryTab, tmp_path: Path
+) -> None:
+    (tmp_path / "guide.md").write_text("# Guide\n\n" + "Some words here. " * 200)
+    import_and_wait(qtbot, tab, [tmp_path / "guide.md"])
+    assert tab.select_document(tab.model.document(0).id)
+    inspector = tab.inspector
+    qtbot.waitUntil(lambda: inspector.document is not None, timeout=5000)
+    size = inspector.form.spins["chunk_tokens"]
+    size.setValue(100)  # a valid preview first: Apply becomes possible
+    qtbot.waitUntil(lambda: inspector.apply_button.isEnabled(), timeout=10_000)
+    inspector.form.spins["overlap_tokens"].setValue(150)
+    assert not inspector.apply_button.isEnabled()  # at once, not after the debounce
+    qtbot.waitUntil(lambda: inspector.form.error_label.isVisible(), timeout=2000)
+    message = inspector.form.error_label.text()
+    assert message == "The overlap (150 tokens) must be smaller than the size (100 tokens)."
+    assert "_" not in message
