@@ -86,8 +86,10 @@ class MainWindow(QMainWindow):
 
         self.task_status = TaskStatusWidget(tasks)
         self.workspace_label = QLabel(f"Workspace: {context.workspace_name}")
-        self.statusBar().addWidget(self.workspace_label)
-        self.statusBar().addPermanentWidget(self.task_status)
+        # Both permanent: a passing message ("Settings saved") takes the left side of the
+        # bar and never covers them.
+        self.statusBar().addPermanentWidget(self.task_status, 1)
+        self.statusBar().addPermanentWidget(self.workspace_label)
 
         self._build_menus()
         self._restore_state()

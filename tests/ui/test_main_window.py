@@ -129,3 +129,22 @@ def test_task_errors_become_a_readable_message(
     qtbot.waitUntil(lambda: window.message_bar.isVisible(), timeout=3000)
     assert window.message_bar.text == "Import failed: No such file or directory: /tmp/missing.pdf"
     assert window.message_bar.details_button.isVisible()
+
+
+def test_many_tasks_show_as_one_line_and_messages_never_cover_the_workspace(
+    qtbot: QtBot, make_window: Callable[[], MainWindow], tasks: TaskManager
+) -> None:
+    import threading
+
+    window = make_window()
+    window.show()
+    qtbot.waitExposed(window)
+    release = threading.Event()
+    workers = [tasks.run(lambda: release.wait(10), title=f"Loading part {n}") for n in range(5)]
+    qtbot.waitUntil(lambda: window.task_status.isVisible(), timeout=2000)
+    assert len(window.task_status.rows()) == 1
+    assert "0 of 5 tasks done" in window.task_status.row.label.text()
+    window.statusBar().showMessage("Answering: cancelled", 4000)
+    assert window.workspace_label.isVisible()  # permanent: a message does not hide it
+    release.set()
+    qtbot.waitUntil(lambda: not window.task_status.isVisible(), timeout=5000)
