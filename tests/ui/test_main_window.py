@@ -140,7 +140,8 @@ def test_many_tasks_show_as_one_line_and_messages_never_cover_the_workspace(
     window.show()
     qtbot.waitExposed(window)
     release = threading.Event()
-    workers = [tasks.run(lambda: release.wait(10), title=f"Loading part {n}") for n in range(5)]
+    for n in range(5):
+        tasks.run(lambda: release.wait(10), title=f"Loading part {n}")
     qtbot.waitUntil(lambda: window.task_status.isVisible(), timeout=2000)
     assert len(window.task_status.rows()) == 1
     assert "0 of 5 tasks done" in window.task_status.row.label.text()
