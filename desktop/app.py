@@ -43,56 +43,96 @@ def build_main_window(context, tasks):
 
 
 def tab_factories(context, tasks):
-    """The tabs that exist so far; the others say plainly that they are not built yet."""
+    """Each tab's module (imported on a worker after the first paint) and how it is built
+    (on the GUI thread, when first shown). Tabs reach each other through ``window.tab``,
+    which builds a tab the first time it is needed, so no tab depends on the build order."""
+    from desktop.ui.main_window import TabSpec
 
     def library(window):
         from desktop.ui.library.library_tab import LibraryTab
 
-        tab = LibraryTab(context, tasks, window.report_task_error)
-        window.library_tab = tab
-        return tab
+        return LibraryTab(context, tasks, window.report_task_error)
 
     def chat(window):
         from desktop.ui.chat.chat_tab import ChatTab
 
         tab = ChatTab(context, tasks, context.retrieval(), window.report_task_error)
-        window.chat_tab = tab
         tab.open_chunk.connect(window.show_chunk_in_library)
         tab.open_settings.connect(window.open_settings)
+        tab.save_example.connect(
+            lambda q, a, s, c: window.tab("Fine-tuning").add_example_from_chat(
+                q, a, system_prompt=s, context=c
+            )
+        )
         return tab
 
     def decide(window):
         from desktop.ui.decision.decide_tab import DecideTab
 
-        tab = DecideTab(context, tasks, window.report_task_error)
-        window.decide_tab = tab
-        return tab
+        return DecideTab(context, tasks, window.report_task_error)
 
     def finetune(window):
         from desktop.ui.finetune.finetune_tab import FineTuningTab
 
         tab = FineTuningTab(context, tasks, window.report_task_error)
-        window.finetune_tab = tab
         tab.show_requested.connect(lambda: window.select_tab("Fine-tuning"))
-        chat_tab = getattr(window, "chat_tab", None)
-        if chat_tab is not None:  # built first: tabs are made in their order
-            chat_tab.save_example.connect(
-                lambda q, a, s, c: tab.add_example_from_chat(q, a, system_prompt=s, context=c)
-            )
 
-            def use_in_chat(model: str) -> None:
-                window.select_tab("Chat")
-                chat_tab.use_model(model)
+        def use_in_chat(model: str) -> None:
+            window.select_tab("Chat")
+            window.tab("Chat").use_model(model)
 
-            def compare_in_chat(model: str) -> None:
-                use_in_chat(model)
-                chat_tab.compare()
+        def compare_in_chat(model: str) -> None:
+            use_in_chat(model)
+            window.tab("Chat").compare()
 
-            tab.use_model.connect(use_in_chat)
-            tab.compare_model.connect(compare_in_chat)
+        tab.use_model.connect(use_in_chat)
+        tab.compare_model.connect(compare_in_chat)
         return tab
 
-    return {"Library": library, "Chat": chat, "Fine-tuning": finetune, "Decide": decide}
+    def open_workspace() -> None:
+        """Opening (and on first use, creating and migrating) the workspace touches the
+        disk: done on the worker, before any tab needs it."""
+        context.retrieval()
+
+    return {
+        "Library": TabSpec("desktop.ui.library.library_tab", library, open_workspace),
+        "Chat": TabSpec("desktop.ui.chat.chat_tab", chat, open_workspace),
+        "Fine-tuning": TabSpec("desktop.ui.finetune.finetune_tab", finetune, open_workspace),
+        "Decide": TabSpec("desktop.ui.decision.decide_tab", decide, open_workspace),
+    }
+
+
+def _report_startup(window, tasks, *, quit_when_idle: bool) -> None:
+    """For tests/benchmarks/bench_gui.py: when the shown tab is built ("usable") and when
+    start-up work is over ("idle"), with the longest gap of a 5 ms GUI-thread heartbeat
+    from here to idle (the longest stall the user could have felt)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    state = {"last": time.perf_counter(), "stall": 0.0, "usable": False}
+
+    def beat() -> None:
+        now = time.perf_counter()
+        state["stall"] = max(state["stall"], now - state["last"])
+        state["last"] = now
+        if state["usable"] and not tasks.running:
+            heartbeat.stop()
+            print(f"idle {time.time():.6f} stall_ms {state['stall'] * 1000:.1f}", flush=True)
+            if quit_when_idle:
+                QApplication.exit(0)
+
+    def built(name: str) -> None:
+        if not state["usable"] and name == window.tabs.tabText(window.tabs.currentIndex()):
+            state["usable"] = True
+            print(f"usable {time.time():.6f}", flush=True)
+
+    heartbeat = QTimer()
+    heartbeat.setInterval(5)
+    heartbeat.timeout.connect(beat)
+    heartbeat.start()
+    window.tab_built.connect(built)
+    window.first_painted.connect(lambda: print(f"first-paint {time.time():.6f}", flush=True))
+    window._startup_heartbeat = heartbeat  # lives as long as the window
 
 
 def _screenshot_and_quit(window, path: str) -> None:
@@ -164,6 +204,8 @@ def run_app(args: argparse.Namespace) -> int:
                 else None
             )
         )
+    if os.environ.get("RAGTUNE_REPORT_STARTUP"):
+        _report_startup(window, tasks, quit_when_idle=bool(os.environ.get("RAGTUNE_QUIT_IDLE")))
     window.show()
     if args.screenshot:
         QTimer.singleShot(500, lambda: _screenshot_and_quit(window, args.screenshot))

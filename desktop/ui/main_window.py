@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import platform
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, qVersion
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from desktop import APP_NAME, __version__
 from desktop.context import AppContext
+from desktop.progress import Progress
 from desktop.ui.common.empty_state import EmptyState
 from desktop.ui.common.message_bar import MessageBar
 from desktop.ui.common.task_status import TaskStatusWidget
@@ -39,11 +42,20 @@ _NOT_BUILT = {
     "Decide": "The RAG-vs-fine-tuning checklist could not be built.",
 }
 
-TabFactory = Callable[["MainWindow"], QWidget]
+
+@dataclass(frozen=True)
+class TabSpec:
+    """A tab: the module its widgets live in, what can be made ready off the GUI thread
+    (opening the workspace, front doors), and how to build it."""
+
+    module: str
+    build: Callable[[MainWindow], QWidget]
+    prepare: Callable[[], object] | None = None
 
 
 class MainWindow(QMainWindow):
     first_painted = Signal()
+    tab_built = Signal(str)  # a tab's name, once its widgets exist
 
     def __init__(
         self,
@@ -51,7 +63,7 @@ class MainWindow(QMainWindow):
         tasks: TaskManager,
         window_state: QSettings,
         *,
-        tab_factories: dict[str, TabFactory] | None = None,
+        tab_factories: dict[str, TabSpec] | None = None,
     ) -> None:
         super().__init__()
         self.context = context
@@ -63,16 +75,22 @@ class MainWindow(QMainWindow):
         self.message_bar = MessageBar()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        # Tabs with content are built right after the first paint, so the window shows
-        # before their modules (numpy, parsers) are imported.
-        self._pending_tabs: list[tuple[QWidget, TabFactory]] = []
-        for name, factory in ((n, (tab_factories or {}).get(n)) for n in TAB_NAMES):
-            if factory is None:
+        # The window paints before any tab's module (numpy, parsers) is imported: the
+        # modules are imported on a worker after the first paint, then the tab on screen is
+        # built; the others are built the first time they are shown or needed.
+        self._specs: dict[str, TabSpec] = {}
+        self._containers: dict[str, QWidget] = {}
+        self._built: dict[str, QWidget] = {}
+        self._imported: set[str] = set()
+        for name in TAB_NAMES:
+            spec = (tab_factories or {}).get(name)
+            if spec is None:
                 widget: QWidget = EmptyState(name, _NOT_BUILT[name])
             else:
                 widget = QWidget()
                 QVBoxLayout(widget).setContentsMargins(0, 0, 0, 0)
-                self._pending_tabs.append((widget, factory))
+                self._specs[name] = spec
+                self._containers[name] = widget
             widget.setObjectName(f"tab-{name}")
             self.tabs.addTab(widget, name)
         self.installEventFilter(self)
@@ -93,19 +111,91 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self._restore_state()
+        self.tabs.currentChanged.connect(self._tab_changed)
         tasks.task_finished.connect(self._report_task_outcome)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self and event.type() == QEvent.Type.Paint:
             self.removeEventFilter(self)
             self.first_painted.emit()
-            QTimer.singleShot(0, self.build_pending_tabs)
+            QTimer.singleShot(0, self._import_tab_modules)
         return False
 
+    # -- tabs, built when first needed -------------------------------------------------------
+
+    def tab(self, name: str) -> QWidget:
+        """The tab's widget, built now if it was not yet (its module imported here if the
+        worker has not done it: the user asked for this tab, so it is worth the wait)."""
+        built = self._built.get(name)
+        if built is None:
+            spec = self._specs[name]
+            built = spec.build(self)
+            self._built[name] = built
+            self._containers[name].layout().addWidget(built)
+            self.tab_built.emit(name)
+        return built
+
+    def is_built(self, name: str) -> bool:
+        return name in self._built
+
     def build_pending_tabs(self) -> None:
-        pending, self._pending_tabs = self._pending_tabs, []
-        for container, factory in pending:
-            container.layout().addWidget(factory(self))
+        """Every tab now (screenshots, the selftest, tests that drive several tabs)."""
+        for name in self._specs:
+            self.tab(name)
+
+    # The tabs by name, for the window's own wiring and for tests.
+    @property
+    def library_tab(self):
+        return self.tab("Library")
+
+    @property
+    def chat_tab(self):
+        return self.tab("Chat")
+
+    @property
+    def finetune_tab(self):
+        return self.tab("Fine-tuning")
+
+    @property
+    def decide_tab(self):
+        return self.tab("Decide")
+
+    def _import_tab_modules(self) -> None:
+        """On a worker, the shown tab's module first; each tab is built on the GUI thread
+        once its module is in (the shown one at once, the others when shown)."""
+        current = self.tabs.tabText(self.tabs.currentIndex())
+        order = sorted(self._specs, key=lambda name: name != current)
+        modules = [(name, self._specs[name].module) for name in order]
+
+        preparations = {name: self._specs[name].prepare for name in order}
+
+        def run():
+            for done, (name, module) in enumerate(modules, start=1):
+                importlib.import_module(module)
+                prepare = preparations[name]
+                if prepare is not None:
+                    prepare()
+                yield Progress(done, len(modules), name)
+
+        worker = self.tasks.run(run, title="Getting ready")
+        worker.signals.progress.connect(self._tab_module_imported)
+
+    def _tab_module_imported(self, step: object) -> None:
+        if isinstance(step, Progress):
+            self._imported.add(step.message)
+            self._build_current_if_ready()
+
+    def _build_current_if_ready(self) -> None:
+        name = self.tabs.tabText(self.tabs.currentIndex())
+        if name in self._specs and name in self._imported:
+            self.tab(name)
+
+    def _tab_changed(self, _index: int) -> None:
+        """Shown for the first time: built now (before the first paint's imports began,
+        the worker builds it when its module is in)."""
+        name = self.tabs.tabText(self.tabs.currentIndex())
+        if name in self._specs and (self._imported or self.is_built(name)):
+            self.tab(name)
 
     # -- menus and shortcuts -------------------------------------------------------------
 
@@ -171,10 +261,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Settings saved", 4000)
 
     def show_chunk_in_library(self, document_id: int, start: int, end: int) -> None:
-        library = getattr(self, "library_tab", None)
-        if library is not None:
-            self.select_tab("Library")
-            library.show_chunk(document_id, start, end)
+        self.select_tab("Library")
+        self.tab("Library").show_chunk(document_id, start, end)
 
     def select_tab(self, name: str) -> bool:
         for index in range(self.tabs.count()):

@@ -25,7 +25,6 @@ def test_save_as_training_example_opens_it_in_the_dataset_builder(
     window = build_main_window(chat_context, tasks)
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: hasattr(window, "finetune_tab"), timeout=5000)
     window.select_tab("Chat")
     chat = window.chat_tab
     fake_openai.chat_reply = "Refunds arrive within 14 days [1]."

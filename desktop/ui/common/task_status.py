@@ -115,7 +115,5 @@ class TaskStatusWidget(QWidget):
         self.setVisible(worker is not None)
         if worker is None:
             return
-        summary = (
-            f" · {self._finished} of {self._started} tasks done" if self._started > 1 else ""
-        )
+        summary = f" · {self._finished} of {self._started} tasks done" if self._started > 1 else ""
         self.row.show_worker(worker, summary)

@@ -71,9 +71,7 @@ class DocumentTableModel(ListTableModel):
             )[column]
         if role == Qt.ItemDataRole.ToolTipRole:
             imported = _format_time(doc.imported_at)
-            return (
-                f"{doc.title}\n{doc.source_path}\n{doc.size_bytes:,} bytes, imported {imported}"
-            )
+            return f"{doc.title}\n{doc.source_path}\n{doc.size_bytes:,} bytes, imported {imported}"
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (
             self.PAGES,
             self.CHUNKS,
