@@ -42,8 +42,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def jobs_command(args: argparse.Namespace) -> CommandResult:
     from desktop.commands.common import context_from
     from desktop.finetune import jobs_cli
-    from desktop.finetune.jobs import JobError, JobStore
+    from desktop.finetune.job_store import JobStore
     from desktop.finetune.providers import ProviderError, provider_for_config
+    from desktop.finetune.requests import JobError
     from desktop.finetune.store import DatasetStore
 
     context = context_from(args)

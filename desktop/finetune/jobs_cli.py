@@ -12,20 +12,18 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from desktop.finetune.job_store import JobRecord, JobStore
 from desktop.finetune.jobs import (
-    JobRecord,
-    JobStore,
     cancel_job,
     create_job,
     export_dataset,
-    metrics_series,
     next_poll_seconds,
-    prepare_request,
     refresh_jobs,
     sync_job,
     upload_dataset,
 )
 from desktop.finetune.providers import FineTuneProvider, ProviderError
+from desktop.finetune.requests import prepare_request
 from desktop.progress import Progress
 
 if TYPE_CHECKING:
@@ -91,7 +89,7 @@ def jobs_show(
     record = store.require_job(job_id)
     recent = store.events(job_id, limit=events)
     checkpoints = store.checkpoints(job_id)
-    series = metrics_series(store, job_id)
+    series = store.metrics_series(job_id)
     data: Json = {
         **record.to_json(),
         "events": [e.to_json() for e in recent],

@@ -16,15 +16,10 @@ from pytestqt.qtbot import QtBot
 
 from desktop.context import AppContext
 from desktop.finetune.examples import Message, TrainingExample
-from desktop.finetune.jobs import (
-    JobStore,
-    create_job,
-    export_dataset,
-    next_poll_seconds,
-    prepare_request,
-    upload_dataset,
-)
+from desktop.finetune.job_store import JobStore
+from desktop.finetune.jobs import create_job, export_dataset, next_poll_seconds, upload_dataset
 from desktop.finetune.providers import provider_for_config
+from desktop.finetune.requests import prepare_request
 from desktop.finetune.store import DatasetStore
 from desktop.progress import run_to_end
 from desktop.ui.finetune.jobs_view import JobsView

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.finetune.jobs import (
+from desktop.finetune.job_store import (
     CANCELLED,
     FAILED,
     PAUSED,
@@ -29,9 +29,9 @@ from desktop.finetune.jobs import (
     Checkpoint,
     JobEvent,
     JobRecord,
-    MetricsSeries,
     status_label,
 )
+from desktop.finetune.metrics import MetricsSeries
 from desktop.ui.common.table_model import fit_columns
 from desktop.ui.finetune.jobs_chart import MetricsChart
 from desktop.ui.finetune.jobs_form import make_section

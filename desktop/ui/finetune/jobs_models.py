@@ -15,7 +15,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from desktop.finetune.jobs import Checkpoint, JobEvent, JobRecord, status_label
+from desktop.finetune.job_store import Checkpoint, JobEvent, JobRecord, status_label
 from desktop.ui.common.table_model import ListTableModel
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1

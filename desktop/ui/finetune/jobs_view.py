@@ -31,22 +31,16 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.context import AppContext
+from desktop.finetune.job_store import SUCCEEDED, JobRecord, JobStore
 from desktop.finetune.jobs import (
-    SUCCEEDED,
     DatasetExport,
-    JobError,
-    JobRecord,
-    JobRequest,
-    JobStore,
     SyncResult,
     UploadedDataset,
     cancel_job,
     create_job,
     export_dataset,
-    metrics_series,
     next_poll_seconds,
     pause_job,
-    prepare_request,
     refresh_jobs,
     resume_job,
     sync_job,
@@ -60,6 +54,7 @@ from desktop.finetune.providers import (
     Unsupported,
     provider_for_config,
 )
+from desktop.finetune.requests import JobError, JobRequest, prepare_request
 from desktop.finetune.stats import DatasetStats, dataset_stats
 from desktop.finetune.store import Dataset, DatasetStore
 from desktop.progress import CancelToken, Progress
@@ -661,7 +656,7 @@ class JobsView(QWidget):
                 job=store.require_job(job_id),
                 events=store.events(job_id),
                 checkpoints=store.checkpoints(job_id),
-                metrics=metrics_series(store, job_id),
+                metrics=store.metrics_series(job_id),
             )
 
         worker = self._run(snapshot, title=f"Reading {job_id}")

@@ -6,12 +6,13 @@ import json
 
 import pytest
 
-from desktop.finetune.jobs import DatasetNotReady, JobRequestError, JobStore
+from desktop.finetune.job_store import JobStore
 from desktop.finetune.jobs_cli import jobs_cancel, jobs_create, jobs_list, jobs_show
 from desktop.finetune.providers import OpenAIFineTuneProvider, ProviderRefused
+from desktop.finetune.requests import DatasetNotReady, JobRequestError
 from desktop.finetune.store import DatasetStore
 from desktop.progress import Progress
-from tests.finetune_jobs.conftest import MODEL
+from tests.finetune.jobs.conftest import MODEL
 from tests.helpers.fake_openai import FakeOpenAI
 
 
