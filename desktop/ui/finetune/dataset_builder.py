@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from desktop.context import AppContext
+from desktop.finetune.analysis import Analysis, Counters, analyse
 from desktop.finetune.examples import (
     AnyExample,
     Message,
@@ -63,7 +64,6 @@ from desktop.resources import resource
 from desktop.ui.common.dialogs import Confirm, ask
 from desktop.ui.common.empty_state import EmptyState
 from desktop.ui.common.table_model import RECORD_ROLE, fit_columns
-from desktop.ui.finetune.analysis import Analysis, Counters, analyse
 from desktop.ui.finetune.example_editor import ExampleEditor
 from desktop.ui.finetune.examples_model import (
     ERROR,
