@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import openai
 
     from desktop.chat.session import ChatSession
+    from desktop.finetune.service import FineTuneService
     from desktop.library.service import LibraryService
     from desktop.retrieval.service import RetrievalService
 
@@ -117,6 +118,14 @@ class AppContext:
         from desktop.chat.session import ChatSession
 
         return ChatSession(self.workspace, self.current_settings, self.provider, self.retrieval())
+
+    def finetune(self) -> FineTuneService:
+        """A new one per caller: each owns its provider's client and closes it."""
+        from desktop.finetune.service import FineTuneService
+
+        return FineTuneService(
+            self.workspace, self.current_settings, self.provider, library=self.library
+        )
 
     def close(self) -> None:
         if self._workspace is not None:

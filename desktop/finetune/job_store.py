@@ -248,6 +248,16 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class JobSnapshot:
+    """Everything known about one job, read from the workspace in one go."""
+
+    job: JobRecord
+    events: list[JobEvent]
+    checkpoints: list[Checkpoint]
+    metrics: MetricsSeries
+
+
+@dataclass(frozen=True)
 class RecordedSync:
     """What one sync added to the records (events and checkpoints are stored once)."""
 
@@ -589,6 +599,16 @@ class JobStore:
         return int(existing["id"])
 
     # -- metrics and syncs -------------------------------------------------------------
+
+    def snapshot(self, job_id: str, *, events: int | None = None) -> JobSnapshot:
+        """The job with its events (the newest ``events``, if given), checkpoints and
+        metrics; ``UnknownJob`` when it is not recorded here."""
+        return JobSnapshot(
+            job=self.require_job(job_id),
+            events=self.events(job_id, limit=events),
+            checkpoints=self.checkpoints(job_id),
+            metrics=self.metrics_series(job_id),
+        )
 
     def metrics_series(self, job_id: str) -> MetricsSeries:
         """The job's metrics as aligned per-step lists, for the loss and accuracy chart."""

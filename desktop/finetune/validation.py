@@ -19,11 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from desktop.chat.citations import cited
 from desktop.finetune.duplicates import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
     Leakage,
@@ -63,10 +65,11 @@ TOO_MANY_TOKENS = "too_many_tokens"
 DUPLICATE = "duplicate"
 NEAR_DUPLICATE = "near_duplicate"
 LEAKAGE = "leakage"
+CITATION_WITHOUT_SOURCE = "citation_without_source"
 
 WARNING_CATEGORIES = frozenset(
     {MISSING_SYSTEM_MESSAGE, MISSING_USER_MESSAGE, TOO_MANY_TOKENS, DUPLICATE, NEAR_DUPLICATE}
-    | {LEAKAGE}
+    | {LEAKAGE, CITATION_WITHOUT_SOURCE}
 )
 
 ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool", "function")
@@ -346,7 +349,42 @@ def check_example(
     issues = [Issue(line, index, c, "error", m) for c, m in problems]
     if roles is not None:
         issues.extend(_role_warnings(roles, index, line))
+        issues.extend(_citation_warnings(record, index, line))
     return issues
+
+
+_SOURCE_ID = re.compile(r"<source\b[^>]*\bid=\"(\d+)\"|^\[(\d+)\]", re.M)
+
+
+def _citation_warnings(record: Mapping[str, Any], index: int, line: int | None) -> list[Issue]:
+    """A reply citing [n] when the example holds no source n (a chat answer saved without
+    its sources): the model would learn to cite what it is never given."""
+    cited_numbers: list[int] = []
+    given: set[int] = set()
+    for message in record["messages"]:
+        if not isinstance(message, dict):
+            continue
+        text = _message_text(message)
+        if "[" not in text and "<source" not in text:
+            continue
+        if message.get("role") == "assistant":
+            cited_numbers.extend(n for n in cited(text) if n not in cited_numbers)
+        else:
+            given.update(int(a or b) for a, b in _SOURCE_ID.findall(text))
+    missing = [n for n in cited_numbers if n not in given]
+    if not missing:
+        return []
+    marks = "".join(f"[{n}]" for n in missing)
+    return [
+        Issue(
+            line,
+            index,
+            CITATION_WITHOUT_SOURCE,
+            "warning",
+            f"{_where(line, index)}: the reply cites {marks}, but the example has no such "
+            "source; strip the citations or keep the sources in the user turn",
+        )
+    ]
 
 
 def _role_warnings(roles: list[str], index: int, line: int | None) -> list[Issue]:
@@ -452,6 +490,7 @@ def validate_examples(
             texts.add(())
             continue
         issues.extend(_role_warnings(roles, index, line))
+        issues.extend(_citation_warnings(record, index, line))
         counted = counter.record(record)
         tokens.append(counted)
         if counted is not None and counted.total > limit:

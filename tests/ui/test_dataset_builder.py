@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from desktop.context import AppContext
+from desktop.finetune.edits import RenameDataset
 from desktop.finetune.examples import Message, TrainingExample
 from desktop.finetune.jsonl import read_chat_jsonl
 from desktop.finetune.split import split_by_fraction
@@ -23,7 +24,6 @@ from desktop.ui.finetune.dataset_builder import SAMPLE_NAME, DatasetBuilder
 from desktop.ui.finetune.examples_model import ExampleTableModel
 from desktop.ui.finetune.finetune_tab import FineTuningTab
 from desktop.ui.finetune.saved_answers import SAVED_ANSWERS
-from desktop.ui.finetune.undo import RenameDataset
 from desktop.workers import TaskError, TaskManager
 from tests.helpers.fake_openai import FakeOpenAI
 

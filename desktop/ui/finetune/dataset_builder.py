@@ -2,7 +2,7 @@
 statistics, and the ways examples come in (by hand, from chat, from documents, from
 files) and go out (JSONL exports).
 
-Every change to the store is a ``StoreOperation`` on the undo stack and runs on the
+Every change to the store is a ``DatasetEdit`` on the undo stack and runs on the
 serial "store" queue, so changes, undos and redos happen in the order they were asked
 for. After each one the builder re-reads the dataset on the same queue, then validates
 it and computes its statistics on a worker (debounced). The GUI thread only runs the
@@ -41,6 +41,19 @@ from shiboken6 import isValid
 
 from desktop.context import AppContext
 from desktop.finetune.analysis import Analysis, Counters, analyse
+from desktop.finetune.edits import (
+    AddExamples,
+    BulkEdit,
+    CreateDataset,
+    DatasetEdit,
+    DeleteDataset,
+    DeleteExamples,
+    DuplicateExamples,
+    RenameDataset,
+    SplitByFraction,
+    UpdateExamples,
+    set_split,
+)
 from desktop.finetune.examples import (
     AnyExample,
     Message,
@@ -81,20 +94,7 @@ from desktop.ui.finetune.import_dialogs import (
 from desktop.ui.finetune.saved_answers import SAVED_ANSWERS, ChatOrigin, chat_example
 from desktop.ui.finetune.split_dialog import SplitDialog
 from desktop.ui.finetune.stats_panel import StatsPanel
-from desktop.ui.finetune.undo import (
-    AddExamples,
-    BulkEdit,
-    CreateDataset,
-    DeleteDataset,
-    DeleteExamples,
-    DuplicateExamples,
-    RenameDataset,
-    SplitByFraction,
-    StoreCommand,
-    StoreOperation,
-    UpdateExamples,
-    set_split,
-)
+from desktop.ui.finetune.undo import StoreCommand
 from desktop.workers import TaskError, TaskManager, Worker
 
 log = logging.getLogger(__name__)
@@ -624,7 +624,7 @@ class DatasetBuilder(QWidget):
     # Store changes (all through the undo stack)
     # =====================================================================================
 
-    def push(self, operation: StoreOperation) -> StoreCommand:
+    def push(self, operation: DatasetEdit) -> StoreCommand:
         """Do ``operation`` as one undoable step."""
         self.editor.flush()
         command = StoreCommand(operation, self._submit)
@@ -653,7 +653,7 @@ class DatasetBuilder(QWidget):
         worker.signals.error.connect(lambda e: self._operation_failed(command, forward, title, e))
         worker.signals.finished.connect(self._write_finished)
 
-    def _operation_done(self, operation: StoreOperation, forward: bool) -> None:
+    def _operation_done(self, operation: DatasetEdit, forward: bool) -> None:
         if operation.dataset_id is not None:
             self._follow_dataset = operation.dataset_id
         ids = operation.affected_ids(forward)

@@ -89,3 +89,22 @@ def test_import_export_and_stats(tmp_path: Path) -> None:
     assert stats["train_examples"] == 20 and stats["estimate"]["epochs"] == 5  # 100 // 20
     missing = ragtune("--data-dir", data, "dataset", "stats", "nope")
     assert missing.returncode == 1 and "no dataset named 'nope'" in missing.stderr
+
+
+def test_list_shows_each_dataset_with_its_example_count(tmp_path: Path) -> None:
+    """It used to fail on any workspace with a dataset ('Dataset' object has no attribute
+    'examples')."""
+    data = str(tmp_path / "data")
+    empty = ragtune("--data-dir", data, "dataset", "list")
+    assert empty.returncode == 0 and empty.stdout.startswith("No datasets yet.")
+    one, many = tmp_path / "one.jsonl", tmp_path / "many.jsonl"
+    one.write_text(good_line(0) + "\n")
+    many.write_text("\n".join(good_line(i) for i in range(3)) + "\n")
+    for path, name in ((one, "solo"), (many, "support")):
+        imported = ragtune("--data-dir", data, "dataset", "import", str(path), "--dataset", name)
+        assert imported.returncode == 0, imported.stderr
+    listed = ragtune("--data-dir", data, "dataset", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines() == ["solo: 1 example", "support: 3 examples"]
+    rows = json.loads(ragtune("--data-dir", data, "dataset", "list", "--json").stdout)
+    assert [(r["name"], r["examples"]) for r in rows] == [("solo", 1), ("support", 3)]
