@@ -77,7 +77,7 @@ def tab_factories(context, tasks):
         chat_tab = getattr(window, "chat_tab", None)
         if chat_tab is not None:  # built first: tabs are made in their order
             chat_tab.save_example.connect(
-                lambda q, a, s, c: tab.add_example_from_chat(q, a, system_prompt=s, context=c)
+                lambda q, a, s, c: tab.add_example_from_chat(q, a, system_prompt=s, sources=c)
             )
 
             def use_in_chat(model: str) -> None:

@@ -3,7 +3,6 @@ event log and the checkpoints. A view: it shows a ``JobSnapshot`` and emits requ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -27,8 +26,8 @@ from desktop.finetune.job_store import (
     SUCCEEDED,
     VALIDATING_FILES,
     Checkpoint,
-    JobEvent,
     JobRecord,
+    JobSnapshot,
     status_label,
 )
 from desktop.finetune.metrics import MetricsSeries
@@ -42,16 +41,6 @@ from desktop.ui.finetune.jobs_models import (
 )
 
 STAGES = (VALIDATING_FILES, QUEUED, RUNNING)
-
-
-@dataclass(frozen=True)
-class JobSnapshot:
-    """Everything the detail shows, read from the workspace in one go (on a worker)."""
-
-    job: JobRecord
-    events: list[JobEvent]
-    checkpoints: list[Checkpoint]
-    metrics: MetricsSeries
 
 
 def timeline_html(job: JobRecord) -> str:

@@ -15,11 +15,21 @@ Submit = Callable[["StoreCommand", bool], None]
 
 
 class StoreCommand(QUndoCommand):
-    """Runs its operation forward (redo) or backward (undo) through ``submit``."""
+    """Runs its operation forward (redo) or backward (undo) through ``submit``.
+    ``done_message`` is what the status line says once it is done (None: its text)."""
 
-    def __init__(self, operation: DatasetEdit, submit: Submit) -> None:
+    def __init__(
+        self,
+        operation: DatasetEdit,
+        submit: Submit,
+        *,
+        done_message: str | None = None,
+        done_warning: bool = False,
+    ) -> None:
         super().__init__(operation.text)
         self.operation = operation
+        self.done_message = done_message
+        self.done_warning = done_warning
         self._submit = submit
 
     def redo(self) -> None:

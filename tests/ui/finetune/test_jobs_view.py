@@ -16,10 +16,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop.context import AppContext
 from desktop.finetune.examples import Message, TrainingExample
-from desktop.finetune.job_store import JobStore
-from desktop.finetune.jobs import create_job, export_dataset, next_poll_seconds, upload_dataset
-from desktop.finetune.providers import provider_for_config
-from desktop.finetune.requests import prepare_request
+from desktop.finetune.jobs import next_poll_seconds
 from desktop.finetune.store import DatasetStore
 from desktop.progress import run_to_end
 from desktop.ui.finetune.jobs_view import JobsView
@@ -69,8 +66,11 @@ def job_context(app_context: AppContext, fake_openai: FakeOpenAI) -> AppContext:
 @pytest.fixture
 def make_view(qtbot: QtBot, job_context: AppContext, tasks: TaskManager) -> Callable[[], JobsView]:
     def make() -> JobsView:
-        view = JobsView(job_context, tasks, lambda title, error: None, next_poll=fast_poll)
+        view = JobsView(
+            job_context.finetune(), tasks, lambda title, error: None, next_poll=fast_poll
+        )
         view.confirm = lambda title, text: True
+        view.confirm_spend = lambda estimate, cost: (True, None)
         qtbot.addWidget(view)
         view.resize(1400, 850)
         view.show()
@@ -83,7 +83,7 @@ def ready_to_create(qtbot: QtBot, view: JobsView) -> None:
     qtbot.waitUntil(lambda: view.form.dataset.count() == 1, timeout=5000)
     if view.form.model.currentText() != MODEL:
         view.form.model.setCurrentText(MODEL)
-        view.check_dataset()
+        view.creation.check_dataset()
     qtbot.waitUntil(view.form.create_button.isEnabled, timeout=10_000)
 
 
@@ -99,7 +99,7 @@ def test_a_job_is_created_followed_to_success_and_its_model_used(
     assert "Ready: 10 training and 2 validation chat examples." in view.form.check.text()
     assert "billed tokens" in view.form.estimate.text()
     view.form.suffix.setText("shelves")
-    view.create()
+    view.creation.create()
     qtbot.waitUntil(lambda: len(fake_openai.job_ids) == 1, timeout=10_000)
     job_id = fake_openai.job_ids[0]
     uploads = fake_openai.requests_to("/v1/files", method="POST")
@@ -165,7 +165,7 @@ def test_a_failed_job_shows_its_error_in_full(
 ) -> None:
     view = make_view()
     ready_to_create(qtbot, view)
-    view.create()
+    view.creation.create()
     qtbot.waitUntil(lambda: len(fake_openai.job_ids) == 1, timeout=10_000)
     job_id = fake_openai.job_ids[0]
     fake_openai.fail_job(
@@ -186,7 +186,7 @@ def test_a_cancelled_job_stops_polling(
 ) -> None:
     view = make_view()
     ready_to_create(qtbot, view)
-    view.create()
+    view.creation.create()
     qtbot.waitUntil(lambda: len(fake_openai.job_ids) == 1, timeout=10_000)
     job_id = fake_openai.job_ids[0]
     fake_openai.advance_job(job_id, "running")
@@ -211,7 +211,7 @@ def test_a_refused_job_shows_the_reason_and_offers_export(
     fake_openai.refuse_new_jobs = reason
     view = make_view()
     ready_to_create(qtbot, view)
-    view.create()
+    view.creation.create()
     qtbot.waitUntil(view.form.refusal.isVisible, timeout=10_000)
     assert reason in view.form.refusal.message.text()
     assert view.model.rowCount() == 0  # nothing recorded
@@ -220,13 +220,14 @@ def test_a_refused_job_shows_the_reason_and_offers_export(
     view.choose_export_folder = lambda: out
     view.form.refusal.export_button.click()
     qtbot.waitUntil(lambda: len(list(out.iterdir())) == 4, timeout=5000)
-    openai_lines = (out / "Shelf-errors-openai-train.jsonl").read_text().splitlines()
-    plain_lines = (out / "Shelf-errors-messages-train.jsonl").read_text().splitlines()
+    # The names and files of the Export menu and of ``ragtune dataset export``.
+    openai_lines = (out / "shelf-errors-train.jsonl").read_text().splitlines()
+    plain_lines = (out / "shelf-errors-messages-train.jsonl").read_text().splitlines()
     assert len(openai_lines) == len(plain_lines) == 10
     assert json.loads(plain_lines[0])["messages"][2]["content"] == (
         "Error LFS-4001 means shelf 1 is full."
     )
-    assert len((out / "Shelf-errors-openai-validation.jsonl").read_text().splitlines()) == 2
+    assert len((out / "shelf-errors-validation.jsonl").read_text().splitlines()) == 2
     screenshot(view, "jobs_view_refused.png")
 
 
@@ -246,12 +247,12 @@ def test_an_unusable_dataset_cannot_be_uploaded(
 
 def seed_jobs(context: AppContext, count: int) -> list[str]:
     """Jobs created through the domain, as another session would have."""
-    store = JobStore(context.workspace)
-    with provider_for_config(context.provider_config()) as provider:
-        export = export_dataset(DatasetStore(context.workspace), "Shelf errors", model=MODEL)
-        uploaded = run_to_end(upload_dataset(provider, store, export))
-        request = prepare_request(model=MODEL).with_files(uploaded.training_file)
-        return [create_job(provider, store, request).job_id for _ in range(count)]
+    service = context.finetune()
+    try:
+        plan = service.plan_job("Shelf errors", model=MODEL)
+        return [run_to_end(service.create_job(plan)).job.job_id for _ in range(count)]
+    finally:
+        service.close()
 
 
 def test_after_a_restart_with_the_server_down_the_records_still_show(
