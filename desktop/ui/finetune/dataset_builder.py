@@ -547,8 +547,9 @@ class DatasetBuilder(DatasetBuilderLayout):
             parts.append(
                 f"<span style='color:#8a5300'>{analysis.warning_count} with warnings</span>"
             )
-        parts.append(f"{stats.cost.billed_tokens_per_epoch:,} training tokens per epoch")
-        if stats.cost.cost is not None:
+        if stats.examples:
+            parts.append(f"{stats.cost.billed_tokens_per_epoch:,} training tokens per epoch")
+        if stats.examples and stats.cost.cost is not None:
             parts.append(f"≈ ${stats.cost.cost:,.2f} for {stats.cost.epochs} epochs")
         self.summary_label.setText(" · ".join(parts))
         self._update_showing()

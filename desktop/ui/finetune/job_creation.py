@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject
 from desktop.finetune.jobs import CreatedJob, DatasetCheck, JobPlan
 from desktop.finetune.jsonl import ExportSummary
 from desktop.finetune.providers import ProviderError, ProviderRefused
-from desktop.finetune.requests import JobError
+from desktop.finetune.requests import JobError, JobRequestError
 from desktop.finetune.store import Dataset
 from desktop.progress import Progress
 from desktop.workers import STORE_QUEUE, TaskError, Worker
@@ -112,7 +112,11 @@ class JobCreation(QObject):
         self.form.create_button.setEnabled(True)
 
     def _check_failed(self, generation: int, error: TaskError) -> None:
-        if generation == self._generation:
+        if generation != self._generation:
+            return
+        if isinstance(error.exception, JobRequestError):  # a field, not the dataset
+            self._say(error.message, error=True)
+        else:
             self._say(f"Cannot upload this dataset: {error.message}", error=True)
 
     # -- creating ------------------------------------------------------------------------------

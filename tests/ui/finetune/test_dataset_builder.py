@@ -606,3 +606,41 @@ def test_a_change_the_store_refuses_is_reported_and_leaves_nothing_to_undo(
     assert not builder.undo_stack.canUndo()
     assert [d.name for d in DatasetStore(app_context.workspace).datasets()] == ["Other", "Support"]
     errors.clear()
+
+
+def test_the_status_line_follows_every_change_in_plain_words(
+    qtbot: QtBot, app_context: AppContext, tasks: TaskManager, errors: list, tmp_path: Path
+) -> None:
+    """It used to keep "60 examples … 60 examples imported" after the dataset was deleted,
+    and to say "1 examples"."""
+    builder = make_builder(qtbot, app_context, tasks, errors)
+    builder.sample_button.click()
+    qtbot.waitUntil(lambda: builder.model.rowCount() == 60, timeout=10_000)
+    settle(qtbot, builder)
+    assert builder.summary_label.text().startswith("60 examples · ")
+    assert builder.message_label.text() == "support-replies.jsonl: 60 examples imported."
+    builder.delete_dataset()
+    settle(qtbot, builder)
+    assert builder.examples_stack.currentWidget() is builder.no_datasets
+    assert builder.summary_label.text() == ""
+    assert builder.message_label.text() == f"Delete dataset “{SAMPLE_NAME}”."
+    builder.undo()
+    settle(qtbot, builder)
+    assert builder.summary_label.text().startswith("60 examples · ")
+    assert builder.message_label.text() == f"Undone: Delete dataset “{SAMPLE_NAME}”."
+
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps(qa(1).to_openai()) + "\n")
+    builder.choose_import_target = lambda files, dataset: "new"
+    builder.choose_open_paths = lambda kind: [one]
+    builder.files.import_file("chat")
+    qtbot.waitUntil(lambda: builder.model.rowCount() == 1, timeout=10_000)
+    settle(qtbot, builder)
+    assert builder.message_label.text() == "one.jsonl: 1 example imported."
+    assert builder.summary_label.text().startswith("1 example · ")
+    builder.table.setFocus()
+    qtbot.keyClick(builder.table, Qt.Key.Key_Delete)
+    settle(qtbot, builder)
+    assert builder.message_label.text() == "Delete example."
+    assert builder.summary_label.text() == "0 examples"
+    assert errors == []

@@ -19,6 +19,9 @@ from desktop.finetune.examples import Message, TrainingExample
 from desktop.finetune.jobs import next_poll_seconds
 from desktop.finetune.store import DatasetStore
 from desktop.progress import run_to_end
+from desktop.settings import SettingsStore
+from desktop.ui.finetune.finetune_tab import FineTuningTab
+from desktop.ui.finetune.jobs_form import SpendDialog
 from desktop.ui.finetune.jobs_view import JobsView
 from desktop.workers import TaskManager
 from tests.helpers.fake_openai import FakeOpenAI
@@ -304,3 +307,82 @@ def test_the_gui_stays_responsive_while_several_jobs_are_polled(
     assert sorted(view.polled_jobs) == sorted(job_ids)
     assert all(job_requests(fake_openai, j) >= 5 for j in job_ids)
     screenshot(view, "jobs_view_running.png")
+
+
+def test_a_paid_job_is_confirmed_with_its_estimate_before_anything_is_uploaded(
+    qtbot: QtBot, fake_openai: FakeOpenAI, job_context: AppContext, tasks: TaskManager
+) -> None:
+    """It used to upload and create without a word about the cost."""
+    tab = FineTuningTab(job_context, tasks, lambda title, error: None)
+    qtbot.addWidget(tab)
+    tab.views.setCurrentWidget(tab.jobs)
+    tab.show()
+    view = tab.jobs
+    asked: list[tuple[str, float | None]] = []
+    answers = iter([(False, None), (True, 50.0)])
+
+    def confirm_spend(estimate: str, cost: float | None) -> tuple[bool, float | None]:
+        asked.append((estimate, cost))
+        return next(answers)
+
+    view.confirm_spend = confirm_spend
+    ready_to_create(qtbot, view)
+    view.form.epochs.setText("2")
+    view.creation.create()
+    qtbot.waitUntil(lambda: view.form.check.text() == "Nothing was uploaded.", timeout=10_000)
+    ((estimate, cost),) = asked
+    assert cost is not None and 0 < cost < 50
+    assert "billed tokens (2 epochs ×" in estimate and f"about ${cost:,.2f}" in estimate
+    assert fake_openai.requests_to("/v1/files") == []
+
+    view.creation.create()  # yes, and do not ask again for jobs under $50
+    qtbot.waitUntil(lambda: len(fake_openai.job_ids) == 1, timeout=10_000)
+    assert len(asked) == 2
+    qtbot.waitUntil(
+        lambda: (
+            SettingsStore(job_context.paths.settings_file).load().confirm_spend_above_usd == 50.0
+        ),
+        timeout=5000,
+    )
+    qtbot.waitUntil(lambda: view.form.create_button.isEnabled(), timeout=10_000)
+    view.creation.create()  # under $50 now: not asked
+    qtbot.waitUntil(lambda: len(fake_openai.job_ids) == 2, timeout=10_000)
+    assert len(asked) == 2
+
+
+def test_the_spend_dialog_offers_not_to_ask_again_under_an_amount(qtbot: QtBot) -> None:
+    dialog = SpendDialog("Estimated 70,884 billed tokens (3 epochs × 23,628): about $0.35.", 0.35)
+    qtbot.addWidget(dialog)
+    assert not dialog.limit.isEnabled()
+    dialog.remember.setChecked(True)
+    assert dialog.limit.isEnabled()
+    dialog.limit.setValue(10.0)
+    dialog.accept()
+    assert dialog.answer() == (True, 10.0)
+    dialog.reject()
+    assert dialog.answer() == (False, None)
+
+
+def test_epochs_are_auto_or_a_number_as_the_request_parses_them(
+    qtbot: QtBot, make_view: Callable[[], JobsView]
+) -> None:
+    view = make_view()
+    ready_to_create(qtbot, view)
+    assert "(10 epochs ×" in view.form.estimate.text()  # auto: the default for 10 examples
+    for typed, shown in (
+        ("abc", None),
+        ("0", None),
+        ("12", "(12 epochs ×"),
+        (" Auto ", "(10 epochs ×"),
+    ):
+        view.form.epochs.setText(typed)
+        view.form.epochs.editingFinished.emit()
+        if shown is None:
+            qtbot.waitUntil(
+                lambda: view.form.check.text().startswith("epochs: must be 'auto' or"),
+                timeout=10_000,
+            )
+            assert not view.form.create_button.isEnabled()
+        else:
+            qtbot.waitUntil(lambda s=shown: s in view.form.estimate.text(), timeout=10_000)
+            assert view.form.create_button.isEnabled()
