@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from desktop.finetune.job_store import (
     PAUSED,
@@ -44,7 +44,13 @@ from desktop.finetune.providers import (
     FineTuneProvider,
     ProviderError,
 )
-from desktop.finetune.requests import DataKind, DatasetNotReady, JobRequest, prepare_request
+from desktop.finetune.requests import (
+    DataKind,
+    DatasetNotReady,
+    JobRequest,
+    RequestFields,
+    prepare_request,
+)
 from desktop.progress import Cancelled, CancelToken, Progress, ProgressGenerator
 
 if TYPE_CHECKING:
@@ -308,34 +314,18 @@ def plan_job(
     datasets: DatasetStore,
     dataset: int | str,
     *,
-    model: object,
-    method: object = "supervised",
-    epochs: object = "auto",
-    batch_size: object = "auto",
-    learning_rate_multiplier: object = "auto",
-    beta: object = None,
-    suffix: object = None,
-    seed: object = None,
     provider_name: str = "the provider",
+    **fields: Unpack[RequestFields],
 ) -> JobPlan:
     """Check the dataset and the request, and estimate the cost. Raises
     ``DatasetNotReady`` or ``JobRequestError``; nothing is uploaded."""
     from desktop.finetune.stats import dataset_stats
 
     dataset_id, name, examples = _stored_examples(datasets, dataset)
+    model = fields.get("model")
     model_name = model.strip() if isinstance(model, str) else ""
     export = _export(dataset_id, name, examples, model=model_name, provider_name=provider_name)
-    request = prepare_request(
-        model=model,
-        method=method,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate_multiplier=learning_rate_multiplier,
-        beta=beta,
-        suffix=suffix,
-        seed=seed,
-        data_kind=export.kind,
-    )
+    request = prepare_request(**fields, data_kind=export.kind)
     chosen = request.epochs if isinstance(request.epochs, int) else None
     stats = dataset_stats(examples, model=request.model, epochs=chosen)
     return JobPlan(request, DatasetCheck(export, stats))

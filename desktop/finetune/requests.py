@@ -11,7 +11,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 Json = dict[str, Any]
 Auto = Literal["auto"]
@@ -25,6 +25,20 @@ BATCH_SIZE_RANGE = (1, 256)
 BETA_MAX = 2.0
 SEED_MAX = 2**31 - 1
 SUFFIX_MAX = 64
+
+
+class RequestFields(TypedDict, total=False):
+    """A job request's fields as a form or the command line gives them (``"3"``,
+    ``"auto"``, numbers, None): what ``prepare_request`` checks."""
+
+    model: object
+    method: object
+    epochs: object
+    batch_size: object
+    learning_rate_multiplier: object
+    beta: object
+    suffix: object
+    seed: object
 
 
 # -- errors --------------------------------------------------------------------------

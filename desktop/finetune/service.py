@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from desktop.finetune import files
 from desktop.finetune.analysis import Analysis, Counters, analyse
@@ -40,7 +40,7 @@ from desktop.finetune.jobs import (
 )
 from desktop.finetune.jsonl import ExportSummary, ImportResult, csv_header, parse_chat_jsonl
 from desktop.finetune.providers import FineTuneProvider, ProviderError, provider_for_config
-from desktop.finetune.requests import requested_epochs
+from desktop.finetune.requests import RequestFields, requested_epochs
 from desktop.finetune.stats import DatasetStats, dataset_stats
 from desktop.finetune.store import Dataset, DatasetError, DatasetStore
 from desktop.finetune.validation import Issue, validate_examples
@@ -380,35 +380,11 @@ class FineTuneService:
             provider_name=self._provider_name(),
         )
 
-    def plan_job(
-        self,
-        dataset: int | str,
-        *,
-        model: object,
-        method: object = "supervised",
-        epochs: object = "auto",
-        batch_size: object = "auto",
-        learning_rate_multiplier: object = "auto",
-        beta: object = None,
-        suffix: object = None,
-        seed: object = None,
-    ) -> JobPlan:
+    def plan_job(self, dataset: int | str, **fields: Unpack[RequestFields]) -> JobPlan:
         """The dataset and the request checked, and the estimate, before any upload.
-        Values may be as typed in the form or on the command line. Raises
-        ``DatasetNotReady`` or ``JobRequestError``."""
-        return plan_job(
-            self._datasets,
-            dataset,
-            model=model,
-            method=method,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate_multiplier=learning_rate_multiplier,
-            beta=beta,
-            suffix=suffix,
-            seed=seed,
-            provider_name=self._provider_name(),
-        )
+        ``fields`` are as typed in the form or on the command line (``RequestFields``).
+        Raises ``DatasetNotReady`` or ``JobRequestError``."""
+        return plan_job(self._datasets, dataset, provider_name=self._provider_name(), **fields)
 
     def needs_confirmation(self, plan: JobPlan) -> bool:
         return plan.needs_confirmation(self.settings().confirm_spend_above_usd)

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from desktop.finetune.job_store import JobStore
 from desktop.finetune.providers import ProviderRefused
 from desktop.finetune.requests import DatasetNotReady, JobRequestError
 from desktop.finetune.service import FineTuneService
+from desktop.paths import AppPaths
 from desktop.progress import Progress, drive
 from desktop.workspace import Workspace
 from tests.commands.test_dataset_cmd import good_line
@@ -139,36 +141,27 @@ def test_create_on_a_provider_that_stopped_taking_jobs(
     assert {f.status for f in JobStore(workspace).uploaded_files()} == {"uploaded"}
 
 
-def test_create_list_show_and_cancel_a_job(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+def _imported(tmp_path: Path, count: int = 12) -> str:
     data = str(tmp_path / "data")
     source = tmp_path / "train.jsonl"
-    source.write_text("\n".join(good_line(i) for i in range(12)) + "\n")
-    assert (
-        ragtune(
-            "--data-dir", data, "dataset", "import", str(source), "--dataset", "support"
-        ).returncode
-        == 0
-    )
-    env = {"OPENAI_API_KEY": "sk-jobs", "OPENAI_BASE_URL": fake_openai.base_url}
-    created = ragtune(
-        "--data-dir",
-        data,
-        "jobs",
-        "create",
-        "--dataset",
-        "support",
-        "--model",
-        "gpt-4o-mini",
-        "--yes",
-        "--json",
-        env=env,
-    )
+    source.write_text("\n".join(good_line(i) for i in range(count)) + "\n")
+    imported = ragtune("--data-dir", data, "dataset", "import", str(source), "--dataset", "support")
+    assert imported.returncode == 0, imported.stderr
+    return data
+
+
+CREATE = ("jobs", "create", "--dataset", "support", "--model", "gpt-4o-mini")
+
+
+def _env(fake: FakeOpenAI) -> dict[str, str]:
+    return {"OPENAI_API_KEY": "sk-jobs", "OPENAI_BASE_URL": fake.base_url}
+
+
+def test_create_list_show_and_cancel_a_job(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    data, env = _imported(tmp_path), _env(fake_openai)
+    created = ragtune("--data-dir", data, *CREATE, "--yes", "--json", env=env)
     assert created.returncode == 0, created.stderr
-    job_id = (
-        json.loads(created.stdout)["job"]["job_id"]
-        if "job" in json.loads(created.stdout)
-        else json.loads(created.stdout)["job_id"]
-    )
+    job_id = json.loads(created.stdout)["job"]["job_id"]
     listed = ragtune("--data-dir", data, "jobs", "list", "--json", env=env)
     assert job_id in listed.stdout
     fake_openai.advance_job(job_id, "running")
@@ -182,53 +175,18 @@ def test_create_list_show_and_cancel_a_job(tmp_path: Path, fake_openai: FakeOpen
 
 
 def test_a_refusing_provider_is_a_readable_failure(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
-    data = str(tmp_path / "data")
-    source = tmp_path / "train.jsonl"
-    source.write_text("\n".join(good_line(i) for i in range(12)) + "\n")
-    ragtune("--data-dir", data, "dataset", "import", str(source), "--dataset", "support")
+    data = _imported(tmp_path)
     fake_openai.refuse_new_jobs = "Fine-tuning jobs are no longer accepted for new users."
-    env = {"OPENAI_API_KEY": "sk-jobs", "OPENAI_BASE_URL": fake_openai.base_url}
-    refused = ragtune(
-        "--data-dir",
-        data,
-        "jobs",
-        "create",
-        "--dataset",
-        "support",
-        "--model",
-        "gpt-4o-mini",
-        "--yes",
-        env=env,
-    )
+    refused = ragtune("--data-dir", data, *CREATE, "--yes", env=_env(fake_openai))
     assert refused.returncode == 1
     assert "no longer accepted" in refused.stderr
-
-
-def _imported(tmp_path: Path, count: int = 12) -> str:
-    data = str(tmp_path / "data")
-    source = tmp_path / "train.jsonl"
-    source.write_text("\n".join(good_line(i) for i in range(count)) + "\n")
-    imported = ragtune("--data-dir", data, "dataset", "import", str(source), "--dataset", "support")
-    assert imported.returncode == 0, imported.stderr
-    return data
 
 
 def test_a_paid_job_needs_yes_when_not_run_from_a_terminal(
     tmp_path: Path, fake_openai: FakeOpenAI
 ) -> None:
     data = _imported(tmp_path)
-    env = {"OPENAI_API_KEY": "sk-jobs", "OPENAI_BASE_URL": fake_openai.base_url}
-    asked = ragtune(
-        "--data-dir",
-        data,
-        "jobs",
-        "create",
-        "--dataset",
-        "support",
-        "--model",
-        "gpt-4o-mini",
-        env=env,
-    )
+    asked = ragtune("--data-dir", data, *CREATE, env=_env(fake_openai))
     assert asked.returncode == 1
     assert "billed tokens" in asked.stderr and "epochs" in asked.stderr and "$" in asked.stderr
     assert "Re-run with --yes to confirm." in asked.stderr
@@ -238,16 +196,12 @@ def test_a_paid_job_needs_yes_when_not_run_from_a_terminal(
 def test_ctrl_c_during_the_upload_cancels_and_leaves_no_job(
     tmp_path: Path, fake_openai: FakeOpenAI
 ) -> None:
-    from desktop.paths import AppPaths
-
     data = _imported(tmp_path)
     fake_openai.inject("/v1/files", method="POST", delay=30.0)  # the upload hangs
-    env = {"OPENAI_API_KEY": "sk-jobs", "OPENAI_BASE_URL": fake_openai.base_url}
-    command = ["jobs", "create", "--dataset", "support", "--model", "gpt-4o-mini", "--yes"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "desktop", "--data-dir", data, *command],
+        [sys.executable, "-m", "desktop", "--data-dir", data, *CREATE, "--yes"],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**os.environ, **_env(fake_openai)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -271,6 +225,6 @@ def test_ctrl_c_during_the_upload_cancels_and_leaves_no_job(
     assert fake_openai.job_ids == []
     assert fake_openai.requests_to("/v1/fine_tuning/jobs") == []
     path = AppPaths.resolve(data).workspace_file("default")
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         rows = db.execute("SELECT status, error, file_id FROM fine_tune_files").fetchall()
     assert rows == [("cancelled", "cancelled before the server confirmed it", None)]
