@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Signal
@@ -262,17 +263,7 @@ class DatasetBuilder(DatasetBuilderLayout):
         chat = self._chat_origin
         if chat is not None and chat[0] is operation and forward:
             if isinstance(operation, AddExamples) and operation.ids:
-                origin = chat[1]
-                self.editor.set_origin(
-                    ChatOrigin(
-                        operation.ids[0],
-                        origin.question,
-                        origin.answer,
-                        origin.system_prompt,
-                        origin.sources,
-                        origin.keep_context,
-                    )
-                )
+                self.editor.set_origin(replace(chat[1], example_id=operation.ids[0]))
             self._chat_origin = None
 
     def _operation_failed(
