@@ -7,32 +7,9 @@ from desktop.chat.prompt import GROUNDED_SYSTEM_PROMPT, PLAIN_SYSTEM_PROMPT, bui
 from desktop.finetune.examples import Message
 from desktop.finetune.saved_answers import ChatOrigin, chat_example, system_without_sources
 from desktop.finetune.validation import check_example
-from desktop.retrieval.search import RetrievedChunk
+from tests.chat.test_prompt import chunk
 
-
-def chunk(number: int, text: str) -> RetrievedChunk:
-    return RetrievedChunk(
-        rank=number,
-        chunk_id=number,
-        document_id=1,
-        document="manual.md",
-        source_path="/docs/manual.md",
-        page=number,
-        heading_path=(),
-        start=0,
-        end=len(text),
-        text=text,
-        score=1.0,
-        cosine=1.0,
-        bm25=None,
-        vector_rank=number,
-        lexical_rank=None,
-        fused=None,
-        below_threshold=False,
-    )
-
-
-SOURCES = [chunk(1, "Refunds take 14 days."), chunk(2, "Refunds go to the card.")]
+SOURCES = [chunk(1, "Refunds take 14 days.", "manual.md"), chunk(2, "To the card.", "manual.md")]
 QUESTION = "How do refunds work?"
 ANSWER = "They take 14 days [1] and go to the card [2]."
 
@@ -70,5 +47,5 @@ def test_switching_keeps_what_the_user_edited() -> None:
     kept = origin.switch(edited, True)
     assert kept.system_prompt == "My own prompt."  # the user's, not put back
     assert kept.answer == ANSWER  # unchanged since saved: its citations come back
-    assert kept.question.startswith('Sources:\n<source id="1" document="manual.md" page="1">')
+    assert kept.question.startswith('Sources:\n<source id="1" document="manual.md" page="2"')
     assert origin.switch(kept, False).question == QUESTION

@@ -33,6 +33,7 @@ from desktop.ui.finetune.dataset_files import SAMPLE_NAME
 from desktop.ui.finetune.examples_model import ExampleTableModel
 from desktop.ui.finetune.finetune_tab import FineTuningTab
 from desktop.workers import TaskError, TaskManager
+from tests.chat.test_prompt import chunk
 from tests.helpers.fake_openai import FakeOpenAI
 
 SAMPLE = resource("datasets", "support-replies.jsonl")
@@ -470,25 +471,7 @@ def test_drafting_from_documents_is_reviewed_and_cancel_keeps_what_was_accepted(
 
 
 def refunds_source() -> RetrievedChunk:
-    return RetrievedChunk(
-        rank=1,
-        chunk_id=7,
-        document_id=3,
-        document="refunds.md",
-        source_path="/docs/refunds.md",
-        page=None,
-        heading_path=("Refunds",),
-        start=0,
-        end=33,
-        text="Money is returned within 14 days.",
-        score=0.9,
-        cosine=0.9,
-        bm25=None,
-        vector_rank=1,
-        lexical_rank=None,
-        fused=None,
-        below_threshold=False,
-    )
+    return chunk(1, "Money is returned within 14 days.", "refunds.md")
 
 
 def test_a_chat_answer_becomes_an_editable_example_with_or_without_its_sources(
