@@ -61,7 +61,7 @@ def tab_factories(context, tasks):
         tab.open_settings.connect(window.open_settings)
         tab.save_example.connect(
             lambda q, a, s, c: window.tab("Fine-tuning").add_example_from_chat(
-                q, a, system_prompt=s, context=c
+                q, a, system_prompt=s, sources=c
             )
         )
         return tab

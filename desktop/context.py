@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from desktop.chat.session import ChatSession
     from desktop.decision.service import DecisionService
+    from desktop.finetune.service import FineTuneService
     from desktop.library.service import LibraryService
     from desktop.retrieval.service import RetrievalService
 
@@ -126,6 +127,14 @@ class AppContext:
         from desktop.decision.service import DecisionService
 
         return DecisionService(self.workspace, self.current_settings)
+
+    def finetune(self) -> FineTuneService:
+        """A new one per caller: each owns its provider's client and closes it."""
+        from desktop.finetune.service import FineTuneService
+
+        return FineTuneService(
+            self.workspace, self.current_settings, self.provider, library=self.library
+        )
 
     def close(self) -> None:
         if self._workspace is not None:

@@ -83,6 +83,9 @@ class Settings:
     search_k: int = 5
     similarity_threshold: float = 0.2
     hybrid_vector_weight: float = 0.5
+    # Fine-tuning: a job estimated above this many dollars (or at an unknown price) is
+    # confirmed before anything is uploaded; "don't ask again under $X" raises it.
+    confirm_spend_above_usd: float = 0.0
     # USD per million tokens, editable; "embedding" prices by model.
     embedding_prices: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)

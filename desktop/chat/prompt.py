@@ -97,6 +97,20 @@ def format_source(number: int, chunk: RetrievedChunk) -> str:
     return f'<source id="{number}" {" ".join(where)}>\n{_defuse(chunk.text)}\n</source>'
 
 
+SOURCES_HEADER = "Sources:\n"
+
+
+def sources_message(question: str, blocks: Sequence[str]) -> str:
+    """The user turn of a grounded prompt: the numbered source blocks, then the question.
+    Training examples saved from chat use it too, so they teach the layout RAG sends."""
+    return SOURCES_HEADER + "\n\n".join(blocks) + f"\n\nQuestion: {question.strip()}"
+
+
+def format_sources(sources: Sequence[RetrievedChunk]) -> list[str]:
+    """``format_source`` for each chunk, numbered from 1 in order."""
+    return [format_source(number, chunk) for number, chunk in enumerate(sources, start=1)]
+
+
 def build_prompt(
     question: str,
     sources: Sequence[RetrievedChunk] | None,
@@ -126,9 +140,7 @@ def build_prompt(
     omitted: list[RetrievedChunk] = []
     blocks: list[str] = []
     if grounded:
-        header = "Sources:\n"
-        footer = f"\n\nQuestion: {question_text}"
-        used = system_tokens + cost(header + footer)
+        used = system_tokens + cost(sources_message(question_text, []))
         for chunk in sources or ():
             block = format_source(len(kept_sources) + 1, chunk)
             needed = tokenizer.count("\n\n" + block)
@@ -139,7 +151,7 @@ def build_prompt(
             else:
                 omitted.append(chunk)
         user_text = (
-            (header + "\n\n".join(blocks) + footer)
+            sources_message(question_text, blocks)
             if blocks
             else (
                 "No sources were found for this question in the library.\n\n"

@@ -5,10 +5,15 @@ as the Fine-tuning tab."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop.commands.result import EXIT_FAILURE, EXIT_OK, CommandError, CommandResult
+
+if TYPE_CHECKING:
+    from desktop.finetune.service import FineTuneService
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -34,16 +39,36 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     listing.set_defaults(handler=list_command)
 
     importer = actions.add_parser(
-        "import", parents=[common], help="import a chat or preference (DPO) JSONL file"
+        "import",
+        parents=[common],
+        help="import a chat or preference (DPO) JSONL file, or a CSV file with a mapping",
     )
     importer.add_argument("file", type=Path)
     importer.add_argument("--dataset", required=True, help="dataset name (created if new)")
-    importer.add_argument("--format", choices=("chat", "dpo"), default="chat")
+    importer.add_argument("--format", choices=("chat", "dpo", "csv"), default="chat")
+    importer.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="PART=COLUMN",
+        help="CSV: the column of system, user, assistant, tags, notes or split (a header "
+        "name, or #N for the N-th column); user and assistant are required",
+    )
+    importer.add_argument("--system-prompt", help="CSV: one system prompt for every row")
+    importer.add_argument(
+        "--no-header", action="store_true", help="CSV: the first row is an example"
+    )
     importer.set_defaults(handler=import_command)
 
     exporter = actions.add_parser("export", parents=[common], help="export a dataset")
     exporter.add_argument("dataset", help="dataset name")
-    exporter.add_argument("--out", type=Path, required=True, help="folder to write into")
+    exporter.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="folder to write into (NAME-train.jsonl, and NAME-validation.jsonl when "
+        "examples are held out; the same names as the window's export)",
+    )
     exporter.add_argument(
         "--format",
         choices=("openai", "dpo", "messages"),
@@ -115,129 +140,127 @@ def _stats_text(stats: Any) -> list[str]:
 
 
 def validate_command(args: argparse.Namespace) -> CommandResult:
-    from desktop.finetune.jsonl import parse_chat_jsonl
-    from desktop.finetune.stats import dataset_stats
-    from desktop.finetune.validation import validate_examples
-    from desktop.settings import SettingsStore
+    from desktop.commands.common import context_from
+    from desktop.finetune.service import FineTuneService
 
     if not args.file.is_file():
         raise CommandError(f"no such file: {args.file}")
-    if args.model:
-        model = args.model
-    else:
-        from desktop.paths import AppPaths
-
-        model = SettingsStore(AppPaths.resolve(args.data_dir).settings_file).load().chat_model
-    data = args.file.read_bytes()
-    read = parse_chat_jsonl(data)
-    report = validate_examples(read.examples, model=model, lines=read.lines)
-    stats = dataset_stats(read.examples, model=model, tokens=report.tokens)
-    errors = sorted([*read.problems, *report.errors], key=lambda i: (i.line or 0, i.category))
-    warnings = report.warnings
-    lines_read = sum(1 for line in data.splitlines() if line.strip())
+    # The settings alone: checking a file opens no workspace.
+    model = args.model or context_from(args).settings.chat_model
+    checked = FineTuneService.validate_file(args.file, model=model)
+    errors, warnings = checked.errors, checked.warnings
     result = {
         "file": str(args.file),
         "model": model,
-        "examples": lines_read,
-        "valid_examples": len(read.examples) - len({e.index for e in report.errors}),
+        "examples": checked.lines,
+        "valid_examples": checked.valid_examples,
         "errors": [_issue(i) for i in errors],
         "warnings": [_issue(i) for i in warnings],
-        "statistics": _stats_json(stats),
+        "statistics": _stats_json(checked.stats),
     }
-    text = [f"{args.file}: {lines_read} lines, {len(errors)} errors, {len(warnings)} warnings"]
+    text = [f"{args.file}: {checked.lines} lines, {len(errors)} errors, {len(warnings)} warnings"]
     text += [f"  line {i.line}: error [{i.category}] {i.message}" for i in errors]
     text += [f"  line {i.line}: warning [{i.category}] {i.message}" for i in warnings]
-    text += _stats_text(stats)
+    text += _stats_text(checked.stats)
     return CommandResult(result, "\n".join(text), EXIT_FAILURE if errors else EXIT_OK)
 
 
-def _store(args: argparse.Namespace):
+@contextmanager
+def _service(args: argparse.Namespace) -> Iterator[FineTuneService]:
+    """The fine-tuning front door for one command; a dataset the command names that does
+    not exist is a one-line failure."""
     from desktop.commands.common import context_from
-    from desktop.finetune.store import DatasetStore
+    from desktop.finetune.files import NothingToExport
+    from desktop.finetune.store import DatasetError
 
-    context = context_from(args)
-    return context, DatasetStore(context.workspace)
+    service = context_from(args).finetune()
+    try:
+        yield service
+    except (DatasetError, NothingToExport) as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        service.close()
 
 
-def _dataset(store: Any, name: str) -> Any:
-    dataset = store.dataset_by_name(name)
-    if dataset is None:
-        known = ", ".join(d.name for d in store.datasets()) or "none yet"
-        raise CommandError(f"no dataset named {name!r} (datasets: {known})")
-    return dataset
+def counted(number: int, noun: str) -> str:
+    from desktop.finetune.files import counted as words
+
+    return words(number, noun)
 
 
 def list_command(args: argparse.Namespace) -> CommandResult:
-    _, store = _store(args)
+    with _service(args) as service:
+        datasets = service.datasets()
     rows = [
-        {"id": d.id, "name": d.name, "examples": d.examples, "model": d.model}
-        for d in store.datasets()
+        {"id": d.id, "name": d.name, "examples": d.example_count, "model": d.model}
+        for d in datasets
     ]
     text = (
-        "\n".join(f"{r['name']}: {r['examples']} examples" for r in rows)
+        "\n".join(f"{d.name}: {counted(d.example_count, 'example')}" for d in datasets)
         or "No datasets yet. Create one with: ragtune dataset import FILE --dataset NAME"
     )
     return CommandResult(rows, text)
 
 
-def import_command(args: argparse.Namespace) -> CommandResult:
-    from desktop.finetune.jsonl import read_chat_jsonl, read_preference_jsonl
+def _csv_mapping(args: argparse.Namespace) -> dict[str, Any]:
+    from desktop.finetune.jsonl import Column, Constant
 
+    mapping: dict[str, Any] = {}
+    for item in args.map:
+        part, _, column = item.partition("=")
+        if not part or not column:
+            raise CommandError(f"--map takes PART=COLUMN, not {item!r}")
+        number = column[1:] if column.startswith("#") else ""
+        mapping[part.strip()] = Column(int(number) - 1 if number.isdigit() else column)
+    if args.system_prompt:
+        mapping["system"] = Constant(args.system_prompt)
+    return mapping
+
+
+def import_command(args: argparse.Namespace) -> CommandResult:
     if not args.file.is_file():
         raise CommandError(f"no such file: {args.file}")
-    _, store = _store(args)
-    read = (read_preference_jsonl if args.format == "dpo" else read_chat_jsonl)(args.file)
-    dataset = store.dataset_by_name(args.dataset) or store.create_dataset(args.dataset)
-    ids = store.add_examples(dataset.id, read.examples)
-    problems = [_issue(p) for p in read.problems]
+    kind = {"dpo": "preference"}.get(args.format, args.format)
+    mapping = _csv_mapping(args) if kind == "csv" else None
+    with _service(args) as service:
+        try:
+            outcome = service.import_file(
+                args.file, args.dataset, kind, mapping=mapping, has_header=not args.no_header
+            )
+        except ValueError as exc:  # a CSV mapping that names no user or assistant column
+            raise CommandError(str(exc)) from exc
+    problems = [_issue(p) for p in outcome.problems]
     text = [
-        f"Imported {len(ids)} examples into {dataset.name!r}; "
-        f"{len(problems)} lines could not be read"
+        f"Imported {counted(outcome.imported, 'example')} into {outcome.dataset!r}; "
+        f"{counted(len(problems), 'line')} could not be read"
     ]
     text += [f"  line {p['line']}: {p['message']}" for p in problems]
     return CommandResult(
-        {"dataset": dataset.name, "imported": len(ids), "problems": problems}, "\n".join(text)
+        {"dataset": outcome.dataset, "imported": outcome.imported, "problems": problems},
+        "\n".join(text),
     )
 
 
 def export_command(args: argparse.Namespace) -> CommandResult:
-    from desktop.finetune import jsonl
-
-    _, store = _store(args)
-    dataset = _dataset(store, args.dataset)
-    examples = store.examples(dataset.id)
-    stem = args.out / dataset.name.replace("/", "_").replace(" ", "_")
-    if args.format == "messages":
-        summary = jsonl.export_chat_messages_jsonl(
-            examples, Path(f"{stem}-train.jsonl"), Path(f"{stem}-validation.jsonl")
-        )
-    elif args.format == "dpo":
-        summary = jsonl.export_preference_jsonl(
-            examples, Path(f"{stem}-dpo-train.jsonl"), Path(f"{stem}-dpo-validation.jsonl")
-        )
-    else:
-        summary = jsonl.export_chat_jsonl(
-            examples, Path(f"{stem}-train.jsonl"), Path(f"{stem}-validation.jsonl")
-        )
+    """The same files as the dataset builder's Export menu: the kind's examples only, the
+    held-out ones in a validation file beside the training file, the same names."""
+    kind = {"openai": "chat", "dpo": "preference"}.get(args.format, args.format)
+    with _service(args) as service:
+        summary = service.export_to_folder(args.dataset, args.out, kind)
     data = {
         "train": str(summary.train_path),
         "train_examples": summary.train,
         "validation": str(summary.validation_path) if summary.validation_path else None,
         "validation_examples": summary.validation,
     }
-    text = f"Wrote {summary.train} examples to {summary.train_path}"
+    text = f"Wrote {counted(summary.train, 'example')} to {summary.train_path}"
     if summary.validation_path:
-        text += f" and {summary.validation} to {summary.validation_path}"
+        text += f" and {counted(summary.validation, 'example')} to {summary.validation_path}"
     return CommandResult(data, text)
 
 
 def stats_command(args: argparse.Namespace) -> CommandResult:
-    from desktop.finetune.stats import dataset_stats
-
-    context, store = _store(args)
-    dataset = _dataset(store, args.dataset)
-    model = args.model or dataset.model or context.settings.chat_model
-    stats = dataset_stats(store.examples(dataset.id), model=model, epochs=args.epochs)
-    return CommandResult(
-        {"dataset": dataset.name, **_stats_json(stats)}, "\n".join(_stats_text(stats))
-    )
+    with _service(args) as service:
+        name = service.dataset(args.dataset).name
+        stats = service.stats(args.dataset, model=args.model, epochs=args.epochs)
+    return CommandResult({"dataset": name, **_stats_json(stats)}, "\n".join(_stats_text(stats)))

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from desktop.chat.prompt import context_limit
-from desktop.finetune.jobs import JobStore
+from desktop.finetune.job_store import JobStore
 from desktop.finetune.store import DatasetStore
 from desktop.finetune.validation import check_preference_record, check_record
 from desktop.library.chunking import FixedWords

@@ -509,3 +509,15 @@ def _conversation_json(
     for key, value in extras.items():
         out[key] = _copy(value)
     return out
+
+
+def common_system_prompt(examples: Sequence[Any]) -> str | None:
+    """The system prompt most of the chat examples share (what a new one starts with)."""
+    from collections import Counter
+
+    prompts = Counter(
+        e.system_prompt
+        for e in examples
+        if isinstance(e, TrainingExample) and e.system_prompt is not None
+    )
+    return prompts.most_common(1)[0][0] if prompts else None

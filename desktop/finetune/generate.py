@@ -19,12 +19,16 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from desktop.finetune.examples import Message, TrainingExample
 from desktop.progress import CancelToken, Progress
+
+if TYPE_CHECKING:
+    from desktop.library.repository import StoredChunk
+    from desktop.library.service import LibraryService
 
 logger = logging.getLogger(__name__)
 
@@ -314,3 +318,63 @@ def _reply(response: Any) -> tuple[str, str | None]:
         refusal = getattr(message, "refusal", None)
         return (f"(refused: {refusal})" if refusal else ""), getattr(choice, "finish_reason", None)
     return str(content), getattr(choice, "finish_reason", None)
+
+
+# -- drafting from the library ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A document and the chunks chosen from it (None: all of them)."""
+
+    document_id: int
+    chunk_ids: frozenset[int] | None
+
+
+@dataclass(frozen=True)
+class ChunkLabels:
+    """Yielded first by ``draft_from_library``: a label for each chunk it drafts from."""
+
+    labels: tuple[str, ...]
+
+
+def library_chunk_label(document: str, chunk: StoredChunk) -> str:
+    where = f"{document} · chunk {chunk.index + 1}"
+    if chunk.page:
+        where += f" · p. {chunk.page}"
+    return where
+
+
+def draft_from_library(
+    library: LibraryService,
+    client: Callable[[], Any],
+    selection: Sequence[Selection],
+    titles: dict[int, str],
+    *,
+    model: str,
+    per_chunk: int,
+    system_prompt: str | None,
+    cancel: CancelToken | None = None,
+) -> Generator[Any, None, GenerationResult]:
+    """Read the chosen chunks from the library's front door, then ``generate_examples``
+    over them with a client made by ``client`` (closed at the end)."""
+    chunks: list[StoredChunk] = []
+    for chosen in selection:
+        for chunk in library.chunks(chosen.document_id):
+            if chosen.chunk_ids is None or chunk.id in chosen.chunk_ids:
+                chunks.append(chunk)
+    yield ChunkLabels(tuple(library_chunk_label(titles.get(c.document_id, "?"), c) for c in chunks))
+    made = client()
+    try:
+        return (
+            yield from generate_examples(
+                made,
+                model,
+                chunks,
+                per_chunk=per_chunk,
+                system_prompt=system_prompt,
+                cancel=cancel,
+            )
+        )
+    finally:
+        made.close()

@@ -30,7 +30,7 @@ from desktop.providers.errors import explain, retry_after_seconds
 if TYPE_CHECKING:
     import openai
 
-    from desktop.finetune.jobs import JobRequest
+    from desktop.finetune.requests import JobRequest
 
 logger = logging.getLogger(__name__)
 

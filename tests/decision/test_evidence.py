@@ -35,7 +35,7 @@ from desktop.decision.evidence import (
     system_prompt_savings,
     vocabulary_fragmentation,
 )
-from desktop.finetune.jobs import JobStore
+from desktop.finetune.job_store import JobStore
 from desktop.finetune.store import DatasetStore
 from desktop.library.repository import Library
 from desktop.retrieval.search_log import SearchLog

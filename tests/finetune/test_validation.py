@@ -9,15 +9,10 @@ from typing import Any
 
 import pytest
 
+from desktop.finetune.duplicates import normalised_words
 from desktop.finetune.examples import Message, TrainingExample
 from desktop.finetune.jsonl import parse_chat_jsonl, read_chat_jsonl
-from desktop.finetune.validation import (
-    check_example,
-    find_near_duplicates,
-    normalised_words,
-    summarize,
-    validate_examples,
-)
+from desktop.finetune.validation import check_example, summarize, validate_examples
 from tests.finetune.conftest import MODEL, SAMPLE_DATASET
 
 SYSTEM = {"role": "system", "content": "You answer questions about Lumenfold Sync."}
@@ -343,17 +338,6 @@ def test_the_cookbook_crash_cases_are_counted_not_raised() -> None:
     report = validate_examples(examples, model=MODEL)
     assert report.ok and report.issues == []
     assert all(t is not None and t.total > 0 for t in report.tokens)
-
-
-def test_near_duplicates_need_real_similarity() -> None:
-    base = normalised_words(SIMILAR)
-    changed = list(base)
-    changed[5] = "different"
-    unrelated = normalised_words("The invoice arrives by email on the first day of each month.")
-    found = find_near_duplicates([base, unrelated, changed, [], base[:10]])
-    assert set(found) == {2}
-    earlier, similarity = found[2]
-    assert earlier == 0 and 0.8 <= similarity < 1.0
 
 
 @pytest.mark.parametrize("threshold", [0.8, 0.9])

@@ -75,7 +75,7 @@ def _meta(
 class ChatTab(QWidget):
     open_settings = Signal()
     open_chunk = Signal(int, int, int)
-    # question, answer, system prompt (or None), retrieved context text (or None)
+    # question, answer, system prompt (or None), the answer's sources (RetrievedChunks or None)
     save_example = Signal(str, str, object, object)
 
     def __init__(
@@ -398,9 +398,8 @@ class ChatTab(QWidget):
         prompt = card.data.get("prompt") or {}
         messages = prompt.get("messages") or []  # type: ignore[union-attr]
         system = messages[0]["content"] if messages and messages[0]["role"] == "system" else None
-        sources = card.data.get("sources") or []
-        context = "\n\n".join(f"[{n}] {s.text}" for n, s in enumerate(sources, start=1)) or None  # type: ignore[union-attr]
-        self.save_example.emit(card.question, card.text, system, context)
+        sources = list(card.data.get("sources") or [])  # type: ignore[call-overload]
+        self.save_example.emit(card.question, card.text, system, sources or None)
 
     def ask(self, question: str | None = None) -> Worker | None:
         question = (

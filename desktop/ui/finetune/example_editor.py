@@ -32,9 +32,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.finetune.examples import AnyExample, Message, PreferenceExample, TrainingExample
+from desktop.finetune.saved_answers import ChatOrigin
 from desktop.finetune.validation import Issue, check_example
 from desktop.ui.finetune.examples_model import STATUS_COLOURS, status_of
-from desktop.ui.finetune.saved_answers import ChatOrigin, user_turn
 
 ROLES = ("system", "user", "assistant", "tool")
 WEIGHTS: tuple[tuple[str, int | None], ...] = (
@@ -319,10 +319,11 @@ class ExampleEditor(QWidget):
         )
         self.origin_label = QLabel()
         self.origin_label.setWordWrap(True)
-        self.keep_context = QCheckBox("Keep the retrieved context in the user turn")
+        self.keep_context = QCheckBox("Keep the retrieved sources in the user turn")
         self.keep_context.setToolTip(
             "Kept: the model learns to answer from sources, as it will with RAG. "
-            "Stripped: it learns to answer the bare question on its own."
+            "Stripped: it learns to answer the bare question on its own, so the system "
+            "prompt loses what it says about sources and the reply its [n] citations."
         )
         origin_layout = QVBoxLayout(self.origin_box)
         origin_layout.setContentsMargins(8, 6, 8, 6)
@@ -492,7 +493,7 @@ class ExampleEditor(QWidget):
         self.keep_context.setChecked(origin.keep_context)
         self.keep_context.setEnabled(origin.has_context)
         if not origin.has_context:
-            self.keep_context.setText("The answer had no retrieved context to keep")
+            self.keep_context.setText("The answer had no retrieved sources to keep")
         self.keep_context.blockSignals(False)
 
     def _set_messages(self, messages: tuple[Message, ...], *, keep_cards: bool) -> None:
@@ -660,16 +661,16 @@ class ExampleEditor(QWidget):
 
     def _keep_context_toggled(self, keep: bool) -> None:
         origin = self.origin
-        if origin is None or origin.example_id != self.example_id:
+        current = self.current()
+        if origin is None or origin.example_id != self.example_id or current is None:
             return
+        wanted = origin.switch(current, keep)
         self.origin = replace(origin, keep_context=keep)
-        wanted = user_turn(origin.question, origin.context, keep)
-        for card in self.cards:
-            if card.role.currentText().strip() == "user":
+        for card, message in zip(self.cards, wanted.messages, strict=True):
+            if raw_text(card.content) != message.text:
                 card.content.blockSignals(True)
-                card.content.setPlainText(wanted)
+                card.content.setPlainText(message.text)
                 card.content.blockSignals(False)
-                break
         self._changed()
 
 

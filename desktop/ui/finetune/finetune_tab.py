@@ -1,8 +1,10 @@
-"""The Fine-tuning tab: the dataset builder and the job tracker, side by side as views."""
+"""The Fine-tuning tab: the dataset builder and the job tracker, side by side as views,
+both on one fine-tuning front door."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
@@ -12,6 +14,9 @@ from desktop.ui.finetune.dataset_builder import DatasetBuilder
 from desktop.ui.finetune.jobs_view import JobsView
 from desktop.ui.finetune.undo import StoreCommand
 from desktop.workers import TaskError, TaskManager
+
+if TYPE_CHECKING:
+    from desktop.retrieval.search import RetrievedChunk
 
 
 class FineTuningTab(QWidget):
@@ -29,9 +34,12 @@ class FineTuningTab(QWidget):
         super().__init__(parent)
         self.context = context
         self.tasks = tasks
-        self.builder = DatasetBuilder(context, tasks, report_error)
+        self.service = context.finetune()
+        self.builder = DatasetBuilder(self.service, tasks, report_error)
         self.builder.show_requested.connect(self._show_builder)
-        self.jobs = JobsView(context, tasks, report_error)
+        self.jobs = JobsView(
+            self.service, tasks, report_error, remember_spend_limit=self._remember_spend_limit
+        )
         self.jobs.use_model.connect(self.use_model.emit)
         self.jobs.compare_model.connect(self.compare_model.emit)
         self.views = QTabWidget()
@@ -41,6 +49,11 @@ class FineTuningTab(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.views)
+
+    def _remember_spend_limit(self, usd: float) -> None:
+        """On a worker: "don't ask again for jobs under $X" is a setting."""
+        context = self.context
+        context.save_settings(context.current_settings().replace(confirm_spend_above_usd=usd))
 
     def _show_builder(self) -> None:
         self.views.setCurrentWidget(self.builder)
@@ -56,11 +69,11 @@ class FineTuningTab(QWidget):
         answer: str,
         *,
         system_prompt: str | None,
-        context: str | None,
+        sources: Sequence[RetrievedChunk] | None,
     ) -> StoreCommand:
         """Save a chat answer as a training example in the current dataset ("Saved
         answers" when there is none) and open it, editable, in the builder; the editor
-        lets the user keep the retrieved context in the user turn or strip it."""
+        lets the user keep its sources in the user turn or strip them."""
         return self.builder.add_example_from_chat(
-            question, answer, system_prompt=system_prompt, context=context
+            question, answer, system_prompt=system_prompt, sources=sources or ()
         )

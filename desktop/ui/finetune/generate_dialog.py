@@ -6,7 +6,7 @@ and keeps everything accepted (and still shows what was drafted, for review)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,11 +31,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.context import AppContext
 from desktop.finetune.examples import TrainingExample
-from desktop.finetune.generate import ChunkFailure, GenerationResult, ProposedExample
-from desktop.library.repository import DocumentRecord, Library, StoredChunk
-from desktop.progress import CancelToken, Progress
+from desktop.finetune.generate import (
+    ChunkFailure,
+    ChunkLabels,
+    GenerationResult,
+    ProposedExample,
+    Selection,
+)
+from desktop.finetune.service import FineTuneService
+from desktop.library.repository import DocumentRecord, StoredChunk
+from desktop.progress import Progress
 from desktop.ui.common.table_model import RECORD_ROLE, Index, ListTableModel, fit_columns
 from desktop.workers import TaskError, TaskManager, Worker
 
@@ -46,13 +52,6 @@ _STATE_COLOURS = {ACCEPTED: "#1b5e20", REJECTED: "#b71c1c", PENDING: "#555555"}
 _ID_ROLE = Qt.ItemDataRole.UserRole + 20
 
 
-@dataclass(frozen=True)
-class ChunkLabels:
-    """Yielded first by the drafting worker: a label for each chunk it will draft from."""
-
-    labels: tuple[str, ...]
-
-
 @dataclass
 class Proposal:
     """A drafted example under review (the reviewer may edit it before accepting)."""
@@ -60,14 +59,6 @@ class Proposal:
     chunk: str
     example: TrainingExample
     state: str = PENDING
-
-
-@dataclass(frozen=True)
-class Selection:
-    """A document and the chunks chosen from it (None: all of them)."""
-
-    document_id: int
-    chunk_ids: frozenset[int] | None
 
 
 class ProposalModel(ListTableModel):
@@ -119,50 +110,6 @@ class ProposalModel(ListTableModel):
         return None
 
 
-def _chunk_label(document: str, chunk: StoredChunk) -> str:
-    where = f"{document} · chunk {chunk.index + 1}"
-    if chunk.page:
-        where += f" · p. {chunk.page}"
-    return where
-
-
-def draft_from_library(
-    context: AppContext,
-    selection: Sequence[Selection],
-    titles: dict[int, str],
-    *,
-    model: str,
-    per_chunk: int,
-    system_prompt: str | None,
-    cancel: CancelToken,
-) -> Generator[Any, None, GenerationResult]:
-    """Worker body: read the chosen chunks, then ``generate_examples`` over them."""
-    from desktop.finetune.generate import generate_examples
-    from desktop.providers.client import make_client
-
-    library = Library(context.workspace)
-    chunks: list[StoredChunk] = []
-    for chosen in selection:
-        for chunk in library.chunks(chosen.document_id):
-            if chosen.chunk_ids is None or chunk.id in chosen.chunk_ids:
-                chunks.append(chunk)
-    yield ChunkLabels(tuple(_chunk_label(titles.get(c.document_id, "?"), c) for c in chunks))
-    client = make_client(context.provider_config())
-    try:
-        return (
-            yield from generate_examples(
-                client,
-                model,
-                chunks,
-                per_chunk=per_chunk,
-                system_prompt=system_prompt,
-                cancel=cancel,
-            )
-        )
-    finally:
-        client.close()
-
-
 class GenerateDialog(QDialog):
     """Non-modal: drafting runs on a worker while the user reviews."""
 
@@ -170,7 +117,7 @@ class GenerateDialog(QDialog):
 
     def __init__(
         self,
-        context: AppContext,
+        service: FineTuneService,
         tasks: TaskManager,
         report_error: Callable[[str, TaskError], None],
         *,
@@ -179,7 +126,7 @@ class GenerateDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.context = context
+        self.service = service
         self.tasks = tasks
         self.report_error = report_error
         self.worker: Worker | None = None
@@ -206,7 +153,7 @@ class GenerateDialog(QDialog):
         # -- options ------------------------------------------------------------------
         self.model = QComboBox()
         self.model.setEditable(True)
-        self.model.addItem(context.settings.chat_model)
+        self.model.addItem(service.settings().chat_model)
         self.model.setToolTip("The chat model that writes the drafts")
         self.per_chunk = QSpinBox()
         self.per_chunk.setRange(1, 10)
@@ -310,9 +257,7 @@ class GenerateDialog(QDialog):
     # -- documents ----------------------------------------------------------------------
 
     def _load_documents(self) -> None:
-        worker = self.tasks.run(
-            lambda: Library(self.context.workspace).documents(), title="Listing documents"
-        )
+        worker = self.tasks.run(self.service.library_documents, title="Listing documents")
         worker.signals.result.connect(self._show_documents)
         worker.signals.error.connect(lambda e: self.report_error("Listing documents", e))
 
@@ -351,9 +296,7 @@ class GenerateDialog(QDialog):
         document_id = item.data(0, _ID_ROLE)
         if document_id is None or item.childCount() != 1 or item.child(0).data(0, _ID_ROLE):
             return
-        worker = self.tasks.run(
-            lambda: Library(self.context.workspace).chunks(document_id), title="Listing chunks"
-        )
+        worker = self.tasks.run(self.service.library_chunks, document_id, title="Listing chunks")
         worker.signals.result.connect(lambda chunks: self._show_chunks(item, chunks))
         worker.signals.error.connect(lambda e: self.report_error("Listing chunks", e))
 
@@ -415,8 +358,7 @@ class GenerateDialog(QDialog):
         self.failures = []
         self.result = None
         worker = Worker(
-            draft_from_library,
-            self.context,
+            self.service.draft_examples,
             selection,
             titles,
             model=model,

@@ -3,7 +3,7 @@ every line that could not be read, with its number and the reason."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -23,29 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.finetune.files import ImportOutcome
 from desktop.finetune.jsonl import Column, Constant, CsvSource
-from desktop.finetune.validation import Issue
-
-
-@dataclass(frozen=True)
-class ImportOutcome:
-    """One file's import, as the report shows it."""
-
-    path: Path
-    kind: str  # "chat", "preference" or "csv"
-    imported: int
-    problems: list[Issue] = field(default_factory=list)
-
-    def summary(self) -> str:
-        text = f"{self.path.name}: {self.imported:,} example{'s' if self.imported != 1 else ''} "
-        text += "imported"
-        errors = [p for p in self.problems if p.severity == "error"]
-        warnings = [p for p in self.problems if p.severity != "error"]
-        if errors:
-            text += f"; {len(errors):,} line{'s' if len(errors) != 1 else ''} could not be read"
-        if warnings:
-            text += f"; {len(warnings):,} warning{'s' if len(warnings) != 1 else ''}"
-        return text
 
 
 class ImportReportDialog(QDialog):

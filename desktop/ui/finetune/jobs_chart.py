@@ -9,7 +9,7 @@ from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 
-from desktop.finetune.jobs import MetricsSeries
+from desktop.finetune.metrics import MetricsSeries
 
 CURVES = (
     # (metric name, legend label, colour, on the accuracy axis)

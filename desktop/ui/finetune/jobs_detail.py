@@ -3,7 +3,6 @@ event log and the checkpoints. A view: it shows a ``JobSnapshot`` and emits requ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -18,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.finetune.jobs import (
+from desktop.finetune.job_store import (
     CANCELLED,
     FAILED,
     PAUSED,
@@ -27,11 +26,11 @@ from desktop.finetune.jobs import (
     SUCCEEDED,
     VALIDATING_FILES,
     Checkpoint,
-    JobEvent,
     JobRecord,
-    MetricsSeries,
+    JobSnapshot,
     status_label,
 )
+from desktop.finetune.metrics import MetricsSeries
 from desktop.ui.common.table_model import fit_columns
 from desktop.ui.finetune.jobs_chart import MetricsChart
 from desktop.ui.finetune.jobs_form import make_section
@@ -42,16 +41,6 @@ from desktop.ui.finetune.jobs_models import (
 )
 
 STAGES = (VALIDATING_FILES, QUEUED, RUNNING)
-
-
-@dataclass(frozen=True)
-class JobSnapshot:
-    """Everything the detail shows, read from the workspace in one go (on a worker)."""
-
-    job: JobRecord
-    events: list[JobEvent]
-    checkpoints: list[Checkpoint]
-    metrics: MetricsSeries
 
 
 def timeline_html(job: JobRecord) -> str:

@@ -1,4 +1,5 @@
-"""The "new job" form: lays out the fields; the jobs view runs the checks and calls."""
+"""The "new job" form and the confirmation of a job's cost: they lay out the fields; the
+job creation controller runs the checks and calls."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QFrame,
     QGroupBox,
@@ -183,3 +188,40 @@ def make_section(title: str, body: QWidget) -> QGroupBox:
     layout.setContentsMargins(6, 6, 6, 6)
     layout.addWidget(body)
     return box
+
+
+class SpendDialog(QDialog):
+    """Before anything is uploaded: what the job is estimated to cost, and the choice not
+    to be asked again for jobs under an amount."""
+
+    def __init__(self, estimate: str, cost: float | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Create a paid fine-tuning job?")
+        text = QLabel(estimate + "\n\nUpload the dataset and create the job?")
+        text.setWordWrap(True)
+        self.remember = QCheckBox("Don't ask again for jobs estimated under $")
+        self.limit = QDoubleSpinBox()
+        self.limit.setRange(0.0, 100_000.0)
+        self.limit.setDecimals(2)
+        self.limit.setValue(max(1.0, round((cost or 0.0) * 2 + 0.5)))
+        self.limit.setEnabled(False)
+        self.remember.toggled.connect(self.limit.setEnabled)
+        row = QHBoxLayout()
+        row.addWidget(self.remember)
+        row.addWidget(self.limit)
+        row.addStretch(1)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Upload and create")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addLayout(row)
+        layout.addWidget(buttons)
+
+    def answer(self) -> tuple[bool, float | None]:
+        """(go ahead, the new "don't ask under" amount or None)."""
+        go = self.result() == QDialog.DialogCode.Accepted
+        return go, self.limit.value() if go and self.remember.isChecked() else None

@@ -7,21 +7,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import (
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-)
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
-from desktop.finetune.jobs import Checkpoint, JobEvent, JobRecord, status_label
-from desktop.ui.common.table_model import ListTableModel
+from desktop.finetune.job_store import Checkpoint, JobEvent, JobRecord, status_label
+from desktop.ui.common.table_model import RECORD_ROLE, SORT_ROLE, Index, ListTableModel
 
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-RECORD_ROLE = Qt.ItemDataRole.UserRole + 2
-
-Index = QModelIndex | QPersistentModelIndex
 RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 STATUS_COLOURS = {

@@ -1,158 +1,38 @@
-"""The job tracker: create a fine-tuning job, follow it, use its model.
+"""The job tracker: follow fine-tuning jobs and use their models (making them is
+``JobCreation``; the widgets are laid out in ``JobsLayout``).
 
-Everything shown comes from the workspace (``JobStore``), so jobs, events and charts are
-there after a restart and while the provider is unreachable; syncs run on workers and
-write on the "store" queue, each job on its own timer paced by ``next_poll_seconds``."""
+Everything shown comes from the workspace through the fine-tuning front door, so jobs,
+events and charts are there after a restart and while the provider is unreachable;
+syncs run on workers and write on the "store" queue, each job on its own timer paced by
+``next_poll_seconds``."""
 
 from __future__ import annotations
 
 import logging
-import re
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelection, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSplitter,
-    QTableView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QWidget
 
-from desktop.context import AppContext
-from desktop.finetune.jobs import (
-    SUCCEEDED,
-    DatasetExport,
-    JobError,
-    JobRecord,
-    JobRequest,
-    JobStore,
-    SyncResult,
-    UploadedDataset,
-    cancel_job,
-    create_job,
-    export_dataset,
-    metrics_series,
-    next_poll_seconds,
-    pause_job,
-    prepare_request,
-    refresh_jobs,
-    resume_job,
-    sync_job,
-    upload_dataset,
-)
-from desktop.finetune.providers import (
-    FineTuneProvider,
-    OpenAIFineTuneProvider,
-    ProviderError,
-    ProviderRefused,
-    Unsupported,
-    provider_for_config,
-)
-from desktop.finetune.stats import DatasetStats, dataset_stats
-from desktop.finetune.store import Dataset, DatasetStore
-from desktop.progress import CancelToken, Progress
-from desktop.ui.common.dialogs import Confirm, ask
-from desktop.ui.common.table_model import fit_columns
-from desktop.ui.finetune.jobs_detail import JobDetail, JobSnapshot
-from desktop.ui.finetune.jobs_form import NewJobForm
-from desktop.ui.finetune.jobs_models import RECORD_ROLE, JobSortProxy, JobTableModel
-from desktop.workers import TaskError, TaskManager, Worker
+from desktop.finetune.job_store import SUCCEEDED, JobRecord, JobSnapshot
+from desktop.finetune.jobs import SyncResult, next_poll_seconds
+from desktop.finetune.providers import Unsupported
+from desktop.finetune.service import FineTuneService
+from desktop.ui.common.table_model import RECORD_ROLE
+from desktop.ui.finetune.job_creation import JobCreation
+from desktop.ui.finetune.jobs_layout import JobsLayout
+from desktop.workers import STORE_QUEUE, TaskError, TaskManager, Worker
 
 log = logging.getLogger(__name__)
 
-STORE_QUEUE = "store"
 MAX_RETRY_SECONDS = 600.0
 NextPoll = Callable[[str, float | None], float | None]
 
 
-class ProviderCache:
-    """One fine-tuning provider per configuration, shared by the workers (building an
-    OpenAI client per poll would cost each poll an HTTP pool and a TLS context). A
-    provider is closed once no worker uses it, so a call in flight is never cut."""
-
-    def __init__(self, context: AppContext) -> None:
-        self._context = context
-        self._lock = threading.Lock()
-        self._key: tuple[str, str | None] | None = None
-        self._provider: OpenAIFineTuneProvider | None = None
-        self._retired: list[OpenAIFineTuneProvider] = []
-        self._users = 0
-        self._closed = False
-
-    @contextmanager
-    def use(self) -> Iterator[FineTuneProvider]:
-        if self._closed:
-            raise ProviderError("The job tracker is closed.")
-        config = self._context.provider_config()
-        key = (config.base_url or "", config.api_key)
-        with self._lock:
-            if self._closed:
-                raise ProviderError("The job tracker is closed.")
-            if self._provider is None or self._key != key:
-                if self._provider is not None:
-                    self._retired.append(self._provider)
-                self._provider = provider_for_config(config)
-                self._key = key
-            provider = self._provider
-            self._users += 1
-        try:
-            yield provider
-        finally:
-            with self._lock:
-                self._users -= 1
-                self._close_unused()
-
-    def _close_unused(self) -> None:
-        if self._users:
-            return
-        retired, self._retired = self._retired, []
-        if self._closed and self._provider is not None:
-            retired.append(self._provider)
-            self._provider = None
-        for provider in retired:
-            provider.close()
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._close_unused()
-
-
-@dataclass(frozen=True)
-class DatasetCheck:
-    """A dataset that passed validation, with what a job on it would cost."""
-
-    export: DatasetExport
-    stats: DatasetStats
-
-    def describe(self) -> str:
-        cost = self.stats.cost
-        money = f"about ${cost.cost:,.2f}" if cost.cost is not None else "price unknown"
-        epochs = f"{cost.epochs} epoch{'s' if cost.epochs != 1 else ''}"
-        return (
-            f"Estimated {cost.billed_tokens:,} billed tokens ({epochs} × "
-            f"{cost.billed_tokens_per_epoch:,}) for {cost.model}: {money}. "
-            "The provider's bill is what counts."
-        )
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "dataset"
-
-
-class JobsView(QWidget):
+class JobsView(JobsLayout):
     use_model = Signal(str)  # "Use in chat": select this model in the Chat tab
     compare_model = Signal(str)  # "Compare in chat"
     jobs_loaded = Signal()  # the table shows the workspace's jobs
@@ -160,96 +40,36 @@ class JobsView(QWidget):
 
     def __init__(
         self,
-        context: AppContext,
+        service: FineTuneService,
         tasks: TaskManager,
         report_error: Callable[[str, TaskError], None],
         parent: QWidget | None = None,
         *,
+        remember_spend_limit: Callable[[float], object] | None = None,
         next_poll: NextPoll = next_poll_seconds,
         retry_seconds: float = 30.0,
     ) -> None:
-        """``next_poll(status, last_change)`` paces the syncs (tests pass short intervals);
+        """``remember_spend_limit(usd)`` stores "don't ask again under $X" (on a worker);
+        ``next_poll(status, last_change)`` paces the syncs (tests pass short intervals);
         ``retry_seconds`` is the first wait after a failed sync (it doubles)."""
         super().__init__(parent)
-        self.context = context
+        self.service = service
         self.tasks = tasks
         self.report_error = report_error
-        self.confirm: Confirm = ask(self)
-        self.choose_export_folder: Callable[[], Path | None] = self._ask_folder
+        self._remember = remember_spend_limit
         self.next_poll = next_poll
         self.retry_seconds = retry_seconds
-        self.store = JobStore(context.workspace)
-        self.datasets = DatasetStore(context.workspace)
-        self.providers = ProviderCache(context)
         self._timers: dict[str, QTimer] = {}
         self._in_flight: set[str] = set()
         self._failures: dict[str, int] = {}
-        self._check: DatasetCheck | None = None
-        self._check_generation = 0
         self._selected: str | None = None
         self._detail_loading = False
         self._detail_again = False
         self._closing = False
         self._workers: dict[int, Worker] = {}
+        self._shown_once = False
+        self.creation = JobCreation(self)
 
-        self.form = NewJobForm()
-        self.model = JobTableModel(self)
-        self.proxy = JobSortProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(JobTableModel.CREATED, Qt.SortOrder.DescendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
-        fit_columns(
-            self.table,
-            JobTableModel.FINE_TUNED,
-            [
-                "ftjob-0123456789abcdef0123",
-                "compatible",
-                "gpt-4.1-mini",
-                "Validating files",
-                "2026-01-01 00:00",
-                "10 h 00 min",
-                "1,000,000",
-            ],
-        )
-        self.refresh_button = QPushButton("Sync now")
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-        self.detail = JobDetail()
-
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.form)
-        header = QHBoxLayout()
-        header.addWidget(QLabel("<b>Jobs</b>"))
-        header.addStretch(1)
-        header.addWidget(self.refresh_button)
-        left_layout.addLayout(header)
-        left_layout.addWidget(self.table, 1)
-        left_layout.addWidget(self.status)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(self.detail)
-        splitter.setSizes([560, 640])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
-
-        self._clock = QTimer(self)
-        self._clock.setInterval(1000)
-        self._clock.timeout.connect(self.model.tick)
-        self._clock.start()
-
-        self.form.check_requested.connect(self.check_dataset)
-        self.form.create_requested.connect(self.create)
-        self.form.refusal.export_button.clicked.connect(self._export_clicked)
         self.refresh_button.clicked.connect(self.sync_all)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.detail.cancel_requested.connect(self.cancel)
@@ -258,8 +78,6 @@ class JobsView(QWidget):
         self.detail.copy_requested.connect(self.copy_model_id)
         self.detail.use_requested.connect(self.use_model.emit)
         self.detail.compare_requested.connect(self.compare_model.emit)
-
-        self._shown_once = False
         self.reload()
         self.refresh_datasets()
 
@@ -269,16 +87,27 @@ class JobsView(QWidget):
         super().showEvent(event)  # type: ignore[arg-type]
         if not self._shown_once:
             self._shown_once = True
-            self.refresh_models()
+            self.creation.refresh_models()
             self.sync_all()
+
+    def refresh_datasets(self) -> Worker:
+        return self.creation.refresh_datasets()
+
+    def remember_spend_limit(self, usd: float) -> None:
+        if self._remember is not None:
+            remember = self._remember
+            worker = self.run(
+                lambda: remember(usd), title="Saving the spend limit", queue="settings"
+            )
+            worker.signals.error.connect(self.reporter("Saving the spend limit"))
 
     # -- loading -----------------------------------------------------------------------
 
     def reload(self) -> Worker:
         """Show the jobs kept in the workspace, then sync with the provider."""
-        worker = self._run(self.store.jobs, title="Loading fine-tuning jobs")
+        worker = self.run(self.service.jobs, title="Loading fine-tuning jobs")
         worker.signals.result.connect(self._jobs_loaded)
-        worker.signals.error.connect(self._report("Loading fine-tuning jobs"))
+        worker.signals.error.connect(self.reporter("Loading fine-tuning jobs"))
         return worker
 
     def _jobs_loaded(self, jobs: list[JobRecord]) -> None:
@@ -293,13 +122,9 @@ class JobsView(QWidget):
 
     def sync_all(self) -> Worker:
         """Record the provider's job list (jobs started elsewhere appear too)."""
-        providers, store = self.providers, self.store
-
-        def fetch() -> list[JobRecord]:
-            with providers.use() as provider:
-                return refresh_jobs(provider, store)
-
-        worker = self._run(fetch, title="Listing fine-tuning jobs", queue=STORE_QUEUE)
+        worker = self.run(
+            self.service.refresh_jobs, title="Listing fine-tuning jobs", queue=STORE_QUEUE
+        )
         worker.signals.result.connect(self._jobs_refreshed)
         worker.signals.error.connect(self._list_failed)
         return worker
@@ -320,235 +145,10 @@ class JobsView(QWidget):
             "Showing the jobs, events and metrics kept in this workspace."
         )
 
-    def refresh_datasets(self) -> Worker:
-        worker = self._run(self.datasets.datasets, title="Listing datasets")
-        worker.signals.result.connect(self._datasets_loaded)
-        worker.signals.error.connect(self._report("Listing datasets"))
-        return worker
-
-    def _datasets_loaded(self, datasets: list[Dataset]) -> None:
-        self.form.set_datasets(datasets)
-        if not self.form.model.currentText():
-            chosen = next((d for d in datasets if d.id == self.form.dataset.currentData()), None)
-            if chosen is not None and chosen.model:
-                self.form.model.setCurrentText(chosen.model)
-        self.check_dataset()
-
-    def refresh_models(self) -> Worker:
-        providers = self.providers
-
-        def models() -> list[str]:
-            with providers.use() as provider:
-                return provider.list_models(fine_tunable_only=True)
-
-        worker = self._run(models, title="Listing fine-tunable models")
-        worker.signals.result.connect(self.form.set_models)
-        worker.signals.error.connect(
-            lambda e: self.form.model.setToolTip(
-                f"The provider's models could not be listed ({e.message}); type a model name."
-            )
-        )
-        return worker
-
-    # -- checking and creating -------------------------------------------------------------
-
-    def check_dataset(self) -> Worker | None:
-        """Validate the chosen dataset and estimate its cost, before anything is uploaded."""
-        dataset_id = self.form.dataset.currentData()
-        model = self.form.model.currentText().strip()
-        self._check = None
-        self._check_generation += 1
-        generation = self._check_generation
-        self.form.create_button.setEnabled(False)
-        self.form.estimate.clear()
-        if dataset_id is None:
-            return None
-        if not model:
-            self.form.check.setText("Choose a base model to check the dataset against.")
-            return None
-        epochs_text = self.form.epochs.text().strip()
-        epochs = int(epochs_text) if epochs_text.isdigit() and int(epochs_text) > 0 else None
-        datasets = self.datasets
-
-        def check() -> DatasetCheck:
-            export = export_dataset(datasets, dataset_id, model=model)
-            stats = dataset_stats(datasets.examples(dataset_id), model=model, epochs=epochs)
-            return DatasetCheck(export, stats)
-
-        self.form.check.setText("Checking the dataset…")
-        worker = self._run(check, title="Checking the dataset")
-        worker.signals.result.connect(lambda c: self._checked(generation, c))
-        worker.signals.error.connect(lambda e: self._check_failed(generation, e))
-        return worker
-
-    def _checked(self, generation: int, check: DatasetCheck) -> None:
-        if generation != self._check_generation:
-            return
-        self._check = check
-        export = check.export
-        kind = "preference pairs" if export.kind == "preference" else "chat examples"
-        text = (
-            f"Ready: {export.train_count} training and {export.validation_count} validation {kind}."
-        )
-        if export.warnings:
-            text += " " + " ".join(export.warnings)
-        self.form.check.setStyleSheet("")
-        self.form.check.setText(text)
-        self.form.estimate.setText(check.describe())
-        self.form.set_method("dpo" if export.kind == "preference" else "supervised")
-        self.form.create_button.setEnabled(True)
-
-    def _check_failed(self, generation: int, error: TaskError) -> None:
-        if generation != self._check_generation:
-            return
-        self.form.check.setStyleSheet("color: #b71c1c;")
-        self.form.check.setText(f"Cannot upload this dataset: {error.message}")
-
-    def create(self) -> Worker | None:
-        """Prepare the request (pure), then upload and create on a worker."""
-        check = self._check
-        if check is None:
-            return None
-        self.form.refusal.hide()
-        try:
-            request = prepare_request(**self.form.values(), data_kind=check.export.kind)
-        except JobError as exc:
-            self.form.check.setStyleSheet("color: #b71c1c;")
-            self.form.check.setText(str(exc))
-            return None
-        dataset_id = check.export.dataset_id
-        assert dataset_id is not None
-        providers, store, datasets = self.providers, self.store, self.datasets
-
-        def upload_and_create(cancel: CancelToken) -> Any:
-            with providers.use() as provider:
-                export = export_dataset(
-                    datasets, dataset_id, model=request.model, provider_name=provider.name
-                )
-                uploaded: UploadedDataset = yield from upload_dataset(
-                    provider, store, export, cancel=cancel
-                )
-                yield Progress(1, 1, f"Creating the job on {request.model}")
-                ready: JobRequest = request.with_files(
-                    uploaded.training_file, uploaded.validation_file
-                )
-                return create_job(
-                    provider, store, ready, dataset_id=dataset_id, dataset_name=export.dataset_name
-                )
-
-        self.form.set_busy(True)
-        self.form.check.setText("Uploading the dataset…")
-        worker = self._run(upload_and_create, title="Creating a fine-tuning job", queue=STORE_QUEUE)
-        worker.signals.progress.connect(self._upload_progress)
-        worker.signals.result.connect(self._created)
-        worker.signals.error.connect(self._create_failed)
-        worker.signals.finished.connect(lambda: self.form.set_busy(False))
-        return worker
-
-    def _upload_progress(self, step: object) -> None:
-        if isinstance(step, Progress):
-            if step.total:
-                self.form.progress.setRange(0, step.total)
-                self.form.progress.setValue(step.done)
-            self.form.check.setText(step.message)
-
-    def _created(self, job: JobRecord) -> None:
-        self.form.check.setStyleSheet("")
-        self.form.check.setText(f"Created {job.job_id} ({job.status_label}).")
+    def job_created(self, job: JobRecord) -> None:
         self.model.upsert(job)
         self._schedule(job, first=True)
         self.select_job(job.job_id)
-
-    def _create_failed(self, error: TaskError) -> None:
-        exc = error.exception
-        if isinstance(exc, ProviderRefused):
-            refusal = self.form.refusal
-            refusal.message.setText(
-                f"{exc.provider_name} ({exc.host}) will not create this job. "
-                f"It said: “{exc.server_message or exc.message}”\n"
-                "Nothing was created. You can export the dataset and train elsewhere."
-            )
-            refusal.show()
-            self.form.check.setText("The provider refused the job.")
-            return
-        self.form.check.setStyleSheet("color: #b71c1c;")
-        self.form.check.setText(f"The job was not created: {error.message}")
-        if not isinstance(exc, ProviderError | JobError):
-            self.report_error("Creating a fine-tuning job", error)
-
-    # -- export ------------------------------------------------------------------------------
-
-    def _ask_folder(self) -> Path | None:
-        folder = QFileDialog.getExistingDirectory(self, "Export the dataset to a folder")
-        return Path(folder) if folder else None
-
-    def _export_clicked(self) -> None:
-        folder = self.choose_export_folder()
-        if folder is not None:
-            self.export_to(folder)
-
-    def export_to(self, folder: Path) -> Worker | None:
-        """OpenAI JSONL and plain chat-messages JSONL (TRL, Axolotl), train and validation."""
-        dataset_id = self.form.dataset.currentData()
-        if dataset_id is None:
-            return None
-        datasets = self.datasets
-
-        def export() -> list[Path]:
-            from desktop.finetune.examples import PreferenceExample, TrainingExample
-            from desktop.finetune.jsonl import (
-                export_chat_jsonl,
-                export_chat_messages_jsonl,
-                export_preference_jsonl,
-            )
-
-            dataset = datasets.dataset(dataset_id)
-            examples = datasets.examples(dataset_id)
-            chats = [e for e in examples if isinstance(e, TrainingExample)]
-            pairs = [e for e in examples if isinstance(e, PreferenceExample)]
-            stem = folder / _slug(dataset.name)
-            written = []
-            if chats:
-                written.append(
-                    export_chat_jsonl(
-                        chats,
-                        Path(f"{stem}-openai-train.jsonl"),
-                        Path(f"{stem}-openai-validation.jsonl"),
-                    )
-                )
-                written.append(
-                    export_chat_messages_jsonl(
-                        chats,
-                        Path(f"{stem}-messages-train.jsonl"),
-                        Path(f"{stem}-messages-validation.jsonl"),
-                    )
-                )
-            if pairs:
-                written.append(
-                    export_preference_jsonl(
-                        pairs,
-                        Path(f"{stem}-preference-train.jsonl"),
-                        Path(f"{stem}-preference-validation.jsonl"),
-                    )
-                )
-            paths: list[Path] = []
-            for summary in written:
-                paths.append(summary.train_path)
-                if summary.validation_path is not None:
-                    paths.append(summary.validation_path)
-            return paths
-
-        worker = self._run(export, title="Exporting the dataset")
-        worker.signals.result.connect(self._exported)
-        worker.signals.error.connect(self._report("Exporting the dataset"))
-        return worker
-
-    def _exported(self, paths: list[Path]) -> None:
-        names = f"{paths[0].parent}:\n" + "\n".join(p.name for p in paths)
-        self.form.refusal.message.setText(
-            self.form.refusal.message.text().split("\n\nSaved:")[0] + f"\n\nSaved:\n{names}"
-        )
-        self.status.setText(f"Exported {len(paths)} file(s) to {paths[0].parent}.")
 
     # -- polling -----------------------------------------------------------------------------
 
@@ -591,15 +191,7 @@ class JobsView(QWidget):
             return None
         job = self.model.job(row)
         self._in_flight.add(job_id)
-        providers, store = self.providers, self.store
-
-        def sync() -> SyncResult | None:
-            with providers.use() as provider:
-                if (provider.kind, provider.base_url) != (job.provider, job.base_url):
-                    return None  # recorded from another provider: not this one's to ask
-                return sync_job(provider, store, job_id)
-
-        worker = self._run(sync, title=f"Syncing {job_id}", queue=STORE_QUEUE)
+        worker = self.run(self.service.sync, job_id, title=f"Syncing {job_id}", queue=STORE_QUEUE)
         worker.signals.result.connect(lambda r, j=job: self._synced(j, r))
         worker.signals.error.connect(lambda e, j=job: self._sync_failed(j, e))
         worker.signals.finished.connect(lambda j=job_id: self._in_flight.discard(j))
@@ -654,19 +246,9 @@ class JobsView(QWidget):
             return None
         self._detail_loading = True
         self._detail_again = False
-        store = self.store
-
-        def snapshot() -> JobSnapshot:
-            return JobSnapshot(
-                job=store.require_job(job_id),
-                events=store.events(job_id),
-                checkpoints=store.checkpoints(job_id),
-                metrics=metrics_series(store, job_id),
-            )
-
-        worker = self._run(snapshot, title=f"Reading {job_id}")
+        worker = self.run(self.service.snapshot_of, job_id, title=f"Reading {job_id}")
         worker.signals.result.connect(self._show_snapshot)
-        worker.signals.error.connect(self._report("Reading the job"))
+        worker.signals.error.connect(self.reporter("Reading the job"))
         worker.signals.finished.connect(self._detail_loaded)
         return worker
 
@@ -687,25 +269,17 @@ class JobsView(QWidget):
         if not self.confirm("Cancel job", f"Cancel fine-tuning job {job_id}?"):
             return None
         self._stop_polling(job_id)
-        return self._act(job_id, cancel_job, "Cancelling")
+        return self._act(job_id, self.service.cancel_job, "Cancelling")
 
     def pause(self, job_id: str) -> Worker:
-        return self._act(job_id, pause_job, "Pausing")
+        return self._act(job_id, self.service.pause_job, "Pausing")
 
     def resume(self, job_id: str) -> Worker:
-        return self._act(job_id, resume_job, "Resuming")
+        return self._act(job_id, self.service.resume_job, "Resuming")
 
-    def _act(
-        self, job_id: str, action: Callable[[FineTuneProvider, JobStore, str], JobRecord], verb: str
-    ) -> Worker:
-        providers, store = self.providers, self.store
-
-        def run() -> JobRecord:
-            with providers.use() as provider:
-                return action(provider, store, job_id)
-
+    def _act(self, job_id: str, action: Callable[[str], JobRecord], verb: str) -> Worker:
         self.detail.note.setText(f"{verb} {job_id}…")
-        worker = self._run(run, title=f"{verb} {job_id}", queue=STORE_QUEUE)
+        worker = self.run(action, job_id, title=f"{verb} {job_id}", queue=STORE_QUEUE)
         worker.signals.result.connect(lambda job, v=verb: self._acted(job, v))
         worker.signals.error.connect(lambda e, j=job_id, v=verb: self._act_failed(j, v, e))
         return worker
@@ -733,14 +307,16 @@ class JobsView(QWidget):
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _run(self, fn: Callable[..., Any], *, title: str, queue: str | None = None) -> Worker:
+    def run(
+        self, fn: Callable[..., Any], *args: Any, title: str, queue: str | None = None
+    ) -> Worker:
         """``tasks.run``, remembering the worker so closing the view can cancel it."""
-        worker = self.tasks.run(fn, title=title, queue=queue)
+        worker = self.tasks.run(fn, *args, title=title, queue=queue)
         self._workers[worker.id] = worker
         worker.signals.finished.connect(lambda w=worker.id: self._workers.pop(w, None))
         return worker
 
-    def _report(self, title: str) -> Callable[[TaskError], None]:
+    def reporter(self, title: str) -> Callable[[TaskError], None]:
         return lambda error: self.report_error(title, error)
 
     def shutdown(self) -> None:
@@ -748,10 +324,10 @@ class JobsView(QWidget):
         self._closing = True
         for job_id in list(self._timers):
             self._stop_polling(job_id)
-        self._clock.stop()
+        self.clock.stop()
         for worker in list(self._workers.values()):
             worker.cancel()
-        self.providers.close()
+        self.service.close()
 
     def closeEvent(self, event: Any) -> None:
         self.shutdown()

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.finetune.analysis import Analysis
 from desktop.finetune.stats import (
     DEFAULT_TRAINING_PRICES,
     MIN_EXAMPLES,
@@ -31,7 +32,6 @@ from desktop.finetune.stats import (
     training_price,
 )
 from desktop.ui.common.histogram import SizeHistogram
-from desktop.ui.finetune.analysis import Analysis
 
 _LEVEL_COLOURS = {
     "below_minimum": "#b71c1c",

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from desktop.finetune.jobs import JobRecord, JobStore, create_job, prepare_request, sync_job
+from desktop.finetune.job_store import JobRecord, JobStore
+from desktop.finetune.jobs import create_job, sync_job
 from desktop.finetune.providers import OpenAIFineTuneProvider, ProviderError, ProviderRefused
-from tests.finetune_jobs.conftest import MODEL, ProviderFactory
+from desktop.finetune.requests import prepare_request
+from tests.finetune.jobs.conftest import MODEL, ProviderFactory
 from tests.helpers.fake_openai import FakeOpenAI
 
 WIND_DOWN = (

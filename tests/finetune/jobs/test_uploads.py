@@ -10,19 +10,14 @@ import openai
 import pytest
 
 from desktop.finetune.examples import Message, TrainingExample
-from desktop.finetune.jobs import (
-    DatasetNotReady,
-    JobStore,
-    export_dataset,
-    prepare_request,
-    upload_bytes,
-    upload_dataset,
-)
+from desktop.finetune.job_store import JobStore
+from desktop.finetune.jobs import export_dataset, upload_bytes, upload_dataset
 from desktop.finetune.jsonl import export_chat_jsonl
 from desktop.finetune.providers import OpenAIFineTuneProvider, ProviderError
+from desktop.finetune.requests import DatasetNotReady, prepare_request
 from desktop.finetune.store import DatasetStore
 from desktop.progress import Progress, run_to_end
-from tests.finetune_jobs.conftest import (
+from tests.finetune.jobs.conftest import (
     MODEL,
     DroppingServer,
     ProviderFactory,

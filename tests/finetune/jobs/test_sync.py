@@ -7,26 +7,24 @@ from pathlib import Path
 
 import pytest
 
+from desktop.finetune.job_store import JobRecord, JobStore
 from desktop.finetune.jobs import (
-    JobRecord,
-    JobStore,
     UploadedDataset,
     cancel_job,
     create_job,
     export_dataset,
-    metrics_series,
     next_poll_seconds,
     pause_job,
-    prepare_request,
     resume_job,
     sync_job,
     upload_dataset,
 )
 from desktop.finetune.providers import OpenAIFineTuneProvider, Unsupported
+from desktop.finetune.requests import prepare_request
 from desktop.finetune.store import DatasetStore
 from desktop.progress import run_to_end
 from desktop.workspace import Workspace
-from tests.finetune_jobs.conftest import (
+from tests.finetune.jobs.conftest import (
     MODEL,
     Clock,
     ProviderFactory,
@@ -96,7 +94,7 @@ def test_upload_create_run_with_metrics_then_succeed(
         f"Created fine-tuning job: {job.job_id}",
         f"Validating training file: {job.training_file}",
     ]
-    series = metrics_series(store, job.job_id)
+    series = store.metrics_series(job.job_id)
     assert series.points("train_loss") == [(s, t) for s, t, _v in sent_points]
     assert series.points("valid_loss") == [(s, v) for s, _t, v in sent_points]
     assert series.train_mean_token_accuracy == [0.1, 0.2, 0.3]
@@ -116,7 +114,7 @@ def test_upload_create_run_with_metrics_then_succeed(
     assert done.job.result_loaded
     assert next_poll_seconds(done.job.status, done.job.last_change_at) is None
     # The result file repeats the events' values: the chart is unchanged.
-    assert metrics_series(store, job.job_id).points("train_loss") == [
+    assert store.metrics_series(job.job_id).points("train_loss") == [
         (s, t) for s, t, _v in sent_points
     ]
     assert store.events(job.job_id)[-1].message == "The job has successfully completed"
@@ -149,7 +147,7 @@ def test_events_are_stored_once_however_often_the_job_is_synced(
         f"Validating training file: {job.training_file}",
         "Fine-tuning job started",
     ]
-    assert metrics_series(store, job.job_id).steps == list(range(1, 46))
+    assert store.metrics_series(job.job_id).steps == list(range(1, 46))
 
     fake_openai.add_metrics(job.job_id, 46, 2.0)
     third = sync_job(provider, store, job.job_id)
@@ -183,7 +181,7 @@ def test_chart_from_the_result_file_plain_and_base64(
     sync_job(provider, store, encoded.job_id)
 
     for job_id in (plain.job_id, encoded.job_id):
-        series = metrics_series(store, job_id)
+        series = store.metrics_series(job_id)
         assert series.steps == [1, 2, 3]
         assert series.train_loss == [1.25, 0.75, 0.5]
         assert series.valid_loss == [1.5, None, 0.9]
@@ -288,7 +286,7 @@ def test_restart_shows_jobs_events_and_metrics_offline(
     fake_openai.add_metrics(job.job_id, 1, 1.5, 1.6)
     fake_openai.add_metrics(job.job_id, 2, 1.0, 1.2)
     sync_job(provider, store, job.job_id)
-    before = (store.jobs(), store.events(job.job_id), metrics_series(store, job.job_id))
+    before = (store.jobs(), store.events(job.job_id), store.metrics_series(job.job_id))
     files_before = store.uploaded_files()
     fake_openai.close()
     workspace.close()
@@ -297,6 +295,6 @@ def test_restart_shows_jobs_events_and_metrics_offline(
         again = JobStore(reopened)
         assert again.jobs() == before[0]
         assert again.events(job.job_id) == before[1]
-        assert metrics_series(again, job.job_id) == before[2]
+        assert again.metrics_series(job.job_id) == before[2]
         assert again.uploaded_files() == files_before
         assert again.require_job(job.job_id).status == "running"

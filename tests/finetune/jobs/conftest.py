@@ -16,7 +16,7 @@ import openai
 import pytest
 
 from desktop.finetune.examples import Message, PreferenceExample, TrainingExample
-from desktop.finetune.jobs import JobStore
+from desktop.finetune.job_store import JobStore
 from desktop.finetune.providers import CompatibleFineTuneProvider, OpenAIFineTuneProvider
 from desktop.finetune.store import DatasetStore
 from desktop.workspace import Workspace

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pytestqt.qtbot import QtBot
 
 from desktop.app import build_main_window
+from desktop.chat.prompt import PLAIN_SYSTEM_PROMPT
 from desktop.context import AppContext
 from desktop.finetune.store import DatasetStore
 from desktop.retrieval.service import RetrievalService
@@ -45,6 +46,18 @@ def test_save_as_training_example_opens_it_in_the_dataset_builder(
 
     qtbot.waitUntil(lambda: len(saved()) == 1, timeout=5000)
     example = saved()[0]
-    assert example.question.startswith("When do I get my money back?")
-    assert example.answer == "Refunds arrive within 14 days [1]."
-    assert example.system_prompt  # the grounded system prompt that was sent
+    # Saved without its sources (the default), it points at none: no [1], and the system
+    # prompt no longer says to answer from the numbered sources.
+    assert example.question == "When do I get my money back?"
+    assert example.answer == "Refunds arrive within 14 days."
+    assert example.system_prompt == PLAIN_SYSTEM_PROMPT
+    # Kept, the user turn is the one the model was sent, in the chat prompt's layout.
+    builder = window.finetune_tab.builder
+    qtbot.waitUntil(lambda: builder.editor.origin_box.isVisible(), timeout=5000)
+    builder.editor.keep_context.setChecked(True)
+    sent = card.data["prompt"]["messages"]
+    qtbot.waitUntil(lambda: saved()[0].answer == "Refunds arrive within 14 days [1].")
+    kept = saved()[0]
+    assert kept.question == sent[-1]["content"]
+    assert kept.question.startswith('Sources:\n<source id="1"')
+    assert kept.system_prompt == sent[0]["content"]

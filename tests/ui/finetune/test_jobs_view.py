@@ -16,17 +16,12 @@ from pytestqt.qtbot import QtBot
 
 from desktop.context import AppContext
 from desktop.finetune.examples import Message, TrainingExample
-from desktop.finetune.jobs import (
-    JobStore,
-    create_job,
-    export_dataset,
-    next_poll_seconds,
-    prepare_request,
-    upload_dataset,
-)
-from desktop.finetune.providers import provider_for_config
+from desktop.finetune.jobs import next_poll_seconds
 from desktop.finetune.store import DatasetStore
 from desktop.progress import run_to_end
+from desktop.settings import SettingsStore
+from desktop.ui.finetune.finetune_tab import FineTuningTab
+from desktop.ui.finetune.jobs_form import SpendDialog
 from desktop.ui.finetune.jobs_view import JobsView
 from desktop.workers import TaskManager
 from tests.helpers.fake_openai import FakeOpenAI
@@ -74,8 +69,11 @@ def job_context(app_context: AppContext, fake_openai: FakeOpenAI) -> AppContext:
 @pytest.fixture
 def make_view(qtbot: QtBot, job_context: AppContext, tasks: TaskManager) -> Callable[[], JobsView]:
     def make() -> JobsView:
-        view = JobsView(job_context, tasks, lambda title, error: None, next_poll=fast_poll)
+        view = JobsView(
+            job_context.finetune(), tasks, lambda title, error: None, next_poll=fast_poll
+        )
         view.confirm = lambda title, text: True
+        view.confirm_spend = lambda estimate, cost: (True, None)
         qtbot.addWidget(view)
         view.resize(1400, 850)
         view.show()
@@ -88,7 +86,7 @@ def ready_to_create(qtbot: QtBot, view: JobsView) -> None:
     qtbot.waitUntil(lambda: view.form.dataset.count() == 1, timeout=5000)
     if view.form.model.currentText() != MODEL:
         view.form.model.setCurrentText(MODEL)
-        view.check_dataset()
+        view.creation.check_dataset()
     qtbot.waitUntil(view.form.create_button.isEnabled, timeout=10_000)
 
 
@@ -104,7 +102,7 @@ def test_a_job_is_created_followed_to_success_and_its_model_used(
     assert "Ready: 10 training and 2 validation chat examples." in view.form.check.text()
     assert "billed tokens" in view.form.estimate.text()
     view.form.suffix.setText("shelves")
-    view.create()
+    view.creation.create()
     qtbot.waitUntil(lambda: len(fake_openai.job_ids) == 1, timeout=10_000)
     job_id = fake_openai.job_ids[0]
     uploads = fake_openai.requests_to("/v1/files", method="POST")
@@ -170,7 +168,7 @@ def test_a_failed_job_shows_its_error_in_full(
 ) -> None:
     view = make_view()
     ready_to_create(qtbot, view)
-    view.create()
+    view.creation.create()
     qtbot.waitUntil(lambda: len(fake_openai.job_ids) == 1, timeout=10_000)
     job_id = fake_openai.job_ids[0]
     fake_openai.fail_job(
@@ -191,7 +189,7 @@ def test_a_cancelled_job_stops_polling(
 ) -> None:
     view = make_view()
     ready_to_create(qtbot, view)
-    view.create()
+    view.creation.create()
     qtbot.waitUntil(lambda: len(fake_openai.job_ids) == 1, timeout=10_000)
     job_id = fake_openai.job_ids[0]
     fake_openai.advance_job(job_id, "running")
@@ -216,7 +214,7 @@ def test_a_refused_job_shows_the_reason_and_offers_export(
     fake_openai.refuse_new_jobs = reason
     view = make_view()
     ready_to_create(qtbot, view)
-    view.create()
+    view.creation.create()
     qtbot.waitUntil(view.form.refusal.isVisible, timeout=10_000)
     assert reason in view.form.refusal.message.text()
     assert view.model.rowCount() == 0  # nothing recorded
@@ -225,13 +223,14 @@ def test_a_refused_job_shows_the_reason_and_offers_export(
     view.choose_export_folder = lambda: out
     view.form.refusal.export_button.click()
     qtbot.waitUntil(lambda: len(list(out.iterdir())) == 4, timeout=5000)
-    openai_lines = (out / "Shelf-errors-openai-train.jsonl").read_text().splitlines()
-    plain_lines = (out / "Shelf-errors-messages-train.jsonl").read_text().splitlines()
+    # The names and files of the Export menu and of ``ragtune dataset export``.
+    openai_lines = (out / "shelf-errors-train.jsonl").read_text().splitlines()
+    plain_lines = (out / "shelf-errors-messages-train.jsonl").read_text().splitlines()
     assert len(openai_lines) == len(plain_lines) == 10
     assert json.loads(plain_lines[0])["messages"][2]["content"] == (
         "Error LFS-4001 means shelf 1 is full."
     )
-    assert len((out / "Shelf-errors-openai-validation.jsonl").read_text().splitlines()) == 2
+    assert len((out / "shelf-errors-validation.jsonl").read_text().splitlines()) == 2
     screenshot(view, "jobs_view_refused.png")
 
 
@@ -251,12 +250,12 @@ def test_an_unusable_dataset_cannot_be_uploaded(
 
 def seed_jobs(context: AppContext, count: int) -> list[str]:
     """Jobs created through the domain, as another session would have."""
-    store = JobStore(context.workspace)
-    with provider_for_config(context.provider_config()) as provider:
-        export = export_dataset(DatasetStore(context.workspace), "Shelf errors", model=MODEL)
-        uploaded = run_to_end(upload_dataset(provider, store, export))
-        request = prepare_request(model=MODEL).with_files(uploaded.training_file)
-        return [create_job(provider, store, request).job_id for _ in range(count)]
+    service = context.finetune()
+    try:
+        plan = service.plan_job("Shelf errors", model=MODEL)
+        return [run_to_end(service.create_job(plan)).job.job_id for _ in range(count)]
+    finally:
+        service.close()
 
 
 def test_after_a_restart_with_the_server_down_the_records_still_show(
@@ -308,3 +307,82 @@ def test_the_gui_stays_responsive_while_several_jobs_are_polled(
     assert sorted(view.polled_jobs) == sorted(job_ids)
     assert all(job_requests(fake_openai, j) >= 5 for j in job_ids)
     screenshot(view, "jobs_view_running.png")
+
+
+def test_a_paid_job_is_confirmed_with_its_estimate_before_anything_is_uploaded(
+    qtbot: QtBot, fake_openai: FakeOpenAI, job_context: AppContext, tasks: TaskManager
+) -> None:
+    """It used to upload and create without a word about the cost."""
+    tab = FineTuningTab(job_context, tasks, lambda title, error: None)
+    qtbot.addWidget(tab)
+    tab.views.setCurrentWidget(tab.jobs)
+    tab.show()
+    view = tab.jobs
+    asked: list[tuple[str, float | None]] = []
+    answers = iter([(False, None), (True, 50.0)])
+
+    def confirm_spend(estimate: str, cost: float | None) -> tuple[bool, float | None]:
+        asked.append((estimate, cost))
+        return next(answers)
+
+    view.confirm_spend = confirm_spend
+    ready_to_create(qtbot, view)
+    view.form.epochs.setText("2")
+    view.creation.create()
+    qtbot.waitUntil(lambda: view.form.check.text() == "Nothing was uploaded.", timeout=10_000)
+    ((estimate, cost),) = asked
+    assert cost is not None and 0 < cost < 50
+    assert "billed tokens (2 epochs ×" in estimate and f"about ${cost:,.2f}" in estimate
+    assert fake_openai.requests_to("/v1/files") == []
+
+    view.creation.create()  # yes, and do not ask again for jobs under $50
+    qtbot.waitUntil(lambda: len(fake_openai.job_ids) == 1, timeout=10_000)
+    assert len(asked) == 2
+    qtbot.waitUntil(
+        lambda: (
+            SettingsStore(job_context.paths.settings_file).load().confirm_spend_above_usd == 50.0
+        ),
+        timeout=5000,
+    )
+    qtbot.waitUntil(lambda: view.form.create_button.isEnabled(), timeout=10_000)
+    view.creation.create()  # under $50 now: not asked
+    qtbot.waitUntil(lambda: len(fake_openai.job_ids) == 2, timeout=10_000)
+    assert len(asked) == 2
+
+
+def test_the_spend_dialog_offers_not_to_ask_again_under_an_amount(qtbot: QtBot) -> None:
+    dialog = SpendDialog("Estimated 70,884 billed tokens (3 epochs × 23,628): about $0.35.", 0.35)
+    qtbot.addWidget(dialog)
+    assert not dialog.limit.isEnabled()
+    dialog.remember.setChecked(True)
+    assert dialog.limit.isEnabled()
+    dialog.limit.setValue(10.0)
+    dialog.accept()
+    assert dialog.answer() == (True, 10.0)
+    dialog.reject()
+    assert dialog.answer() == (False, None)
+
+
+def test_epochs_are_auto_or_a_number_as_the_request_parses_them(
+    qtbot: QtBot, make_view: Callable[[], JobsView]
+) -> None:
+    view = make_view()
+    ready_to_create(qtbot, view)
+    assert "(10 epochs ×" in view.form.estimate.text()  # auto: the default for 10 examples
+    for typed, shown in (
+        ("abc", None),
+        ("0", None),
+        ("12", "(12 epochs ×"),
+        (" Auto ", "(10 epochs ×"),
+    ):
+        view.form.epochs.setText(typed)
+        view.form.epochs.editingFinished.emit()
+        if shown is None:
+            qtbot.waitUntil(
+                lambda: view.form.check.text().startswith("epochs: must be 'auto' or"),
+                timeout=10_000,
+            )
+            assert not view.form.create_button.isEnabled()
+        else:
+            qtbot.waitUntil(lambda s=shown: s in view.form.estimate.text(), timeout=10_000)
+            assert view.form.create_button.isEnabled()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from desktop.finetune.jobs import JobRequestError, next_poll_seconds, prepare_request
+from desktop.finetune.jobs import next_poll_seconds
+from desktop.finetune.requests import JobRequestError, prepare_request
 
 
 def test_defaults_are_auto_and_send_no_hyperparameters() -> None:

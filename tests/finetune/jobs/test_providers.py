@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from desktop.finetune.jobs import JobStore
+from desktop.finetune.job_store import JobStore
 from desktop.finetune.providers import (
     AzureConfig,
     AzureFineTuneProvider,

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from desktop.finetune.jobs import JobStore, refresh_jobs
+from desktop.finetune.job_store import JobStore
+from desktop.finetune.jobs import refresh_jobs
 from desktop.finetune.providers import OpenAIFineTuneProvider
-from tests.finetune_jobs.conftest import ProviderFactory
+from tests.finetune.jobs.conftest import ProviderFactory
 from tests.helpers.fake_openai import FakeOpenAI
 
 

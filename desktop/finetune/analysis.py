@@ -1,8 +1,7 @@
-"""Whole-dataset validation and statistics, run on a worker after each change.
-
-Qt-free glue over ``desktop.finetune``: chat examples go through ``validate_examples``,
-preference (DPO) examples through ``validate_preference_examples``, and both into
-``dataset_stats``, with one shared ``TokenCounter`` so nothing is counted twice."""
+"""Whole-dataset validation and statistics, as the dataset builder shows them after each
+change: chat examples go through ``validate_examples``, preference (DPO) examples
+through ``validate_preference_examples``, and both into ``dataset_stats``, with one
+shared ``TokenCounter`` so nothing is counted twice."""
 
 from __future__ import annotations
 

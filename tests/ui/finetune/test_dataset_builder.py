@@ -13,18 +13,27 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from desktop.chat.prompt import (
+    GROUNDED_SYSTEM_PROMPT,
+    PLAIN_SYSTEM_PROMPT,
+    format_source,
+    sources_message,
+)
 from desktop.context import AppContext
+from desktop.finetune.edits import RenameDataset
 from desktop.finetune.examples import Message, TrainingExample
 from desktop.finetune.jsonl import read_chat_jsonl
+from desktop.finetune.saved_answers import SAVED_ANSWERS
 from desktop.finetune.split import split_by_fraction
 from desktop.finetune.store import DatasetStore
 from desktop.resources import resource
-from desktop.ui.finetune.dataset_builder import SAMPLE_NAME, DatasetBuilder
+from desktop.retrieval.search import RetrievedChunk
+from desktop.ui.finetune.dataset_builder import DatasetBuilder
+from desktop.ui.finetune.dataset_files import SAMPLE_NAME
 from desktop.ui.finetune.examples_model import ExampleTableModel
 from desktop.ui.finetune.finetune_tab import FineTuningTab
-from desktop.ui.finetune.saved_answers import SAVED_ANSWERS
-from desktop.ui.finetune.undo import RenameDataset
 from desktop.workers import TaskError, TaskManager
+from tests.chat.test_prompt import chunk
 from tests.helpers.fake_openai import FakeOpenAI
 
 SAMPLE = resource("datasets", "support-replies.jsonl")
@@ -61,7 +70,7 @@ def errors() -> list[tuple[str, TaskError]]:
 def make_builder(
     qtbot: QtBot, context: AppContext, tasks: TaskManager, errors: list[tuple[str, TaskError]]
 ) -> DatasetBuilder:
-    builder = DatasetBuilder(context, tasks, lambda title, e: errors.append((title, e)))
+    builder = DatasetBuilder(context.finetune(), tasks, lambda title, e: errors.append((title, e)))
     qtbot.addWidget(builder)
     builder.resize(1400, 860)
     builder.show()
@@ -247,7 +256,7 @@ def test_bulk_setting_the_system_prompt_of_a_selection_and_undoing_it(
             assert new.messages[1:] == old.messages[1:]
         else:
             assert new == old
-    assert builder.undo_action.text() == "Undo Set the system prompt of 3 example(s)"
+    assert builder.undo_action.text() == "Undo Set the system prompt of 3 examples"
     builder.undo_action.trigger()
     settle(qtbot, builder)
     assert stored(app_context, sample_id) == before
@@ -323,18 +332,18 @@ def test_export_then_import_gives_the_same_examples_byte_for_byte(
     target = tmp_path / "support-train.jsonl"
     builder.choose_save_path = lambda title, suggested: target
     builder.export_chat_action.trigger()
-    qtbot.waitUntil(lambda: builder.last_export is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: builder.files.last_export is not None, timeout=10_000)
     assert target.read_bytes() == SAMPLE.read_bytes()  # no split yet: one file, as read
     assert not (tmp_path / "support-validation.jsonl").exists()
 
     builder.choose_split = lambda count: (0.25, 3)
     builder.split_action.trigger()
     settle(qtbot, builder)
-    builder.last_export = None
+    builder.files.last_export = None
     builder.export_chat_action.trigger()
-    qtbot.waitUntil(lambda: builder.last_export is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: builder.files.last_export is not None, timeout=10_000)
     validation = tmp_path / "support-validation.jsonl"
-    assert builder.last_export.validation_path == validation
+    assert builder.files.last_export.validation_path == validation
     train_lines = target.read_bytes().splitlines(keepends=True)
     validation_lines = validation.read_bytes().splitlines(keepends=True)
     assert (len(train_lines), len(validation_lines)) == (45, 15)
@@ -347,7 +356,7 @@ def test_export_then_import_gives_the_same_examples_byte_for_byte(
     builder.new_dataset_action.trigger()
     qtbot.waitUntil(lambda: builder.dataset is not None and builder.dataset.name == "Round trip")
     builder.choose_open_paths = lambda kind: [target, validation]
-    builder.import_file("chat")
+    builder.files.import_file("chat")
     qtbot.waitUntil(lambda: builder.model.rowCount() == 60, timeout=10_000)
     settle(qtbot, builder)
     round_trip = stored(app_context, builder.dataset.id)
@@ -358,9 +367,9 @@ def test_export_then_import_gives_the_same_examples_byte_for_byte(
     assert [e.split for e in round_trip].count("validation") == 15
     again = tmp_path / "again-train.jsonl"
     builder.choose_save_path = lambda title, suggested: again
-    builder.last_export = None
+    builder.files.last_export = None
     builder.export_chat_action.trigger()
-    qtbot.waitUntil(lambda: builder.last_export is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: builder.files.last_export is not None, timeout=10_000)
     assert again.read_bytes() == target.read_bytes()
     assert (tmp_path / "again-validation.jsonl").read_bytes() == validation.read_bytes()
 
@@ -385,13 +394,13 @@ def test_importing_malformed_lines_reports_them_by_line_and_imports_the_rest(
     builder.new_dataset()
     qtbot.waitUntil(lambda: builder.dataset is not None and builder.dataset.name == "Imported")
     builder.choose_open_paths = lambda kind: [path]
-    builder.import_file("chat")
+    builder.files.import_file("chat")
     qtbot.waitUntil(lambda: builder.model.rowCount() == 4, timeout=10_000)
     settle(qtbot, builder)
     assert [e.question for e in stored(app_context, builder.dataset.id)] == [
         f"Question {i}?" for i in range(1, 5)
     ]
-    dialog = builder.report_dialog
+    dialog = builder.files.report_dialog
     assert dialog is not None and dialog.isVisible() and not dialog.isModal()
     rows = dialog.rows()
     assert [row[0] for row in rows] == ["2", "4", "5"]
@@ -461,9 +470,15 @@ def test_drafting_from_documents_is_reviewed_and_cancel_keeps_what_was_accepted(
     assert errors == []
 
 
-def test_a_chat_answer_becomes_an_editable_example_with_or_without_its_context(
+def refunds_source() -> RetrievedChunk:
+    return chunk(1, "Money is returned within 14 days.", "refunds.md")
+
+
+def test_a_chat_answer_becomes_an_editable_example_with_or_without_its_sources(
     qtbot: QtBot, app_context: AppContext, tasks: TaskManager, errors: list
 ) -> None:
+    """Stripped, nothing in the example may still point at sources (the grounded system
+    prompt and the [1] used to stay); kept, the user turn is the chat prompt's layout."""
     tab = FineTuningTab(app_context, tasks, lambda title, e: errors.append((title, e)))
     qtbot.addWidget(tab)
     tab.resize(1400, 860)
@@ -471,33 +486,62 @@ def test_a_chat_answer_becomes_an_editable_example_with_or_without_its_context(
     builder = tab.builder
     builder.analysis_timer.setInterval(0)
     settle(qtbot, builder)
+    question = "When do I get my money back?"
     with qtbot.waitSignal(tab.show_requested):
         tab.add_example_from_chat(
-            "When do I get my money back?",
+            question,
             "Within 14 days [1].",
-            system_prompt="Answer from the sources.",
-            context='<source id="1" document="refunds">Money is returned within 14 days.</source>',
+            system_prompt=GROUNDED_SYSTEM_PROMPT,
+            sources=[refunds_source()],
         )
     qtbot.waitUntil(lambda: builder.editor.example_id is not None, timeout=10_000)
     settle(qtbot, builder)
     assert builder.dataset is not None and builder.dataset.name == SAVED_ANSWERS
     example = stored(app_context, builder.dataset.id)[0]
     assert [m.role for m in example.messages] == ["system", "user", "assistant"]
-    assert example.question == "When do I get my money back?"  # context stripped by default
+    assert example.question == question  # sources stripped by default
+    assert example.system_prompt == PLAIN_SYSTEM_PROMPT  # no "use only the numbered sources"
+    assert example.answer == "Within 14 days."  # no [1] citing a source that is not there
+    assert builder.model.data(builder.model.index(0, ExampleTableModel.STATUS)) == "valid"
     editor = builder.editor
     assert editor.origin_box.isVisible() and editor.keep_context.isEnabled()
     editor.keep_context.setChecked(True)
     settle(qtbot, builder)
     kept = stored(app_context, builder.dataset.id)[0]
-    assert kept.question.startswith('Sources:\n<source id="1"')
-    assert kept.question.endswith("\n\nQuestion: When do I get my money back?")
+    assert kept.question == sources_message(question, [format_source(1, refunds_source())])
+    assert kept.question.startswith('Sources:\n<source id="1" document="refunds.md"')
+    assert (kept.system_prompt, kept.answer) == (GROUNDED_SYSTEM_PROMPT, "Within 14 days [1].")
     answer = editor.cards[2].content
     answer.moveCursor(answer.textCursor().MoveOperation.End)
-    qtbot.keyClicks(answer, " Refunds go to the original card.")
+    qtbot.keyClicks(answer, " Refunds go to the original card [1].")
     editor.flush()
     settle(qtbot, builder)
-    assert stored(app_context, builder.dataset.id)[0].answer.endswith("original card.")
+    assert stored(app_context, builder.dataset.id)[0].answer.endswith("original card [1].")
+    editor.keep_context.setChecked(False)  # the edited reply loses its markers too
+    settle(qtbot, builder)
+    stripped = stored(app_context, builder.dataset.id)[0]
+    assert stripped.answer == "Within 14 days. Refunds go to the original card."
+    assert (stripped.question, stripped.system_prompt) == (question, PLAIN_SYSTEM_PROMPT)
     assert errors == []
+
+
+def test_a_reply_citing_sources_the_example_lacks_is_a_warning(
+    qtbot: QtBot, app_context: AppContext, tasks: TaskManager, errors: list
+) -> None:
+    cited = TrainingExample(
+        (
+            Message("system", "Answer briefly."),
+            Message("user", "When do I get my money back?"),
+            Message("assistant", "Within 14 days [1]."),
+        )
+    )
+    seed(app_context, "Cited", [qa(1), cited])
+    builder = make_builder(qtbot, app_context, tasks, errors)
+    model = builder.model
+    assert model.data(model.index(1, ExampleTableModel.STATUS)) == "warning"
+    tip = model.data(model.index(1, ExampleTableModel.STATUS), Qt.ItemDataRole.ToolTipRole)
+    assert "example 2: the reply cites [1], but the example has no such source" in tip
+    assert model.data(model.index(0, ExampleTableModel.STATUS)) == "valid"
 
 
 def test_datasets_are_created_renamed_and_deleted_with_undo(
@@ -545,3 +589,41 @@ def test_a_change_the_store_refuses_is_reported_and_leaves_nothing_to_undo(
     assert not builder.undo_stack.canUndo()
     assert [d.name for d in DatasetStore(app_context.workspace).datasets()] == ["Other", "Support"]
     errors.clear()
+
+
+def test_the_status_line_follows_every_change_in_plain_words(
+    qtbot: QtBot, app_context: AppContext, tasks: TaskManager, errors: list, tmp_path: Path
+) -> None:
+    """It used to keep "60 examples … 60 examples imported" after the dataset was deleted,
+    and to say "1 examples"."""
+    builder = make_builder(qtbot, app_context, tasks, errors)
+    builder.sample_button.click()
+    qtbot.waitUntil(lambda: builder.model.rowCount() == 60, timeout=10_000)
+    settle(qtbot, builder)
+    assert builder.summary_label.text().startswith("60 examples · ")
+    assert builder.message_label.text() == "support-replies.jsonl: 60 examples imported."
+    builder.delete_dataset()
+    settle(qtbot, builder)
+    assert builder.examples_stack.currentWidget() is builder.no_datasets
+    assert builder.summary_label.text() == ""
+    assert builder.message_label.text() == f"Delete dataset “{SAMPLE_NAME}”."
+    builder.undo()
+    settle(qtbot, builder)
+    assert builder.summary_label.text().startswith("60 examples · ")
+    assert builder.message_label.text() == f"Undone: Delete dataset “{SAMPLE_NAME}”."
+
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps(qa(1).to_openai()) + "\n")
+    builder.choose_import_target = lambda files, dataset: "new"
+    builder.choose_open_paths = lambda kind: [one]
+    builder.files.import_file("chat")
+    qtbot.waitUntil(lambda: builder.model.rowCount() == 1, timeout=10_000)
+    settle(qtbot, builder)
+    assert builder.message_label.text() == "one.jsonl: 1 example imported."
+    assert builder.summary_label.text().startswith("1 example · ")
+    builder.table.setFocus()
+    qtbot.keyClick(builder.table, Qt.Key.Key_Delete)
+    settle(qtbot, builder)
+    assert builder.message_label.text() == "Delete example."
+    assert builder.summary_label.text() == "0 examples"
+    assert errors == []
