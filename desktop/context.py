@@ -126,14 +126,18 @@ class AppContext:
     def decision(self) -> DecisionService:
         from desktop.decision.service import DecisionService
 
-        return DecisionService(self.workspace, self.current_settings)
+        return DecisionService(self.workspace, self.current_settings, events=self.events)
 
     def finetune(self) -> FineTuneService:
         """A new one per caller: each owns its provider's client and closes it."""
         from desktop.finetune.service import FineTuneService
 
         return FineTuneService(
-            self.workspace, self.current_settings, self.provider, library=self.library
+            self.workspace,
+            self.current_settings,
+            self.provider,
+            library=self.library,
+            events=self.events,
         )
 
     def close(self) -> None:

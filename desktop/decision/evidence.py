@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from desktop.chat.prompt import context_limit
 from desktop.finetune.job_store import JobStore
 from desktop.finetune.store import DatasetStore
-from desktop.finetune.validation import check_preference_record, check_record
+from desktop.finetune.validation import check_preference_record, check_record, message_text
 from desktop.library.chunking import FixedWords
 from desktop.library.importer import DEFAULT_STRATEGY
 from desktop.library.repository import Library
@@ -436,19 +436,6 @@ def _record(example: Any) -> Any:
     return to_openai() if callable(to_openai) else example
 
 
-def _text(message: Mapping[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
-    return ""
-
-
 def assistant_turns(example: Any) -> list[Mapping[str, Any]]:
     """The trained assistant turns of an example (weight absent or 1); for a preference
     example, its preferred reply."""
@@ -558,7 +545,7 @@ def format_rigidity(examples: Iterable[Any]) -> FormatRigidity:
         all_json = True
         shapes: list[tuple[str, ...]] = []
         for turn in turns:
-            text = _text(turn)
+            text = message_text(turn)
             if not text.strip() and turn.get("tool_calls"):
                 shapes.append(("tool call",))
                 continue

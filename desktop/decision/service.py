@@ -31,6 +31,7 @@ from desktop.decision.store import (
     changes_since_last_visit,
     recommendation_change,
 )
+from desktop.events import EventBus, Topic
 from desktop.files import write_text_atomic
 from desktop.settings import Settings
 from desktop.workspace import Workspace
@@ -91,7 +92,9 @@ class DecisionService:
         *,
         sources: EvidenceSources | None = None,
         clock: Callable[[], float] | None = None,
+        events: EventBus | None = None,
     ) -> None:
+        self.events = events or EventBus()
         self.workspace = workspace
         self._settings = settings
         self.sources = sources or EvidenceSources.of(workspace)
@@ -121,6 +124,7 @@ class DecisionService:
         previous = self.store.save_snapshot(
             decision.evidence, decision.answers, decision.recommendation
         )
+        self.events.publish(Topic.DECISION)
         return visit_since(previous, decision)
 
     @staticmethod

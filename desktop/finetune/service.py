@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
+from desktop.events import EventBus, Topic
 from desktop.finetune import files
 from desktop.finetune.analysis import Analysis, Counters, analyse
 from desktop.finetune.edits import DatasetEdit
@@ -159,7 +160,9 @@ class FineTuneService:
         library: Callable[[], LibraryService] | None = None,
         clock: Callable[[], float] = time.time,
         provider_factory: ProviderFactory = provider_for_config,
+        events: EventBus | None = None,
     ) -> None:
+        self.events = events or EventBus()
         self._settings = settings
         self._access = provider
         self._library = library
@@ -202,15 +205,27 @@ class FineTuneService:
         return DatasetSnapshot(datasets, chosen, examples)
 
     def create_dataset(self, name: str, model: str = "") -> Dataset:
-        return self._datasets.create_dataset(name, model)
+        with self._announce(Topic.DATASETS):
+            return self._datasets.create_dataset(name, model)
 
     def set_dataset_model(self, dataset_id: int, model: str) -> str:
         """The base model a dataset is meant for; returns the previous one."""
-        return self._datasets.set_model(dataset_id, model)
+        with self._announce(Topic.DATASETS):
+            return self._datasets.set_model(dataset_id, model)
 
     def apply(self, edit: DatasetEdit, forward: bool = True) -> DatasetEdit:
         """Do (or with ``forward=False`` undo) an undoable edit."""
-        return edit.run(self._datasets, forward)
+        with self._announce(Topic.DATASETS):
+            return edit.run(self._datasets, forward)
+
+    @contextmanager
+    def _announce(self, topic: Topic) -> Iterator[None]:
+        """Tell the other views once the change is written (or attempted: a failure may
+        still have changed something, and reading again costs little)."""
+        try:
+            yield
+        finally:
+            self.events.publish(topic)
 
     # -- files -------------------------------------------------------------------------
 
@@ -236,8 +251,11 @@ class FineTuneService:
         """Read a file into the dataset named ``dataset`` (made if new); lines that could
         not be read are in the outcome's problems."""
         read = files.read_examples(path, kind, mapping=mapping, has_header=has_header)
-        found = self._datasets.dataset_by_name(dataset) or self._datasets.create_dataset(dataset)
-        ids = self._datasets.add_examples(found.id, read.examples) if read.examples else []
+        with self._announce(Topic.DATASETS):
+            found = self._datasets.dataset_by_name(dataset) or self._datasets.create_dataset(
+                dataset
+            )
+            ids = self._datasets.add_examples(found.id, read.examples) if read.examples else []
         return files.ImportOutcome(Path(path), kind, len(ids), list(read.problems), found.name)
 
     @staticmethod
@@ -395,7 +413,7 @@ class FineTuneService:
         """Upload the plan's files (reusing unchanged ones) and create the job: a progress
         generator, stopped between steps by its driver or during an upload by ``cancel``.
         Stopped, it leaves no job and records an unfinished upload as such."""
-        with self._providers.use() as provider:
+        with self._providers.use() as provider, self._announce(Topic.JOBS):
             return (yield from create_planned_job(provider, self._jobs, plan, cancel=cancel))
 
     # -- jobs: following them -------------------------------------------------------------
@@ -406,7 +424,7 @@ class FineTuneService:
 
     def refresh_jobs(self, limit: int = 20) -> list[JobRecord]:
         """Record the provider's newest jobs (also those started elsewhere)."""
-        with self._providers.use() as provider:
+        with self._providers.use() as provider, self._announce(Topic.JOBS):
             return refresh_jobs(provider, self._jobs, limit=limit)
 
     def job_list(self, limit: int = 20) -> JobList:
@@ -430,7 +448,10 @@ class FineTuneService:
                 recorded.base_url,
             ):
                 return None
-            return sync_job(provider, self._jobs, job_id)
+            result = sync_job(provider, self._jobs, job_id)
+        if result.changed:
+            self.events.publish(Topic.JOBS)
+        return result
 
     def snapshot_of(self, job_id: str, *, events: int | None = None) -> JobSnapshot:
         return self._jobs.snapshot(job_id, events=events)
@@ -451,15 +472,15 @@ class FineTuneService:
         return JobDetails(snapshot, note, next_poll_seconds(job.status, job.last_change_at))
 
     def cancel_job(self, job_id: str) -> JobRecord:
-        with self._providers.use() as provider:
+        with self._providers.use() as provider, self._announce(Topic.JOBS):
             return cancel_job(provider, self._jobs, job_id)
 
     def pause_job(self, job_id: str) -> JobRecord:
-        with self._providers.use() as provider:
+        with self._providers.use() as provider, self._announce(Topic.JOBS):
             return pause_job(provider, self._jobs, job_id)
 
     def resume_job(self, job_id: str) -> JobRecord:
-        with self._providers.use() as provider:
+        with self._providers.use() as provider, self._announce(Topic.JOBS):
             return resume_job(provider, self._jobs, job_id)
 
     def fine_tunable_models(self) -> list[str]:

@@ -364,7 +364,7 @@ def _citation_warnings(record: Mapping[str, Any], index: int, line: int | None) 
     for message in record["messages"]:
         if not isinstance(message, dict):
             continue
-        text = _message_text(message)
+        text = message_text(message)
         if "[" not in text and "<source" not in text:
             continue
         if message.get("role") == "assistant":
@@ -414,7 +414,8 @@ def _leakage_issue(leakage: Leakage, number: int, line: int | None, index: int) 
     )
 
 
-def _message_text(message: Mapping[str, Any]) -> str:
+def message_text(message: Mapping[str, Any]) -> str:
+    """The text of a message's content, whether a string or a list of text parts."""
     content = message.get("content")
     if isinstance(content, str):
         return content
@@ -509,7 +510,7 @@ def validate_examples(
         for message in record["messages"]:
             if not isinstance(message, dict) or message.get("role") == "system":
                 continue
-            message_words = normalised_words(_message_text(message))
+            message_words = normalised_words(message_text(message))
             words.extend(message_words)
             if leakage is not None and leaked is None and message.get("role") == "user":
                 leaked = leakage.match(message_words)

@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
@@ -20,7 +19,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QTableView,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -35,7 +33,7 @@ from desktop.retrieval.service import RetrievalService, search_settings
 from desktop.ui.chat.highlight import highlighted_html
 from desktop.ui.chat.results_model import RetrievalResultsModel, source_label
 from desktop.ui.common.events import EventRelay
-from desktop.ui.common.table_model import RECORD_ROLE, fit_columns
+from desktop.ui.common.table_model import RECORD_ROLE, record_table
 from desktop.ui.library.index_bar import IndexBar
 from desktop.workers import SEARCH_QUEUE, SETTINGS_QUEUE, TaskError, TaskManager, Worker
 
@@ -108,16 +106,10 @@ class RetrievalPanel(QWidget):
         )
 
         self.model = RetrievalResultsModel(self)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
-        fit_columns(
-            self.table,
-            RetrievalResultsModel.TEXT,
-            (
+        self.table = record_table(
+            self.model,
+            stretch=RetrievalResultsModel.TEXT,
+            samples=(
                 "99",
                 "0.0000",
                 "0.000",

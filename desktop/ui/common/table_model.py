@@ -1,14 +1,20 @@
 """What every table shares: the flat model base (rows from a Python list, columns and
-their titles from ``HEADERS``; subclasses say what a cell shows), the item roles, and
-column widths fitted once from samples."""
+their titles from ``HEADERS``; subclasses say what a cell shows), the item roles, the one
+way a table view is set up, and column widths fitted once from samples."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtWidgets import QHeaderView, QTableView
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -66,3 +72,40 @@ def fit_columns(table: QTableView, stretch: int, samples: Sequence[str]) -> None
         header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(column, width)
     header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+
+
+def record_table(
+    model: QAbstractItemModel,
+    *,
+    stretch: int | None = None,
+    samples: Sequence[str] = (),
+    sort_column: int | None = None,
+    descending: bool = False,
+    many: bool = False,
+    wrap: bool = False,
+) -> QTableView:
+    """A read-only table of records, one row each, as every tab shows them: whole rows
+    selected (``many``: several), alternating colours, no row numbers, sorted by
+    ``sort_column`` when given, and Tab leaving the table for the next control (arrow
+    keys move between cells) so a keyboard user is never trapped in it."""
+    table = QTableView()
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(
+        QAbstractItemView.SelectionMode.ExtendedSelection
+        if many
+        else QAbstractItemView.SelectionMode.SingleSelection
+    )
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setTabKeyNavigation(False)
+    table.setAlternatingRowColors(True)
+    table.verticalHeader().hide()
+    table.setWordWrap(wrap)
+    if sort_column is not None:
+        table.setSortingEnabled(True)
+        table.sortByColumn(
+            sort_column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
+        )
+    if stretch is not None:
+        fit_columns(table, stretch, samples)
+    return table

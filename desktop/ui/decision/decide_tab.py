@@ -17,7 +17,6 @@ from pathlib import Path
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -28,7 +27,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSpinBox,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -37,7 +35,10 @@ from desktop.context import AppContext
 from desktop.decision.checklist import QUESTIONS, Answer, Answers, Recommendation, evaluate_cards
 from desktop.decision.evidence import DecisionInputs, Evidence
 from desktop.decision.service import Decision, DecisionService, Measurement, Visit
+from desktop.events import Topic
+from desktop.ui.common.events import EventRelay
 from desktop.ui.common.message_bar import MessageBar
+from desktop.ui.common.table_model import record_table
 from desktop.ui.decision.cards import ComparisonModel, QuestionCard, RecommendationPanel
 from desktop.ui.decision.report_pdf import write_pdf
 from desktop.workers import STORE_QUEUE, TaskError, TaskManager
@@ -77,6 +78,11 @@ class DecideTab(QWidget):
         super().__init__(parent)
         self.context = context
         self.service: DecisionService = context.decision()
+        # What the evidence is measured from changes in other tabs: measure again (when
+        # shown; a hidden tab measures when it is shown anyway).
+        self.events = EventRelay(context.events, self)
+        for topic in (Topic.LIBRARY, Topic.INDEX, Topic.DATASETS, Topic.JOBS, Topic.SETTINGS):
+            self.events.on(topic, self._evidence_changed, self)
         self.tasks = tasks
         self.report_error = report_error
         self.now = now
@@ -163,14 +169,9 @@ class DecideTab(QWidget):
         self.comparison_proxy = QSortFilterProxyModel(self)
         self.comparison_proxy.setSourceModel(self.comparison)
         self.comparison_proxy.setSortRole(ComparisonModel.SORT_ROLE)
-        self.table = QTableView()
-        self.table.setModel(self.comparison_proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(ComparisonModel.ASPECT, Qt.SortOrder.AscendingOrder)
-        self.table.setWordWrap(True)
-        self.table.setAlternatingRowColors(True)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().hide()
+        self.table = record_table(
+            self.comparison_proxy, sort_column=ComparisonModel.ASPECT, wrap=True
+        )
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(ComparisonModel.ASPECT, QHeaderView.ResizeMode.ResizeToContents)
@@ -206,6 +207,10 @@ class DecideTab(QWidget):
         super().showEvent(event)
         if not event.spontaneous():
             self.refresh()
+
+    def _evidence_changed(self) -> None:
+        if self.isVisible() and self.answers is not None:
+            self._measure(visit=False)
 
     def refresh(self) -> None:
         """Measure the evidence again and recompute; the banner says what changed since

@@ -13,7 +13,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -25,7 +24,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -34,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from desktop.ui.common.dialogs import Confirm, ask
 from desktop.ui.common.empty_state import EmptyState
-from desktop.ui.common.table_model import fit_columns
+from desktop.ui.common.table_model import record_table
 from desktop.ui.finetune.example_editor import ExampleEditor
 from desktop.ui.finetune.examples_model import (
     ERROR,
@@ -265,21 +263,14 @@ class DatasetBuilderLayout(QWidget):
         self.model = ExampleTableModel(self)
         self.proxy = ExampleFilterProxy(self)
         self.proxy.setSourceModel(self.model)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(ExampleTableModel.INDEX, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        fit_columns(
-            self.table,
-            ExampleTableModel.QUESTION,
-            ("9999", "W" * 18, "99", "99,999", "billing, sync", "validation", "warning"),
+        self.table = record_table(
+            self.proxy,
+            stretch=ExampleTableModel.QUESTION,
+            samples=("9999", "W" * 18, "99", "99,999", "billing, sync", "validation", "warning"),
+            sort_column=ExampleTableModel.INDEX,
+            many=True,
         )
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         for action in (self.delete_action, self.duplicate_action):
             action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
             self.removeAction(action)

@@ -13,7 +13,6 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QFormLayout,
@@ -24,7 +23,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
-    QTableView,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -42,7 +40,12 @@ from desktop.finetune.generate import (
 from desktop.finetune.service import FineTuneService
 from desktop.library.repository import DocumentRecord, StoredChunk
 from desktop.progress import Progress
-from desktop.ui.common.table_model import RECORD_ROLE, Index, ListTableModel, fit_columns
+from desktop.ui.common.table_model import (
+    RECORD_ROLE,
+    Index,
+    ListTableModel,
+    record_table,
+)
 from desktop.workers import TaskError, TaskManager, Worker
 
 log = logging.getLogger(__name__)
@@ -198,15 +201,10 @@ class GenerateDialog(QDialog):
 
         # -- review ---------------------------------------------------------------------
         self.proposals = ProposalModel(self)
-        self.table = QTableView()
-        self.table.setModel(self.proposals)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
-        self.table.setAlternatingRowColors(True)
-        fit_columns(
-            self.table, ProposalModel.ANSWER, ("refunds.md · chunk 12", "W" * 22, "accepted")
+        self.table = record_table(
+            self.proposals,
+            stretch=ProposalModel.ANSWER,
+            samples=("refunds.md · chunk 12", "W" * 22, "accepted"),
         )
         self.question = QPlainTextEdit()
         self.question.setPlaceholderText("The drafted question")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
+from desktop.finetune.job_store import JobRecord
 from desktop.finetune.jobs import CreatedJob, DatasetCheck, JobPlan
 from desktop.finetune.jsonl import ExportSummary
 from desktop.finetune.providers import ProviderError, ProviderRefused
@@ -31,6 +32,7 @@ class JobCreation(QObject):
         self.view = view
         self.form = view.form
         self.check: DatasetCheck | None = None
+        self._created_job: JobRecord | None = None
         self._generation = 0
         self.form.check_requested.connect(self.check_dataset)
         self.form.create_requested.connect(self.create)
@@ -165,8 +167,20 @@ class JobCreation(QObject):
 
     def _created(self, created: CreatedJob) -> None:
         job = created.job
+        self._created_job = job
         self._say(f"Created {job.job_id} ({job.status_label}).")
         self.view.job_created(job)
+
+    def jobs_changed(self, jobs: list[JobRecord]) -> None:
+        """The line about the job just created follows the job, not the moment it was
+        made ("Created … (Validating files)" would stay wrong after it succeeded)."""
+        created = self._created_job
+        if created is None:
+            return
+        now = next((j for j in jobs if j.job_id == created.job_id), None)
+        if now is not None and now.status != created.status:
+            self._created_job = now
+            self._say(f"Created {now.job_id}; it is now {now.status_label.lower()}.")
 
     def _create_failed(self, error: TaskError) -> None:
         exc = error.exception

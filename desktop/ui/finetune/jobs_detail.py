@@ -7,7 +7,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -31,7 +30,7 @@ from desktop.finetune.job_store import (
     status_label,
 )
 from desktop.finetune.metrics import MetricsSeries
-from desktop.ui.common.table_model import fit_columns
+from desktop.ui.common.table_model import fit_columns, record_table
 from desktop.ui.finetune.jobs_chart import MetricsChart
 from desktop.ui.finetune.jobs_form import make_section
 from desktop.ui.finetune.jobs_models import (
@@ -182,14 +181,7 @@ class JobDetail(QWidget):
 
     @staticmethod
     def _table(model: Any) -> QTableView:
-        table = QTableView()
-        table.setModel(model)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.verticalHeader().hide()
-        table.setWordWrap(False)
-        return table
+        return record_table(model)
 
     def _emit(self, signal: Any) -> None:
         if self.job is not None:

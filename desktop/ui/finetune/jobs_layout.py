@@ -10,19 +10,17 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.ui.common.dialogs import Confirm, ask
-from desktop.ui.common.table_model import fit_columns
+from desktop.ui.common.table_model import fit_columns, record_table
 from desktop.ui.finetune.jobs_detail import JobDetail
 from desktop.ui.finetune.jobs_form import NewJobForm, SpendDialog
 from desktop.ui.finetune.jobs_models import JobSortProxy, JobTableModel
@@ -42,15 +40,11 @@ class JobsLayout(QWidget):
         self.model = JobTableModel(self)
         self.proxy = JobSortProxy(self)
         self.proxy.setSourceModel(self.model)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(JobTableModel.CREATED, Qt.SortOrder.DescendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
+        self.table = record_table(
+            self.proxy,
+            sort_column=JobTableModel.CREATED,
+            descending=True,
+        )
         fit_columns(
             self.table,
             JobTableModel.FINE_TUNED,

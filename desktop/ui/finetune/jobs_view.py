@@ -17,10 +17,12 @@ from PySide6.QtCore import QItemSelection, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 
+from desktop.events import Topic
 from desktop.finetune.job_store import SUCCEEDED, JobRecord, JobSnapshot
 from desktop.finetune.jobs import SyncResult, next_poll_seconds
 from desktop.finetune.providers import Unsupported
 from desktop.finetune.service import FineTuneService
+from desktop.ui.common.events import EventRelay
 from desktop.ui.common.table_model import RECORD_ROLE
 from desktop.ui.finetune.job_creation import JobCreation
 from desktop.ui.finetune.jobs_layout import JobsLayout
@@ -69,6 +71,11 @@ class JobsView(JobsLayout):
         self._workers: dict[int, Worker] = {}
         self._shown_once = False
         self.creation = JobCreation(self)
+        # Changes made anywhere (a sync, the command line's job in this workspace, a
+        # dataset edited in the builder) reach the table, the detail and the form.
+        self.events = EventRelay(service.events, self)
+        self.events.on(Topic.JOBS, self._jobs_changed, self)
+        self.events.on(Topic.DATASETS, self.refresh_datasets, self)
 
         self.refresh_button.clicked.connect(self.sync_all)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
@@ -119,6 +126,17 @@ class JobsView(JobsLayout):
         self.jobs_loaded.emit()
         if self._shown_once:
             self.sync_all()
+
+    def _jobs_changed(self) -> None:
+        worker = self.run(self.service.jobs, title="Reading fine-tuning jobs")
+        worker.signals.result.connect(self._jobs_reread)
+
+    def _jobs_reread(self, jobs: list[JobRecord]) -> None:
+        for job in jobs:
+            self.model.upsert(job)
+        if self._selected is not None:
+            self.load_detail(self._selected)
+        self.creation.jobs_changed(jobs)
 
     def sync_all(self) -> Worker:
         """Record the provider's job list (jobs started elsewhere appear too)."""

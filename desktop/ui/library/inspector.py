@@ -7,12 +7,10 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -20,7 +18,7 @@ from PySide6.QtWidgets import (
 from desktop.library.chunking import ChunkingStrategy
 from desktop.library.preview import ChunkingView, preview, view_of
 from desktop.ui.common.histogram import SizeHistogram
-from desktop.ui.common.table_model import fit_columns
+from desktop.ui.common.table_model import record_table
 from desktop.ui.library.chunk_view import ChunkTextView
 from desktop.ui.library.models import ChunkTableModel
 from desktop.ui.library.strategy_form import StrategyForm
@@ -54,14 +52,11 @@ class ChunkPanel(QWidget):
         super().__init__(parent)
         self.text_view = ChunkTextView()
         self.table_model = ChunkTableModel(self)
-        self.table = QTableView()
-        self.table.setModel(self.table_model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
-        fit_columns(self.table, ChunkTableModel.FIRST_WORDS, ("999", "9999", "99999", "999"))
-        self.table.setAlternatingRowColors(True)
+        self.table = record_table(
+            self.table_model,
+            stretch=ChunkTableModel.FIRST_WORDS,
+            samples=("999", "9999", "99999", "999"),
+        )
         self.histogram = SizeHistogram()
         self.summary = QLabel()
         self.summary.setWordWrap(True)

@@ -11,7 +11,6 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -21,7 +20,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -41,7 +39,7 @@ from desktop.text import plural
 from desktop.ui.common.dialogs import Confirm, ask
 from desktop.ui.common.empty_state import EmptyState
 from desktop.ui.common.events import EventRelay
-from desktop.ui.common.table_model import RECORD_ROLE, fit_columns
+from desktop.ui.common.table_model import RECORD_ROLE, record_table
 from desktop.ui.library.import_report import ImportReportDialog
 from desktop.ui.library.index_bar import IndexBar
 from desktop.ui.library.inspector import ChunkInspector, CompareView, OpenDocument
@@ -113,22 +111,15 @@ class LibraryTab(QWidget):
         self.model = DocumentTableModel(self)
         self.proxy = DocumentFilterProxy(self)
         self.proxy.setSourceModel(self.model)
-        self.table = QTableView()
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(DocumentTableModel.TITLE, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
+        self.table = record_table(
+            self.proxy,
+            stretch=DocumentTableModel.TITLE,
+            samples=("markdown", "999", "9999", "99,999", "2026-12-31", "missing"),
+            sort_column=DocumentTableModel.TITLE,
+            many=True,
+        )
         # Many titles share a beginning ("Lumenfold Sync – …"): keep both ends visible.
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        fit_columns(
-            self.table,
-            DocumentTableModel.TITLE,
-            ("markdown", "999", "9999", "99,999", "2026-12-31", "missing"),
-        )
         delete = QAction(self.table)
         delete.setShortcut(QKeySequence.StandardKey.Delete)
         delete.triggered.connect(self.delete_selected)

@@ -243,3 +243,32 @@ def test_an_export_that_is_cancelled_writes_nothing(
     tab.choose_path = lambda title, name, file_filter: None
     assert tab.export_markdown() is None
     assert tab.export_pdf() is None
+
+
+def test_a_job_accepted_elsewhere_reaches_card_9_without_a_restart(
+    qtbot: QtBot, open_tab: Callable[[], DecideTab], app_context: AppContext, library: Builder
+) -> None:
+    from desktop.events import Topic
+    from desktop.finetune.job_store import JobStore
+
+    app_context.save_settings(
+        app_context.settings.replace(provider="custom", base_url="http://127.0.0.1:9/v1")
+    )
+    tab = open_tab()
+    settle(qtbot, tab)
+    assert (
+        "no job from this workspace has been accepted"
+        in tab.cards["provider"].evidence_label.text()
+    )
+    JobStore(app_context.workspace).save_job(
+        "compatible",
+        "http://127.0.0.1:9/v1",
+        {"id": "ftjob-1", "status": "succeeded", "model": "gpt-4.1-mini", "created_at": 1},
+    )
+    app_context.events.publish(Topic.JOBS)  # as the job tracker does after a sync
+    qtbot.waitUntil(
+        lambda: (
+            "1 job from this workspace was accepted" in tab.cards["provider"].evidence_label.text()
+        ),
+        timeout=20_000,
+    )

@@ -386,3 +386,31 @@ def test_epochs_are_auto_or_a_number_as_the_request_parses_them(
         else:
             qtbot.waitUntil(lambda s=shown: s in view.form.estimate.text(), timeout=10_000)
             assert view.form.create_button.isEnabled()
+
+
+def test_sync_now_keeps_the_table_the_detail_and_the_form_in_step(
+    qtbot: QtBot, job_context: AppContext, tasks: TaskManager, fake_openai: FakeOpenAI
+) -> None:
+    """Polling is off (a user pressing "Sync now" is the only sync): after it, the table,
+    the open detail and the "Created …" line all say what the provider says."""
+    view = JobsView(
+        job_context.finetune(), tasks, lambda title, error: None, next_poll=lambda s, c: None
+    )
+    view.confirm_spend = lambda estimate, cost: (True, None)
+    qtbot.addWidget(view)
+    view.show()
+    ready_to_create(qtbot, view)
+    view.creation.create()
+    qtbot.waitUntil(lambda: len(fake_openai.job_ids) == 1, timeout=10_000)
+    job_id = fake_openai.job_ids[0]
+    qtbot.waitUntil(lambda: view.detail.job is not None and view.detail.job.job_id == job_id)
+    assert "Validating files" in view.form.check.text() or "Created" in view.form.check.text()
+
+    fake_openai.succeed_job(job_id, fine_tuned_model="ft:gpt-4.1-mini:acme:x:1")
+    view.refresh_button.click()  # "Sync now"
+    qtbot.waitUntil(
+        lambda: view.model.data(view.model.index(0, view.model.STATUS)) == "Succeeded",
+        timeout=10_000,
+    )
+    qtbot.waitUntil(lambda: view.detail.job.status == "succeeded", timeout=10_000)
+    qtbot.waitUntil(lambda: "now succeeded" in view.form.check.text(), timeout=5000)
