@@ -168,7 +168,9 @@ class JobCreation(QObject):
     def _created(self, created: CreatedJob) -> None:
         job = created.job
         self._created_job = job
-        self._say(f"Created {job.job_id} ({job.status_label}).")
+        # The job's news goes to the view's status line: the form is about the next job.
+        self._say("Created: the job is followed in the table and the detail.")
+        self.view.status.setText(f"Created {job.job_id} ({job.status_label}).")
         self.view.job_created(job)
 
     def jobs_changed(self, jobs: list[JobRecord]) -> None:
@@ -180,7 +182,7 @@ class JobCreation(QObject):
         now = next((j for j in jobs if j.job_id == created.job_id), None)
         if now is not None and now.status != created.status:
             self._created_job = now
-            self._say(f"Created {now.job_id}; it is now {now.status_label.lower()}.")
+            self.view.status.setText(f"Created {now.job_id}; it is now {now.status_label.lower()}.")
 
     def _create_failed(self, error: TaskError) -> None:
         exc = error.exception
