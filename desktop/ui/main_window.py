@@ -12,9 +12,11 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -87,8 +89,11 @@ class MainWindow(QMainWindow):
             if spec is None:
                 widget: QWidget = EmptyState(name, _NOT_BUILT[name])
             else:
-                widget = QWidget()
-                QVBoxLayout(widget).setContentsMargins(0, 0, 0, 0)
+                # A tab larger than the screen scrolls inside the window instead of making
+                # the window larger than the screen (small and scaled displays).
+                widget = QScrollArea()
+                widget.setWidgetResizable(True)
+                widget.setFrameShape(QFrame.Shape.NoFrame)
                 self._specs[name] = spec
                 self._containers[name] = widget
             widget.setObjectName(f"tab-{name}")
@@ -131,7 +136,9 @@ class MainWindow(QMainWindow):
             spec = self._specs[name]
             built = spec.build(self)
             self._built[name] = built
-            self._containers[name].layout().addWidget(built)
+            container = self._containers[name]
+            assert isinstance(container, QScrollArea)
+            container.setWidget(built)
             self.tab_built.emit(name)
         return built
 

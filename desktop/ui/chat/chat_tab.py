@@ -43,6 +43,7 @@ from desktop.chat.session import (
 from desktop.context import AppContext
 from desktop.retrieval.search import RetrievedChunk
 from desktop.retrieval.service import RetrievalService, search_settings
+from desktop.text import plural
 from desktop.ui.chat.compare_view import CompareView
 from desktop.ui.chat.conversation import AnswerCard, ConversationView
 from desktop.ui.chat.prompt_inspector import PromptInspector
@@ -50,7 +51,7 @@ from desktop.ui.chat.retrieval_panel import RetrievalPanel
 from desktop.ui.chat.sources_pane import SourcesPane
 from desktop.workers import STORE_QUEUE, TaskError, TaskManager, Worker
 
-MODES = (("rag", "RAG: grounded in the library"), ("none", "Model alone (no retrieval)"))
+MODES = (("rag", "RAG: from the library"), ("none", "Model alone"))
 
 
 def _meta(
@@ -101,6 +102,9 @@ class ChatTab(QWidget):
 
         # -- conversations ---------------------------------------------------------------
         self.conversation_list = QListWidget()
+        # Long first questions are the titles: cut them with "…", never scroll sideways.
+        self.conversation_list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.conversation_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.new_button = QPushButton("New")
         self.new_button.setToolTip("Start a new conversation (Ctrl+N)")
         self.rename_button = QPushButton("Rename…")
@@ -129,9 +133,14 @@ class ChatTab(QWidget):
         self.mode = QComboBox()
         for key, label in MODES:
             self.mode.addItem(label, key)
+        self.mode.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.mode.setMinimumContentsLength(14)
+        self.mode.setToolTip("RAG answers from the library's sources; the model alone does not")
         self.model = QComboBox()
         self.model.setEditable(True)
-        self.model.setMinimumWidth(200)
+        self.model.setMinimumWidth(140)
         self.model.setCurrentText(context.settings.chat_model)
         self.model.setToolTip("Models listed by the server, fine-tuned ones included")
         self.ask_button = QPushButton("Ask")
@@ -264,7 +273,9 @@ class ChatTab(QWidget):
             item = QListWidgetItem(conversation.title)
             item.setData(Qt.ItemDataRole.UserRole, conversation.id)
             last = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.updated_at))
-            item.setToolTip(f"{conversation.turns} question(s), last {last}")
+            item.setToolTip(
+                f"{conversation.title}\n{plural(conversation.turns, 'question')}, last {last}"
+            )
             self.conversation_list.addItem(item)
             if conversation.id == wanted:
                 self.conversation_list.setCurrentItem(item)

@@ -3,7 +3,7 @@ its status (stopped, cut off, failed) is written under it in words, with what to
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -61,6 +61,8 @@ class AnswerCard(QFrame):
         self.note.hide()
         self.meta = QLabel(meta)
         self.meta.setStyleSheet("color:#666;")
+        self.meta.setWordWrap(True)
+        self.meta.setMinimumWidth(120)
         self.prompt_button = QPushButton("Prompt…")
         self.prompt_button.setEnabled(False)
         self.retry_button = QPushButton("Ask again")
@@ -149,6 +151,9 @@ class ConversationView(QScrollArea):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
+        # Cards follow the pane's width (their text wraps); a card wider than the pane
+        # would hide its buttons behind a sideways scroll.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.container = QWidget()
         self.layout_ = QVBoxLayout(self.container)
         self.layout_.addStretch(1)

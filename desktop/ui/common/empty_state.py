@@ -7,6 +7,8 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+MIN_TEXT_WIDTH = 240
+
 
 class EmptyState(QWidget):
     def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
@@ -19,9 +21,11 @@ class EmptyState(QWidget):
         self.text_label.setWordWrap(True)
         self.text_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.text_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.text_label.setFixedWidth(420)
-        # A wrapped label placed with an alignment flag is not given its height-for-width.
-        self.text_label.setMinimumHeight(self.text_label.heightForWidth(420))
+        self.text_label.setMaximumWidth(420)
+        self.text_label.setMinimumWidth(MIN_TEXT_WIDTH)
+        # A wrapped label placed with an alignment flag is not given its height-for-width:
+        # reserve the height it needs at its narrowest, so nothing is cut on a small screen.
+        self.text_label.setMinimumHeight(self.text_label.heightForWidth(MIN_TEXT_WIDTH))
         layout.addWidget(self.title_label)
         row = QHBoxLayout()
         row.addStretch(1)

@@ -10,7 +10,9 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractItemModel,
     QAbstractTableModel,
+    QEvent,
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
     Qt,
 )
@@ -59,9 +61,13 @@ class ListTableModel(QAbstractTableModel):
         return None
 
 
-def fit_columns(table: QTableView, stretch: int, samples: Sequence[str]) -> None:
+def fit_columns(
+    table: QTableView, stretch: int, samples: Sequence[str], *, stretch_chars: int = 22
+) -> None:
     """Column widths from sample contents, once: ResizeToContents would measure every
-    row on each reset, which stalls the window on a large library."""
+    row on each reset, which stalls the window on a large library. The ``stretch`` column
+    takes the room left, but never less than ``stretch_chars`` characters: in a narrow
+    window the table scrolls sideways rather than cut titles to two letters."""
     header = table.horizontalHeader()
     metrics = table.fontMetrics()
     model = table.model()
@@ -72,6 +78,33 @@ def fit_columns(table: QTableView, stretch: int, samples: Sequence[str]) -> None
         header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(column, width)
     header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    guard = _StretchFloor(table, stretch, metrics.averageCharWidth() * stretch_chars)
+    table.viewport().installEventFilter(guard)
+    table._stretch_floor = guard  # type: ignore[attr-defined]  # lives as long as the table
+
+
+class _StretchFloor(QObject):
+    """Switches the stretch column to a fixed floor width when the view is too narrow."""
+
+    def __init__(self, table: QTableView, column: int, floor: int) -> None:
+        super().__init__(table)
+        self.table, self.column, self.floor = table, column, floor
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            header = self.table.horizontalHeader()
+            others = sum(
+                header.sectionSize(c)
+                for c in range(header.count())
+                if c != self.column and not header.isSectionHidden(c)
+            )
+            room = self.table.viewport().width() - others
+            if room < self.floor:
+                header.setSectionResizeMode(self.column, QHeaderView.ResizeMode.Interactive)
+                header.resizeSection(self.column, self.floor)
+            elif header.sectionResizeMode(self.column) != QHeaderView.ResizeMode.Stretch:
+                header.setSectionResizeMode(self.column, QHeaderView.ResizeMode.Stretch)
+        return False
 
 
 def record_table(

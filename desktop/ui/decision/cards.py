@@ -154,6 +154,7 @@ class RecommendationPanel(QFrame):
         font.setPointSizeF(font.pointSizeF() * 1.6)
         font.setBold(True)
         self.choice_label.setFont(font)
+        self.choice_label.setWordWrap(True)
         self.confidence_label = QLabel()
         self.summary_label = _wrapped()
         self.reasons_title = QLabel("<b>Why</b> (click a reason to open its card)")

@@ -19,6 +19,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -122,6 +123,7 @@ class DecideTab(QWidget):
             if q.group != group:
                 group = q.group
                 heading = QLabel(f"<h3>{GROUP_TITLES[group]}</h3>")
+                heading.setWordWrap(True)
                 cards_layout.addWidget(heading)
             card = QuestionCard(q)
             card.answer_changed.connect(self._answer_changed)
@@ -183,8 +185,14 @@ class DecideTab(QWidget):
         comparison_layout.addWidget(QLabel("<b>RAG and fine-tuning compared</b>"))
         comparison_layout.addWidget(self.table)
 
+        # On a short screen the recommendation scrolls rather than squeezing its parts
+        # on top of each other.
+        panel_scroll = QScrollArea()
+        panel_scroll.setWidgetResizable(True)
+        panel_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        panel_scroll.setWidget(self.panel)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.panel)
+        right.addWidget(panel_scroll)
         right.addWidget(comparison_box)
         right.setStretchFactor(0, 2)
         right.setStretchFactor(1, 3)

@@ -30,6 +30,7 @@ from desktop.finetune.job_store import (
     status_label,
 )
 from desktop.finetune.metrics import MetricsSeries
+from desktop.ui.common.flow_layout import flow_row
 from desktop.ui.common.table_model import fit_columns, record_table
 from desktop.ui.finetune.jobs_chart import MetricsChart
 from desktop.ui.finetune.jobs_form import make_section
@@ -112,17 +113,14 @@ class JobDetail(QWidget):
         self.copy_button = QPushButton("Copy model id")
         self.use_button = QPushButton("Use in chat")
         self.compare_button = QPushButton("Compare in chat")
-        actions = QHBoxLayout()
-        for button in (
+        actions = flow_row(
             self.cancel_button,
             self.pause_button,
             self.resume_button,
             self.copy_button,
             self.use_button,
             self.compare_button,
-        ):
-            actions.addWidget(button)
-        actions.addStretch(1)
+        )
 
         self.chart = MetricsChart()
         self.events = EventTableModel(self)
@@ -159,7 +157,7 @@ class JobDetail(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.timeline)
         layout.addWidget(self.summary)
-        layout.addLayout(actions)
+        layout.addWidget(actions)
         layout.addWidget(self.note)
         layout.addWidget(self.error)
         layout.addWidget(body, 1)

@@ -29,6 +29,10 @@ class StrategyForm(QWidget):
         self._layout = QFormLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self.combo = QComboBox()
+        self.combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.combo.setMinimumContentsLength(12)
         for name in STRATEGIES:
             self.combo.addItem(LABELS.get(name, name), name)
         self._layout.addRow("Strategy:", self.combo)
