@@ -12,6 +12,7 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QLabel,
     QMainWindow,
@@ -26,6 +27,7 @@ from desktop import APP_NAME, __version__
 from desktop.context import AppContext
 from desktop.progress import Progress
 from desktop.ui.common.empty_state import EmptyState
+from desktop.ui.common.keyboard import install_keyboard_habits
 from desktop.ui.common.message_bar import MessageBar
 from desktop.ui.common.task_status import TaskStatusWidget
 from desktop.workers import TaskError, TaskManager
@@ -68,6 +70,7 @@ class MainWindow(QMainWindow):
         tab_factories: dict[str, TabSpec] | None = None,
     ) -> None:
         super().__init__()
+        install_keyboard_habits(QApplication.instance())  # type: ignore[arg-type]
         self.context = context
         self.tasks = tasks
         self.window_state = window_state
@@ -116,7 +119,9 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self._restore_state()
+        self._tab_menu_action: QAction | None = None
         self.tabs.currentChanged.connect(self._tab_changed)
+        self.tab_built.connect(lambda _name: self._show_tab_menu())
         tasks.task_finished.connect(self._report_task_outcome)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -141,6 +146,31 @@ class MainWindow(QMainWindow):
             container.setWidget(built)
             self.tab_built.emit(name)
         return built
+
+    def _show_tab_menu(self) -> None:
+        """The current tab's own menu (its commands and their shortcuts) sits in the menu
+        bar before Help while the tab is shown."""
+        name = self.tabs.tabText(self.tabs.currentIndex())
+        tab = self._built.get(name)
+        menu = tab.menu() if tab is not None and hasattr(tab, "menu") else None
+        if self._tab_menu_action is not None:
+            self.menuBar().removeAction(self._tab_menu_action)
+            self._tab_menu_action = None
+        if menu is not None:
+            self._tab_menu_action = self.menuBar().insertMenu(self.help_menu.menuAction(), menu)
+
+    def show_shortcuts(self) -> None:
+        from desktop.ui.common.shortcuts_sheet import ShortcutsSheet
+
+        self.build_pending_tabs()  # every tab's commands are listed, shown or not
+        menus = [a.menu() for a in self.menuBar().actions() if a.menu() is not None]
+        for name in self._specs:
+            tab = self._built[name]
+            if hasattr(tab, "menu") and tab.menu() not in menus:
+                menus.append(tab.menu())
+        sheet = ShortcutsSheet(menus, self)
+        sheet.open()
+        self._shortcuts_sheet = sheet
 
     def is_built(self, name: str) -> bool:
         return name in self._built
@@ -203,6 +233,7 @@ class MainWindow(QMainWindow):
         name = self.tabs.tabText(self.tabs.currentIndex())
         if name in self._specs and (self._imported or self.is_built(name)):
             self.tab(name)
+        self._show_tab_menu()
 
     # -- menus and shortcuts -------------------------------------------------------------
 
@@ -230,6 +261,13 @@ class MainWindow(QMainWindow):
             self.tab_actions.append(action)
 
         help_menu = self.menuBar().addMenu("&Help")
+        self.help_menu = help_menu
+        self.shortcuts_action = QAction("&Keyboard shortcuts", self)
+        self.shortcuts_action.setShortcuts(
+            [QKeySequence(QKeySequence.StandardKey.HelpContents), QKeySequence("Ctrl+/")]
+        )
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(self.shortcuts_action)
         self.about_action = QAction(f"&About {APP_NAME}", self)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.about_action.triggered.connect(self.show_about)

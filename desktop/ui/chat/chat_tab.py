@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -21,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -49,6 +49,7 @@ from desktop.ui.chat.conversation import AnswerCard, ConversationView
 from desktop.ui.chat.prompt_inspector import PromptInspector
 from desktop.ui.chat.retrieval_panel import RetrievalPanel
 from desktop.ui.chat.sources_pane import SourcesPane
+from desktop.ui.common.menus import command, tab_menu
 from desktop.workers import STORE_QUEUE, TaskError, TaskManager, Worker
 
 MODES = (("rag", "RAG: from the library"), ("none", "Model alone"))
@@ -98,6 +99,7 @@ class ChatTab(QWidget):
         self.conversation_id: int | None = None
         self.active: Worker | None = None
         self.active_card: AnswerCard | None = None
+        self.selected_card: AnswerCard | None = None
         self.models: list[str] = []
 
         # -- conversations ---------------------------------------------------------------
@@ -190,13 +192,48 @@ class ChatTab(QWidget):
         self.ask_button.clicked.connect(self.ask)
         self.stop_button.clicked.connect(self.stop)
         self.compare_button.clicked.connect(self.compare)
-        QShortcut(QKeySequence("Ctrl+Return"), self.input, activated=self.ask)
-        QShortcut(QKeySequence("Escape"), self, activated=self.stop)
-        QShortcut(QKeySequence("Ctrl+N"), self, activated=self.new_conversation)
         self.new_button.clicked.connect(self.new_conversation)
         self.rename_button.clicked.connect(self.rename_conversation)
         self.delete_button.clicked.connect(self.delete_conversation)
         self.export_button.clicked.connect(self.export_conversation)
+        # -- commands (the Chat menu while this tab is shown) ----------------------------------
+        self.ask_action = command(
+            self, "Ask", self.ask, ["Ctrl+Return", "Ctrl+Enter"], "Send the question"
+        )
+        self.stop_action = command(self, "Stop", self.stop, "Escape", "Stop the answer")
+        self.compare_action = command(
+            self,
+            "Compare…",
+            self.compare,
+            "Ctrl+Shift+Return",
+            "The same question to the base and the fine-tuned model, with and without retrieval",
+        )
+        self.new_action = command(
+            self, "New conversation", self.new_conversation, "Ctrl+N", "Start a new conversation"
+        )
+        self.rename_action = command(self, "Rename conversation…", self.rename_conversation)
+        self.delete_action = command(self, "Delete conversation", self.delete_conversation)
+        self.export_action = command(
+            self, "Export conversation…", self.export_conversation, None, "Save it as Markdown"
+        )
+        self.save_example_action = command(
+            self,
+            "Save answer as training example",
+            self.save_selected_answer,
+            "Ctrl+Shift+S",
+            "Open the selected answer, editable, in the dataset builder",
+        )
+        self.question_action = command(
+            self, "Type a question", self.focus_question, "Ctrl+L", "Move to the question box"
+        )
+        self.retrieval_view_action = command(
+            self,
+            "Retrieval test",
+            lambda: self.views.setCurrentIndex(1 - self.views.currentIndex()),
+            "Ctrl+T",
+            "Switch between the conversation and the retrieval test",
+        )
+        self._menu: QMenu | None = None
         self.conversation_list.currentItemChanged.connect(self._conversation_chosen)
         self.sources.open_chunk.connect(self.open_chunk.emit)
         self.retrieval_panel.open_chunk.connect(self.open_chunk.emit)
@@ -297,6 +334,7 @@ class ChatTab(QWidget):
 
     def _show_turns(self, turns: list[StoredTurn]) -> None:
         self.view.clear()
+        self.selected_card = None
         card = None
         for turn in turns:
             card = self._new_card(turn.question)
@@ -326,6 +364,7 @@ class ChatTab(QWidget):
         self.conversation_list.clearSelection()
         self.conversation_list.setCurrentItem(None)
         self.view.clear()
+        self.selected_card = None
         self.sources.show_sources([], [], [], "", note="A new conversation: ask a question.")
         self.input.setFocus()
 
@@ -517,7 +556,14 @@ class ChatTab(QWidget):
 
     # -- sources, citations, prompt --------------------------------------------------------------
 
+    def save_selected_answer(self) -> None:
+        """The selected answer (the last one when none is selected) to the dataset builder."""
+        card = self.selected_card or (self.view.cards[-1] if self.view.cards else None)
+        if card is not None and card.save_button.isEnabled():
+            self._save_as_example(card)
+
     def _select_card(self, card: AnswerCard) -> None:
+        self.selected_card = card
         data = card.data
         for other in self.view.cards:
             other.setStyleSheet(
@@ -545,13 +591,39 @@ class ChatTab(QWidget):
 
     # -- compare -------------------------------------------------------------------------------
 
+    def menu(self) -> QMenu:
+        """The Chat menu, shown in the menu bar while this tab is."""
+        if self._menu is None:
+            self._menu = tab_menu(
+                "&Chat",
+                self,
+                (self.ask_action, self.stop_action, self.compare_action, self.question_action),
+                (self.save_example_action,),
+                (self.new_action, self.rename_action, self.delete_action, self.export_action),
+                (self.retrieval_view_action,),
+            )
+        return self._menu
+
+    def focus_question(self) -> None:
+        self.views.setCurrentIndex(0)
+        self.input.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
     def compare(self, question: str | None = None) -> CompareView | None:
         question = (
             (question if isinstance(question, str) else None)
             or self.input.toPlainText().strip()
             or (self.view.cards[-1].question if self.view.cards else "")
         )
-        if not question or self.active is not None:
+        if self.active is not None:
+            return None
+        if not question:
+            # Nothing to compare yet (e.g. "Compare in chat" from a finished job): say what
+            # to do, where to do it.
+            self.focus_question()
+            self.status.setText(
+                f"Type the question to compare {self.model.currentText() or 'the models'} on, "
+                "then press Compare… (Ctrl+Shift+Enter)."
+            )
             return None
         base = self.model.currentText().strip()
         if base.startswith("ft:"):

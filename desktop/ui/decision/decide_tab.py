@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPlainTextEdit,
-    QPushButton,
     QScrollArea,
     QSpinBox,
     QSplitter,
@@ -38,6 +38,7 @@ from desktop.decision.evidence import DecisionInputs, Evidence
 from desktop.decision.service import Decision, DecisionService, Measurement, Visit
 from desktop.events import Topic
 from desktop.ui.common.events import EventRelay
+from desktop.ui.common.menus import command, command_button, tab_menu
 from desktop.ui.common.message_bar import MessageBar
 from desktop.ui.common.table_model import record_table
 from desktop.ui.decision.cards import ComparisonModel, QuestionCard, RecommendationPanel
@@ -100,14 +101,19 @@ class DecideTab(QWidget):
         # -- toolbar --------------------------------------------------------------------
         self.banner = MessageBar()
         self.status_label = QLabel("Measuring the workspace…")
-        self.measure_button = QPushButton("Measure again")
-        self.measure_button.setToolTip("Re-read the library, datasets and searches (F5)")
-        self.measure_button.setShortcut("F5")
-        self.measure_button.clicked.connect(self.refresh)
-        self.markdown_button = QPushButton("Export Markdown…")
-        self.markdown_button.clicked.connect(lambda: self.export_markdown())
-        self.pdf_button = QPushButton("Export PDF…")
-        self.pdf_button.clicked.connect(lambda: self.export_pdf())
+        self.measure_action = command(
+            self, "Measure again", self.refresh, "F5", "Re-read the library, datasets and searches"
+        )
+        self.markdown_action = command(
+            self, "Export Markdown…", lambda: self.export_markdown(), "Ctrl+E", "The report"
+        )
+        self.pdf_action = command(
+            self, "Export PDF…", lambda: self.export_pdf(), "Ctrl+Shift+E", "The report as PDF"
+        )
+        self.measure_button = command_button(self.measure_action)
+        self.markdown_button = command_button(self.markdown_action)
+        self.pdf_button = command_button(self.pdf_action)
+        self._menu: QMenu | None = None
         toolbar = QHBoxLayout()
         toolbar.addWidget(self.status_label, 1)
         toolbar.addWidget(self.measure_button)
@@ -216,6 +222,14 @@ class DecideTab(QWidget):
         if not event.spontaneous():
             self.refresh()
 
+    def menu(self) -> QMenu:
+        """The Decide menu, shown in the menu bar while this tab is."""
+        if self._menu is None:
+            self._menu = tab_menu(
+                "&Decide", self, (self.measure_action,), (self.markdown_action, self.pdf_action)
+            )
+        return self._menu
+
     def _evidence_changed(self) -> None:
         if self.isVisible() and self.answers is not None:
             self._measure(visit=False)
@@ -278,8 +292,8 @@ class DecideTab(QWidget):
         """Answers can be given once the saved ones are on screen."""
         for card in self.cards.values():
             card.setEnabled(ready)
-        for button in (self.markdown_button, self.pdf_button):
-            button.setEnabled(ready)
+        for action in (self.markdown_action, self.pdf_action):
+            action.setEnabled(ready)
 
     # -- answers and the recommendation --------------------------------------------------
 

@@ -102,10 +102,12 @@ class DatasetBuilderLayout(QWidget):
             action.setShortcuts(keys)
             names = " / ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in keys)
             tip = f"{tip} ({names})" if tip else names
+            # The builder's commands work wherever the focus is while the builder is shown
+            # (a hidden tab's shortcuts never fire); text boxes keep their own editing keys.
             action.setShortcutContext(
                 Qt.ShortcutContext.WidgetShortcut
                 if owner is not None
-                else Qt.ShortcutContext.WidgetWithChildrenShortcut
+                else Qt.ShortcutContext.WindowShortcut
             )
             (owner or self).addAction(action)
         if tip:

@@ -7,9 +7,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMenu, QTabWidget, QVBoxLayout, QWidget
 
 from desktop.context import AppContext
+from desktop.ui.common.menus import command, tab_menu
 from desktop.ui.finetune.dataset_builder import DatasetBuilder
 from desktop.ui.finetune.jobs_view import JobsView
 from desktop.ui.finetune.undo import StoreCommand
@@ -49,6 +50,39 @@ class FineTuningTab(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.views)
+        self.sync_action = command(
+            self, "Sync jobs now", self._sync_jobs, "F5", "Ask the provider for the jobs' news"
+        )
+        self.datasets_view_action = command(
+            self,
+            "Datasets / Jobs",
+            lambda: self.views.setCurrentIndex(1 - self.views.currentIndex()),
+            "Ctrl+T",
+            "Switch between the dataset builder and the job tracker",
+        )
+        self._menu: QMenu | None = None
+
+    def menu(self) -> QMenu:
+        """The Fine-tuning menu: the dataset builder's commands (they act where the focus
+        is in the builder) and the job tracker's."""
+        if self._menu is None:
+            b = self.builder
+            self._menu = tab_menu(
+                "F&ine-tuning",
+                self,
+                (b.new_dataset_action, b.rename_dataset_action, b.delete_dataset_action),
+                (b.new_example_action, b.generate_action, b.duplicate_action, b.delete_action),
+                (b.import_chat_action, b.import_preference_action, b.import_csv_action),
+                (b.load_sample_action, b.split_action),
+                (b.export_chat_action, b.export_preference_action, b.export_messages_action),
+                (b.undo_action, b.redo_action, b.find_action),
+                (self.sync_action, self.datasets_view_action),
+            )
+        return self._menu
+
+    def _sync_jobs(self) -> None:
+        self.views.setCurrentWidget(self.jobs)
+        self.jobs.sync_all()
 
     def _remember_spend_limit(self, usd: float) -> None:
         """On a worker: "don't ask again for jobs under $X" is a setting."""

@@ -9,12 +9,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -39,6 +40,7 @@ from desktop.text import plural
 from desktop.ui.common.dialogs import Confirm, ask
 from desktop.ui.common.empty_state import EmptyState
 from desktop.ui.common.events import EventRelay
+from desktop.ui.common.menus import command, command_button, tab_menu
 from desktop.ui.common.table_model import RECORD_ROLE, record_table
 from desktop.ui.library.import_report import ImportReportDialog
 from desktop.ui.library.index_bar import IndexBar
@@ -71,25 +73,53 @@ class LibraryTab(QWidget):
         self._open: DocumentContent | None = None
         self.setAcceptDrops(True)
         self.events = EventRelay(context.events, self)
+        self._menu: QMenu | None = None
+
+        # -- commands (the Library menu while this tab is shown) ----------------------------
+        self.import_files_action = command(self, "Import files…", self.import_files, "Ctrl+O")
+        self.import_folder_action = command(
+            self, "Import folder…", self.import_folder, "Ctrl+Shift+O"
+        )
+        self.sample_action = command(
+            self,
+            "Load the sample library",
+            self.load_samples,
+            None,
+            "A fictional company's manuals",
+        )
+        self.rescan_action = command(
+            self, "Rescan", self.rescan, "F5", "Re-check every source file: added, changed, missing"
+        )
+        self.delete_action = command(
+            self,
+            "Delete",
+            self.delete_selected,
+            QKeySequence.StandardKey.Delete,
+            "Remove the selected documents from the library",
+        )
+        self.export_action = command(
+            self, "Export chunks…", self.export_library_chunks, None, "All chunks as JSONL"
+        )
+        self.find_action = command(
+            self, "Filter documents", lambda: self.search.setFocus(), QKeySequence.StandardKey.Find
+        )
+        self.index_action = command(
+            self,
+            "Index library",
+            lambda: self.index_bar.index(),
+            "Ctrl+I",
+            "Embed the chunks that have no vector yet",
+        )
 
         # -- toolbar ------------------------------------------------------------------
-        self.import_files_button = QPushButton("Import files…")
-        self.import_files_button.setShortcut(QKeySequence("Ctrl+O"))
-        self.import_folder_button = QPushButton("Import folder…")
-        self.import_folder_button.setShortcut(QKeySequence("Ctrl+Shift+O"))
-        self.rescan_button = QPushButton("Rescan")
-        self.rescan_button.setShortcut(QKeySequence("F5"))
-        self.rescan_button.setToolTip("Re-check every source file: added, changed, missing (F5)")
-        self.delete_button = QPushButton("Delete")
-        self.delete_button.setToolTip("Remove the selected documents from the library (Del)")
-        self.export_button = QPushButton("Export chunks…")
+        self.import_files_button = command_button(self.import_files_action)
+        self.import_folder_button = command_button(self.import_folder_action)
+        self.rescan_button = command_button(self.rescan_action)
+        self.delete_button = command_button(self.delete_action)
+        self.export_button = command_button(self.export_action)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Filter documents (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        find = QAction(self)
-        find.setShortcut(QKeySequence.StandardKey.Find)
-        find.triggered.connect(lambda: self.search.setFocus())
-        self.addAction(find)
         toolbar = QHBoxLayout()
         for button in (
             self.import_files_button,
@@ -120,10 +150,6 @@ class LibraryTab(QWidget):
         )
         # Many titles share a beginning ("Lumenfold Sync – …"): keep both ends visible.
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        delete = QAction(self.table)
-        delete.setShortcut(QKeySequence.StandardKey.Delete)
-        delete.triggered.connect(self.delete_selected)
-        self.table.addAction(delete)
 
         self.empty = EmptyState(
             "Your library is empty",
@@ -185,11 +211,6 @@ class LibraryTab(QWidget):
         layout.addWidget(splitter, 1)
         layout.addLayout(bottom)
 
-        self.import_files_button.clicked.connect(self.import_files)
-        self.import_folder_button.clicked.connect(self.import_folder)
-        self.rescan_button.clicked.connect(self.rescan)
-        self.delete_button.clicked.connect(self.delete_selected)
-        self.export_button.clicked.connect(self.export_library_chunks)
         self.search.textChanged.connect(self.proxy.set_search)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.inspector.apply_requested.connect(self.apply_strategy)
@@ -197,6 +218,18 @@ class LibraryTab(QWidget):
         self.views.currentChanged.connect(self._view_changed)
         self.events.on(Topic.LIBRARY, self.refresh, self)
         self.refresh()
+
+    def menu(self) -> QMenu:
+        """The Library menu, shown in the menu bar while this tab is."""
+        if self._menu is None:
+            self._menu = tab_menu(
+                "&Library",
+                self,
+                (self.import_files_action, self.import_folder_action, self.sample_action),
+                (self.rescan_action, self.delete_action, self.find_action),
+                (self.index_action, self.export_action),
+            )
+        return self._menu
 
     # -- loading -----------------------------------------------------------------------
 
@@ -219,8 +252,8 @@ class LibraryTab(QWidget):
         chunking = snapshot.chunking
         self.inspector.set_library_settings(chunking.strategy, chunking.encoding)
         self.compare.encoding = chunking.encoding
-        for button in (self.rescan_button, self.delete_button, self.export_button):
-            button.setEnabled(bool(snapshot.documents) and self._import_worker is None)
+        for action in (self.rescan_action, self.delete_action, self.export_action):
+            action.setEnabled(bool(snapshot.documents) and self._import_worker is None)
         if not (selected is not None and self.select_document(selected)) and (
             self._open and self.model.row_of(self._open.document.id) is None
         ):
@@ -372,14 +405,15 @@ class LibraryTab(QWidget):
             self.progress_label.setText(f"{title}…")
             self.progress_bar.setRange(0, 0)
             self.cancel_button.setEnabled(True)
-        for button in (
-            self.import_files_button,
-            self.import_folder_button,
-            self.rescan_button,
-            self.delete_button,
-            self.sample_button,
+        for action in (
+            self.import_files_action,
+            self.import_folder_action,
+            self.rescan_action,
+            self.delete_action,
+            self.sample_action,
         ):
-            button.setEnabled(not running)
+            action.setEnabled(not running)
+        self.sample_button.setEnabled(not running)
 
     def _import_progress(self, progress: Progress) -> None:
         if progress.total:
