@@ -41,6 +41,7 @@ from desktop.chat.session import (
     plan_json,
 )
 from desktop.context import AppContext
+from desktop.events import Topic
 from desktop.retrieval.search import RetrievedChunk
 from desktop.retrieval.service import RetrievalService, search_settings
 from desktop.text import plural
@@ -49,6 +50,7 @@ from desktop.ui.chat.conversation import AnswerCard, ConversationView
 from desktop.ui.chat.prompt_inspector import PromptInspector
 from desktop.ui.chat.retrieval_panel import RetrievalPanel
 from desktop.ui.chat.sources_pane import SourcesPane
+from desktop.ui.common.events import EventRelay
 from desktop.ui.common.menus import command, tab_menu
 from desktop.workers import STORE_QUEUE, TaskError, TaskManager, Worker
 
@@ -239,6 +241,9 @@ class ChatTab(QWidget):
         self.retrieval_panel.open_chunk.connect(self.open_chunk.emit)
         self.refresh_conversations()
         self._models_loaded = False
+        self._chat_model = context.settings.chat_model
+        self.events = EventRelay(context.events, self)
+        self.events.on(Topic.SETTINGS, self._settings_changed, self)
 
     def showEvent(self, event: object) -> None:
         """The server's models are listed when the tab is first shown, not at start-up:
@@ -269,6 +274,16 @@ class ChatTab(QWidget):
         worker.signals.error.connect(
             lambda e: self.status.setText(f"Could not list the server's models: {e.message}")
         )
+
+    def _settings_changed(self) -> None:
+        """Another server or chat model chosen in Settings: the model box follows it
+        (unless the user picked another model here) and lists the new server's models."""
+        chosen = self.context.settings.chat_model
+        if self.model.currentText() in ("", self._chat_model):
+            self.model.setCurrentText(chosen)
+        self._chat_model = chosen
+        if self._models_loaded:
+            self.refresh_models()
 
     def _show_models(self, models: list[str]) -> None:
         self.models = models

@@ -245,3 +245,13 @@ def test_asking_an_empty_or_unindexed_library_says_what_to_do_next(
     assert "No chunk is embedded yet" in notice.text()
     assert "Index the library in the Library tab" in notice.text()
     assert tab.sources.sources  # the keyword match was still sent
+
+
+def test_a_server_chosen_in_settings_reaches_the_chat_tab(
+    qtbot: QtBot, chat: ChatTab, chat_context: AppContext, fake_openai: FakeOpenAI
+) -> None:
+    assert chat.model.currentText() == "gpt-4.1-mini"
+    before = len(fake_openai.requests_to("/v1/models"))
+    chat_context.save_settings(chat_context.settings.replace(chat_model="gpt-4o"))
+    qtbot.waitUntil(lambda: chat.model.currentText() == "gpt-4o", timeout=5000)
+    qtbot.waitUntil(lambda: len(fake_openai.requests_to("/v1/models")) > before, timeout=5000)
