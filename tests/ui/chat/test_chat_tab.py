@@ -255,3 +255,19 @@ def test_a_server_chosen_in_settings_reaches_the_chat_tab(
     chat_context.save_settings(chat_context.settings.replace(chat_model="gpt-4o"))
     qtbot.waitUntil(lambda: chat.model.currentText() == "gpt-4o", timeout=5000)
     qtbot.waitUntil(lambda: len(fake_openai.requests_to("/v1/models")) > before, timeout=5000)
+
+
+def test_the_prompt_inspector_shows_what_was_sent(
+    qtbot: QtBot, chat: ChatTab, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.chat_reply = "Within 14 days [1]."
+    ask_and_wait(qtbot, chat)
+    card = chat.view.cards[-1]
+    dialog = chat.show_prompt(card)
+    assert dialog is not None
+    qtbot.addWidget(dialog)
+    sent = fake_openai.requests_to("/v1/chat/completions")[-1].json["messages"]
+    assert dialog.messages.toPlainText() == dialog.render_messages(sent)
+    rows = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text() for r in range(5)}
+    assert int(rows["Sources"].replace(",", "")) > 0
+    assert "context window" in dialog.summary.text()
