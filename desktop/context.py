@@ -5,6 +5,7 @@ it needs (the workspace, the settings in force, the provider), never itself."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,7 @@ class AppContext:
     _settings: Settings | None = None
     _services: dict[str, object] = field(default_factory=dict)
     events: EventBus = field(default_factory=EventBus)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod
     def create(
@@ -60,7 +62,9 @@ class AppContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = self.settings_store.load()
+            with self._lock:
+                if self._settings is None:
+                    self._settings = self.settings_store.load()
         return self._settings
 
     def current_settings(self) -> Settings:
@@ -79,13 +83,19 @@ class AppContext:
 
     @property
     def workspace(self) -> Workspace:
-        """Opened (and migrated) on first use."""
-        if self._workspace is None:
-            self._workspace = Workspace(self.workspace_path)
-        return self._workspace
+        """Opened (and migrated) on first use, once, whichever thread asks first (the
+        window's workers start together after the first paint)."""
+        with self._lock:
+            if self._workspace is None:
+                self._workspace = Workspace(self.workspace_path)
+            return self._workspace
 
     @property
     def provider(self) -> ProviderAccess:
+        with self._lock:
+            return self._provider()
+
+    def _provider(self) -> ProviderAccess:
         access = self._services.get("provider")
         if access is None:
             access = self._services["provider"] = ProviderAccess(
@@ -109,14 +119,15 @@ class AppContext:
 
     def retrieval(self) -> RetrievalService:
         """One per context: it caches the local model and the vector index."""
-        service = self._services.get("retrieval")
-        if service is None:
-            from desktop.retrieval.service import RetrievalService
+        with self._lock:
+            service = self._services.get("retrieval")
+            if service is None:
+                from desktop.retrieval.service import RetrievalService
 
-            service = self._services["retrieval"] = RetrievalService(
-                self.workspace, self.current_settings, self.provider, self.events
-            )
-        return service  # type: ignore[return-value]
+                service = self._services["retrieval"] = RetrievalService(
+                    self.workspace, self.current_settings, self.provider, self.events
+                )
+            return service  # type: ignore[return-value]
 
     def chat(self) -> ChatSession:
         from desktop.chat.session import ChatSession

@@ -12,7 +12,6 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication,
     QFrame,
     QLabel,
     QMainWindow,
@@ -27,7 +26,6 @@ from desktop import APP_NAME, __version__
 from desktop.context import AppContext
 from desktop.progress import Progress
 from desktop.ui.common.empty_state import EmptyState
-from desktop.ui.common.keyboard import install_keyboard_habits
 from desktop.ui.common.message_bar import MessageBar
 from desktop.ui.common.task_status import TaskStatusWidget
 from desktop.workers import TaskError, TaskManager
@@ -70,7 +68,6 @@ class MainWindow(QMainWindow):
         tab_factories: dict[str, TabSpec] | None = None,
     ) -> None:
         super().__init__()
-        install_keyboard_habits(QApplication.instance())  # type: ignore[arg-type]
         self.context = context
         self.tasks = tasks
         self.window_state = window_state
@@ -200,6 +197,8 @@ class MainWindow(QMainWindow):
     def _import_tab_modules(self) -> None:
         """On a worker, the shown tab's module first; each tab is built on the GUI thread
         once its module is in (the shown one at once, the others when shown)."""
+        if not self._specs:
+            return
         current = self.tabs.tabText(self.tabs.currentIndex())
         order = sorted(self._specs, key=lambda name: name != current)
         modules = [(name, self._specs[name].module) for name in order]
@@ -209,10 +208,10 @@ class MainWindow(QMainWindow):
         def run():
             for done, (name, module) in enumerate(modules, start=1):
                 importlib.import_module(module)
+                yield Progress(done, len(modules), name)  # the tab can be built now
                 prepare = preparations[name]
                 if prepare is not None:
-                    prepare()
-                yield Progress(done, len(modules), name)
+                    prepare()  # meanwhile: what its first reads will need
 
         worker = self.tasks.run(run, title="Getting ready")
         worker.signals.progress.connect(self._tab_module_imported)

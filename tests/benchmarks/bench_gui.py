@@ -88,7 +88,14 @@ def launch(command: list[str], env: dict[str, str]) -> dict[str, float]:
 
 
 def startup(runs: int) -> None:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    # Installed Python code has its bytecode compiled (pip and the bundle do it); a shell
+    # with PYTHONDONTWRITEBYTECODE would make every start compile every module.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPROFILEIMPORTTIME")
+    }
+    env["QT_QPA_PLATFORM"] = "offscreen"
     data = tempfile.mkdtemp(prefix="bench-gui-")
     app = [sys.executable, "-m", "desktop", "--data-dir", data]
     app_env = {**env, "RAGTUNE_REPORT_STARTUP": "1", "RAGTUNE_QUIT_IDLE": "1"}

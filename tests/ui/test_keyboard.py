@@ -152,3 +152,12 @@ def test_a_whole_walk_without_the_mouse(
     roles = [m["role"] for m in line["messages"]]
     assert roles[-2:] == ["user", "assistant"]
     assert line["messages"][-2]["content"].endswith("When is my money returned?")
+
+
+def test_no_widget_in_the_window_keeps_tab_to_itself(qtbot: QtBot, window: MainWindow) -> None:
+    from desktop.ui.common.keyboard import traps
+
+    for name in ("Library", "Chat", "Fine-tuning", "Decide"):
+        window.select_tab(name)
+    trapped = traps(window)
+    assert trapped == [], [f"{type(w).__name__} {w.objectName()} in {w.parent()}" for w in trapped]

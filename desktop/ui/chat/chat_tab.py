@@ -51,6 +51,7 @@ from desktop.ui.chat.prompt_inspector import PromptInspector
 from desktop.ui.chat.retrieval_panel import RetrievalPanel
 from desktop.ui.chat.sources_pane import SourcesPane
 from desktop.ui.common.events import EventRelay
+from desktop.ui.common.keyboard import tab_moves_on
 from desktop.ui.common.menus import command, tab_menu
 from desktop.workers import STORE_QUEUE, TaskError, TaskManager, Worker
 
@@ -105,7 +106,7 @@ class ChatTab(QWidget):
         self.models: list[str] = []
 
         # -- conversations ---------------------------------------------------------------
-        self.conversation_list = QListWidget()
+        self.conversation_list = tab_moves_on(QListWidget())
         # Long first questions are the titles: cut them with "…", never scroll sideways.
         self.conversation_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.conversation_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -131,7 +132,7 @@ class ChatTab(QWidget):
 
         # -- conversation and question ------------------------------------------------------
         self.view = ConversationView()
-        self.input = QPlainTextEdit()
+        self.input = tab_moves_on(QPlainTextEdit())
         self.input.setPlaceholderText("Ask about your documents… (Ctrl+Enter to send)")
         self.input.setMaximumHeight(90)
         self.mode = QComboBox()

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.ui.common.keyboard import tab_moves_on
+
 PART_LABELS = (
     ("system", "System prompt"),
     ("sources", "Sources"),
@@ -34,7 +36,7 @@ class PromptInspector(QDialog):
         total = prompt.get("total_tokens", 0)
         limit = prompt.get("context_limit", 0)
         reserved = prompt.get("reserved_for_answer", 0)
-        self.table = QTableWidget(len(PART_LABELS) + 1, 2)
+        self.table = tab_moves_on(QTableWidget(len(PART_LABELS) + 1, 2))
         self.table.setHorizontalHeaderLabels(["Part", "Tokens"])
         self.table.verticalHeader().hide()
         for row, (key, label) in enumerate([*PART_LABELS, ("total", "Total sent")]):

@@ -102,7 +102,7 @@ class RetrievalPanel(QWidget):
         row.addWidget(self.search_button)
 
         self.index_bar = IndexBar(
-            retrieval, tasks, self.events, report_error, context.save_settings, compact=True
+            lambda: retrieval, tasks, self.events, report_error, context.save_settings, compact=True
         )
 
         self.model = RetrievalResultsModel(self)

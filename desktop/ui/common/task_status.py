@@ -5,7 +5,7 @@ short housekeeping reads (loading a table, listing models) only count, so start-
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 from desktop.progress import Progress
@@ -76,6 +76,11 @@ class TaskStatusWidget(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setAlignment(Qt.AlignmentFlag.AlignRight)
         layout.addWidget(self.row)
+        # Start-up runs a burst of short tasks: the line is redrawn at most every 80 ms.
+        self._redraw = QTimer(self)
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(80)
+        self._redraw.timeout.connect(self._show)
         tasks.task_started.connect(self._add)
         tasks.task_progress.connect(self._progress)
         tasks.task_finished.connect(self._remove)
@@ -97,18 +102,20 @@ class TaskStatusWidget(QWidget):
     def _add(self, worker: Worker) -> None:
         self._running[worker.id] = worker
         self._started += 1
-        self._show()
+        self._redraw.start()
 
     def _progress(self, worker: Worker, progress: Progress) -> None:
-        if worker.id in self._running:
-            self._show()
+        if worker.id in self._running and not self._redraw.isActive():
+            self._redraw.start()
 
     def _remove(self, worker: Worker) -> None:
         if self._running.pop(worker.id, None) is not None:
             self._finished += 1
         if not self._running:
             self._started = self._finished = 0
-        self._show()
+            self._show()  # idle: hide at once
+        elif not self._redraw.isActive():
+            self._redraw.start()
 
     def _show(self) -> None:
         worker = self.focus()

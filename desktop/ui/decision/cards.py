@@ -29,6 +29,7 @@ from desktop.decision.checklist import (
     Row,
     question,
 )
+from desktop.ui.common.keyboard import tab_moves_on
 
 ANSWER_LABELS: tuple[tuple[Answer, str], ...] = (
     (Answer.YES, "Yes"),
@@ -158,7 +159,7 @@ class RecommendationPanel(QFrame):
         self.confidence_label = QLabel()
         self.summary_label = _wrapped()
         self.reasons_title = QLabel("<b>Why</b> (click a reason to open its card)")
-        self.reasons = QListWidget()
+        self.reasons = tab_moves_on(QListWidget())
         self.reasons.setWordWrap(True)
         self.reasons.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.reasons.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)

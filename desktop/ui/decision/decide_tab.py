@@ -38,6 +38,7 @@ from desktop.decision.evidence import DecisionInputs, Evidence
 from desktop.decision.service import Decision, DecisionService, Measurement, Visit
 from desktop.events import Topic
 from desktop.ui.common.events import EventRelay
+from desktop.ui.common.keyboard import tab_moves_on
 from desktop.ui.common.menus import command, command_button, tab_menu
 from desktop.ui.common.message_bar import MessageBar
 from desktop.ui.common.table_model import record_table
@@ -147,7 +148,7 @@ class DecideTab(QWidget):
         self.requests_per_day.setSingleStep(1000)
         self.requests_per_day.setGroupSeparatorShown(True)
         self.requests_per_day.setSpecialValueText("not entered")
-        self.system_prompt = QPlainTextEdit()
+        self.system_prompt = tab_moves_on(QPlainTextEdit())
         self.system_prompt.setPlaceholderText("Paste the system prompt sent with every request")
         self.system_prompt.setMaximumHeight(90)
         latency_form = QFormLayout()

@@ -40,6 +40,7 @@ from desktop.finetune.generate import (
 from desktop.finetune.service import FineTuneService
 from desktop.library.repository import DocumentRecord, StoredChunk
 from desktop.progress import Progress
+from desktop.ui.common.keyboard import tab_moves_on
 from desktop.ui.common.table_model import (
     RECORD_ROLE,
     Index,
@@ -141,7 +142,7 @@ class GenerateDialog(QDialog):
         self.resize(1200, 720)
 
         # -- documents ----------------------------------------------------------------
-        self.tree = QTreeWidget()
+        self.tree = tab_moves_on(QTreeWidget())
         self.tree.setHeaderLabels(["Documents and chunks", "Tokens"])
         self.tree.setColumnWidth(0, 300)
         self.tree.itemExpanded.connect(self._expanded)
@@ -161,7 +162,7 @@ class GenerateDialog(QDialog):
         self.per_chunk = QSpinBox()
         self.per_chunk.setRange(1, 10)
         self.per_chunk.setValue(2)
-        self.system_prompt = QPlainTextEdit(system_prompt or "")
+        self.system_prompt = tab_moves_on(QPlainTextEdit(system_prompt or ""))
         self.system_prompt.setPlaceholderText(
             "The system prompt the fine-tuned model will be used with (optional)"
         )
@@ -206,10 +207,10 @@ class GenerateDialog(QDialog):
             stretch=ProposalModel.ANSWER,
             samples=("refunds.md · chunk 12", "W" * 22, "accepted"),
         )
-        self.question = QPlainTextEdit()
+        self.question = tab_moves_on(QPlainTextEdit())
         self.question.setPlaceholderText("The drafted question")
         self.question.setMaximumHeight(90)
-        self.answer = QPlainTextEdit()
+        self.answer = tab_moves_on(QPlainTextEdit())
         self.answer.setPlaceholderText("The drafted answer")
         self.accept_button = QPushButton("Accept")
         self.accept_button.setToolTip("Add this example to the dataset (Ctrl+Return)")

@@ -9,6 +9,7 @@ always asks first, with its estimate."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -23,12 +24,14 @@ from PySide6.QtWidgets import (
 
 from desktop.events import Topic
 from desktop.progress import Progress
-from desktop.retrieval.indexing import IndexPlan, IndexResult
-from desktop.retrieval.service import EmbedderChoice, IndexStatus, RetrievalService
-from desktop.settings import Settings
 from desktop.ui.common.dialogs import Confirm, ask
 from desktop.ui.common.events import EventRelay
 from desktop.workers import SEARCH_QUEUE, SETTINGS_QUEUE, TaskError, TaskManager, Worker
+
+if TYPE_CHECKING:  # retrieval pulls numpy: imported by the first worker, not at start-up
+    from desktop.retrieval.indexing import IndexPlan, IndexResult
+    from desktop.retrieval.service import EmbedderChoice, IndexStatus, RetrievalService
+    from desktop.settings import Settings
 
 
 class IndexBar(QWidget):
@@ -37,7 +40,7 @@ class IndexBar(QWidget):
 
     def __init__(
         self,
-        retrieval: RetrievalService,
+        retrieval: Callable[[], RetrievalService],
         tasks: TaskManager,
         events: EventRelay,
         report_error: Callable[[str, TaskError], None],
@@ -48,7 +51,7 @@ class IndexBar(QWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.retrieval = retrieval
+        self._retrieval = retrieval
         self.save_settings = save_settings
         self.tasks = tasks
         self.report_error = report_error
@@ -99,6 +102,12 @@ class IndexBar(QWidget):
             events.on(topic, self._library_changed, self)
         events.on(Topic.SETTINGS, self.load_choices, self)
         self.load_choices()
+
+    @property
+    def retrieval(self) -> RetrievalService:
+        """The retrieval front door, made (and its modules imported) by the first worker
+        that asks; the GUI thread only uses it after that."""
+        return self._retrieval()
 
     # -- which embedder --------------------------------------------------------------------
 

@@ -4,9 +4,11 @@ how they are chunked. All disk work runs on workers; store writes go through the
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence
@@ -27,13 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.context import AppContext
 from desktop.events import Topic
-from desktop.library.chunking import ChunkingStrategy, FixedWords
-from desktop.library.importer import DEFAULT_STRATEGY, ImportReport
-from desktop.library.loaders import SUPPORTED_EXTENSIONS
-from desktop.library.rechunk import RechunkPlan
-from desktop.library.service import DocumentContent, LibraryService, LibrarySnapshot
 from desktop.progress import Progress
 from desktop.resources import resource
 from desktop.text import plural
@@ -42,11 +38,34 @@ from desktop.ui.common.empty_state import EmptyState
 from desktop.ui.common.events import EventRelay
 from desktop.ui.common.menus import command, command_button, tab_menu
 from desktop.ui.common.table_model import RECORD_ROLE, record_table
-from desktop.ui.library.import_report import ImportReportDialog
 from desktop.ui.library.index_bar import IndexBar
-from desktop.ui.library.inspector import ChunkInspector, CompareView, OpenDocument
 from desktop.ui.library.models import DocumentFilterProxy, DocumentTableModel
 from desktop.workers import STORE_QUEUE, TaskError, TaskManager, Worker
+
+if TYPE_CHECKING:
+    # The chunker, the loaders and the inspector pull numpy and the parsers: the tab shows
+    # without them, and its views are built once a worker has imported them.
+    from desktop.context import AppContext
+    from desktop.library.chunking import ChunkingStrategy
+    from desktop.library.importer import ImportReport
+    from desktop.library.rechunk import RechunkPlan
+    from desktop.library.service import (
+        ChunkingSettings,
+        DocumentContent,
+        LibraryService,
+        LibrarySnapshot,
+    )
+    from desktop.ui.library.import_report import ImportReportDialog
+    from desktop.ui.library.inspector import ChunkInspector, CompareView
+
+VIEWS_MODULE = "desktop.ui.library.inspector"
+
+
+def _placeholder() -> QWidget:
+    label = QLabel("Select a document to see how it is chunked.")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return label
+
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +152,7 @@ class LibraryTab(QWidget):
         toolbar.addWidget(self.search, 1)
 
         self.index_bar = IndexBar(
-            context.retrieval(), tasks, self.events, report_error, context.save_settings, auto=True
+            context.retrieval, tasks, self.events, report_error, context.save_settings, auto=True
         )
         self.index_bar.status_changed.connect(lambda _status: self._show_totals())
 
@@ -169,13 +188,13 @@ class LibraryTab(QWidget):
         self.text_view = QPlainTextEdit()
         self.text_view.setReadOnly(True)
         self.text_view.setPlaceholderText("Select a document to read its extracted text.")
-        self.inspector = ChunkInspector(tasks, "cl100k_base", DEFAULT_STRATEGY)
-        self.inspector.clear()
-        self.compare = CompareView(tasks, "cl100k_base", FixedWords(), DEFAULT_STRATEGY)
+        self._inspector: ChunkInspector | None = None
+        self._compare: CompareView | None = None
+        self._chunking: ChunkingSettings | None = None
         self.views = QTabWidget()
-        self.views.addTab(self.inspector, "Chunk inspector")
+        self.views.addTab(_placeholder(), "Chunk inspector")
         self.views.addTab(self.text_view, "Extracted text")
-        self.views.addTab(self.compare, "Compare strategies")
+        self.views.addTab(_placeholder(), "Compare strategies")
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.documents_stack)
@@ -213,11 +232,66 @@ class LibraryTab(QWidget):
 
         self.search.textChanged.connect(self.proxy.set_search)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.inspector.apply_requested.connect(self.apply_strategy)
-        self.inspector.export_requested.connect(self.export_document_chunks)
         self.views.currentChanged.connect(self._view_changed)
         self.events.on(Topic.LIBRARY, self.refresh, self)
         self.refresh()
+        worker = self.tasks.run(
+            lambda: importlib.import_module(VIEWS_MODULE), title="Preparing the chunk inspector"
+        )
+        worker.signals.finished.connect(self._ensure_views)
+
+    # -- the chunk inspector and the comparison, built once their modules are in -----------
+
+    def _ensure_views(self) -> None:
+        if self._inspector is not None:
+            return
+        from desktop.library.importer import DEFAULT_STRATEGY
+        from desktop.ui.library.inspector import ChunkInspector
+
+        encoding = self._chunking.encoding if self._chunking else "cl100k_base"
+        strategy = self._chunking.strategy if self._chunking else DEFAULT_STRATEGY
+        self._inspector = ChunkInspector(self.tasks, encoding, DEFAULT_STRATEGY)
+        self._inspector.set_library_settings(strategy, encoding)
+        self._inspector.clear()
+        self._inspector.apply_requested.connect(self.apply_strategy)
+        self._inspector.export_requested.connect(self.export_document_chunks)
+        self._put_view(0, self._inspector, "Chunk inspector")
+
+    def _ensure_compare(self) -> None:
+        """The comparison is built the first time it is looked at (one slice of work on
+        the GUI thread at a time)."""
+        if self._compare is not None:
+            return
+        self._ensure_views()
+        from desktop.library.chunking import FixedWords
+        from desktop.library.importer import DEFAULT_STRATEGY
+        from desktop.ui.library.inspector import CompareView
+
+        encoding = self._chunking.encoding if self._chunking else "cl100k_base"
+        self._compare = CompareView(self.tasks, encoding, FixedWords(), DEFAULT_STRATEGY)
+        self._put_view(2, self._compare, "Compare strategies")
+
+    def _put_view(self, index: int, widget: QWidget, title: str) -> None:
+        current = self.views.currentIndex()
+        self.views.blockSignals(True)
+        old = self.views.widget(index)
+        self.views.removeTab(index)
+        self.views.insertTab(index, widget, title)
+        old.deleteLater()
+        self.views.setCurrentIndex(current)
+        self.views.blockSignals(False)
+
+    @property
+    def inspector(self) -> ChunkInspector:
+        self._ensure_views()
+        assert self._inspector is not None
+        return self._inspector
+
+    @property
+    def compare(self) -> CompareView:
+        self._ensure_compare()
+        assert self._compare is not None
+        return self._compare
 
     def menu(self) -> QMenu:
         """The Library menu, shown in the menu bar while this tab is."""
@@ -250,15 +324,19 @@ class LibraryTab(QWidget):
         self.documents_stack.setCurrentWidget(self.table if snapshot.documents else self.empty)
         self._show_totals()
         chunking = snapshot.chunking
-        self.inspector.set_library_settings(chunking.strategy, chunking.encoding)
-        self.compare.encoding = chunking.encoding
+        self._chunking = chunking
+        if self._inspector is not None:
+            self._inspector.set_library_settings(chunking.strategy, chunking.encoding)
+        if self._compare is not None:
+            self._compare.encoding = chunking.encoding
         for action in (self.rescan_action, self.delete_action, self.export_action):
             action.setEnabled(bool(snapshot.documents) and self._import_worker is None)
         if not (selected is not None and self.select_document(selected)) and (
             self._open and self.model.row_of(self._open.document.id) is None
         ):
             self._open = None
-            self.inspector.clear()
+            if self._inspector is not None:
+                self._inspector.clear()
             self.text_view.clear()
         self.refreshed.emit()
 
@@ -319,17 +397,23 @@ class LibraryTab(QWidget):
             f"sha256 {doc.content_hash}\n\n"
         )
         self.text_view.setPlainText(header + content.text)
+        from desktop.ui.library.inspector import OpenDocument
+
         opened = OpenDocument(doc.id, doc.title, content.text, content.pages)
         self.inspector.set_document(opened, content.chunks)
-        if self.views.currentWidget() is self.compare:
-            self.compare.set_document(opened)
+        if self._compare is not None and self.views.currentWidget() is self._compare:
+            self._compare.set_document(opened)
         self._pending_offsets()
 
     def _view_changed(self) -> None:
-        """The comparison is computed only when it is looked at."""
+        """The comparison is built and computed only when it is looked at."""
+        if self.views.currentIndex() == 2:
+            self._ensure_compare()
         doc = self._open
-        if self.views.currentWidget() is not self.compare or doc is None:
+        if self._compare is None or self.views.currentWidget() is not self._compare or doc is None:
             return
+        from desktop.ui.library.inspector import OpenDocument
+
         if self.compare.document is None or self.compare.document.document_id != doc.document.id:
             self.compare.set_document(
                 OpenDocument(doc.document.id, doc.document.title, doc.text, doc.pages)
@@ -359,6 +443,8 @@ class LibraryTab(QWidget):
         if kind == "folder":
             folder = QFileDialog.getExistingDirectory(self, "Import a folder")
             return [Path(folder)] if folder else []
+        from desktop.library.loaders import SUPPORTED_EXTENSIONS
+
         patterns = " ".join(f"*{ext}" for ext in sorted(SUPPORTED_EXTENSIONS))
         files, _ = QFileDialog.getOpenFileNames(
             self, "Import files", "", f"Documents ({patterns});;All files (*)"
@@ -450,6 +536,8 @@ class LibraryTab(QWidget):
     def show_report(self) -> ImportReportDialog | None:
         if self.last_report is None:
             return None
+        from desktop.ui.library.import_report import ImportReportDialog
+
         dialog = ImportReportDialog(self.last_report, self)
         dialog.show()
         return dialog
