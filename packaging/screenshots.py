@@ -96,12 +96,9 @@ def _fill(context) -> None:
     retrieval = context.retrieval()
     embedder, plan = retrieval.plan("local")
     run_to_end(retrieval.index(embedder, plan))
-    finetune = getattr(context, "finetune", None)
-    if finetune is not None:
-        service = finetune()
-        load = getattr(service, "load_sample_dataset", None)
-        if load is not None:
-            load()
+    context.finetune().import_file(
+        resource("datasets", "support-replies.jsonl"), "Support replies (sample)", "chat"
+    )
 
 
 def _settle(app, tasks, seconds: float) -> None:
