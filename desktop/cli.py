@@ -73,10 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _emit(result: CommandResult, as_json: bool) -> None:
+    """Print a result. Known secrets (the configured key, a password in the base URL)
+    are removed whatever the command put in it; ordinary text is left as it is."""
+    from desktop.logs import redact_known
+
     if as_json:
-        print(json.dumps(result.data, indent=2, ensure_ascii=False, default=str))
+        print(redact_known(json.dumps(result.data, indent=2, ensure_ascii=False, default=str)))
     elif result.text:
-        print(result.text)
+        print(redact_known(result.text))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,19 +95,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_app(args)
     handler: Handler = args.handler
+    from desktop.logs import redact
+
     try:
         outcome = handler(args)
     except CommandError as exc:
-        print(f"ragtune: error: {exc}", file=sys.stderr)
+        print(f"ragtune: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("ragtune: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         from desktop.errors import user_message
-        from desktop.logs import redact
 
-        print(f"ragtune: error: {redact(user_message(exc))}", file=sys.stderr)
+        print(f"ragtune: error: {user_message(exc)}", file=sys.stderr)
         return EXIT_FAILURE
     if isinstance(outcome, int):
         return outcome

@@ -24,8 +24,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-from desktop.providers.client import MODEL_LIST_PAGE_CAP, ProviderConfig, is_embedding_model
-from desktop.providers.errors import explain, retry_after_seconds
+from desktop.logs import mask_url, redact
+from desktop.providers.client import (
+    MODEL_LIST_PAGE_CAP,
+    ProviderConfig,
+    host_of,
+    is_embedding_model,
+)
+from desktop.providers.errors import explain, retry_after_seconds, server_message
 
 if TYPE_CHECKING:
     import openai
@@ -70,7 +76,8 @@ _REFUSAL_CODES = ("unavailable", "disabled", "not_accepted", "closed", "deprecat
 
 
 class ProviderError(Exception):
-    """A provider call that failed; ``str()`` is the sentence to show."""
+    """A provider call that failed; ``str()`` is the sentence to show (redacted: it is
+    shown, stored with an upload and logged)."""
 
     def __init__(
         self,
@@ -81,6 +88,8 @@ class ProviderError(Exception):
         retry_after: float | None = None,
         server_message: str | None = None,
     ) -> None:
+        message = redact(message)
+        server_message = redact(server_message) if server_message is not None else None
         super().__init__(message)
         self.message = message
         self.status = status
@@ -212,16 +221,6 @@ class _ProgressBody(io.BytesIO):
         return chunk
 
 
-def server_message(exc: BaseException) -> str:
-    """The provider's own words from an SDK error (its ``error.message``)."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-    return str(getattr(exc, "message", None) or exc)
-
-
 def _to_json(obj: Any) -> Json:
     """An SDK object as the plain JSON the server sent (unknown fields and new status
     values kept; no pydantic warnings about them)."""
@@ -283,7 +282,8 @@ class OpenAIFineTuneProvider:
         owns_client: bool = False,
     ) -> None:
         self.client = client
-        self.base_url = (base_url or str(client.base_url)).rstrip("/")
+        # Shown, logged and recorded with each job: a password inside it is masked.
+        self.base_url = mask_url((base_url or str(client.base_url)).rstrip("/"))
         if name:
             self.name = name
         self.timeout = timeout if timeout is not None else _timeout_of(client)
@@ -310,8 +310,7 @@ class OpenAIFineTuneProvider:
 
     @property
     def host(self) -> str:
-        parts = urlsplit(self.base_url)
-        return parts.netloc or self.base_url
+        return host_of(self.base_url)
 
     def close(self) -> None:
         if self._owns_client:
@@ -603,7 +602,7 @@ class AzureFineTuneProvider(OpenAIFineTuneProvider):
         )
         return cls(
             client,
-            base_url=config.endpoint.strip().rstrip("/"),
+            base_url=config.endpoint.strip().rstrip("/"),  # masked by __init__
             timeout=config.timeout,
             owns_client=True,
             **kwargs,

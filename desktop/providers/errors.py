@@ -1,12 +1,20 @@
 """Provider failures in words a user can act on. Each message names the host and says
-what to check; none contains the key."""
+what to check; none contains the key: everything leaving here passes ``redact``, because
+servers quote what they were sent (some echo the whole key in a 401)."""
 
 from __future__ import annotations
 
 import json
 
+from desktop.logs import redact
 
-def _server_message(exc: BaseException) -> str:
+
+def server_message(exc: BaseException) -> str:
+    """The provider's own words from an SDK error (its ``error.message``), redacted."""
+    return redact(_server_words(exc))
+
+
+def _server_words(exc: BaseException) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         inner = body.get("error", body)
@@ -31,10 +39,14 @@ def retry_after_seconds(exc: BaseException) -> float | None:
 
 
 def explain(exc: BaseException, *, host: str, timeout: float | None = None) -> str:
-    """One readable sentence or two for any error the SDK raises."""
+    """One readable sentence or two for any error the SDK raises, secrets removed."""
+    return redact(_explain(exc, host=host, timeout=timeout))
+
+
+def _explain(exc: BaseException, *, host: str, timeout: float | None = None) -> str:
     import openai
 
-    detail = _server_message(exc)
+    detail = _server_words(exc)
     if isinstance(exc, openai.AuthenticationError):
         return (
             f"{host} rejected the API key (401 Unauthorized). Check the key in Settings; "
