@@ -84,9 +84,23 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Each log file is made 0600 as it is opened (rotation renames keep the mode)."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        from desktop.files import private_file
+
+        private_file(Path(self.baseFilename), create=True)
+        return super()._open()
+
+
 def setup_logging(log_dir: Path, *, level: int = logging.INFO, console: bool = False) -> Path:
-    """Idempotent: calling it again (tests, a second window) replaces RAGTune's handlers."""
-    log_dir.mkdir(parents=True, exist_ok=True)
+    """Idempotent: calling it again (tests, a second window) replaces RAGTune's handlers.
+    The folder is private (0700) and so are the log files in it (0600)."""
+    from desktop.files import private_dir, tighten_files_in
+
+    private_dir(log_dir)
+    tighten_files_in(log_dir)
     path = log_dir / LOG_FILE
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -94,7 +108,7 @@ def setup_logging(log_dir: Path, *, level: int = logging.INFO, console: bool = F
             root.removeHandler(handler)
             handler.close()
     formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = PrivateRotatingFileHandler(
         path, maxBytes=1_000_000, backupCount=5, encoding="utf-8", delay=True
     )
     file_handler.setFormatter(formatter)

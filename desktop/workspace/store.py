@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from desktop import __version__
+from desktop.files import private_file
 from desktop.workspace.schema import LATEST_VERSION, MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Workspace:
         self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._refuse_unknown_files()
+        self._make_private()
         self._migrate()
 
     @property
@@ -130,6 +132,14 @@ class Workspace:
                 f"version {__version__} knows up to {LATEST_VERSION}). Update RAGTune to open "
                 "it; the file was not changed."
             )
+
+    def _make_private(self) -> None:
+        """The file holds the library and the conversations: 0600, created so before
+        SQLite opens it (SQLite gives its -wal and -shm files the database's permissions),
+        and tightened if an older version left it readable."""
+        private_file(self.path, create=True)
+        for suffix in ("-wal", "-shm", "-journal"):
+            private_file(Path(f"{self.path}{suffix}"))
 
     def _migrate(self) -> None:
         version = self.schema_version
