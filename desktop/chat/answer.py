@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from desktop.progress import CancelToken
-from desktop.providers.errors import explain, retry_after_seconds
+from desktop.providers.errors import explain, not_json, retry_after_seconds
 
 if TYPE_CHECKING:
     import openai
@@ -131,6 +131,10 @@ def stream_answer(
                 "error", error=explain(exc, host=host, timeout=timeout), error_kind=error_kind(exc)
             )
 
+    refused = _not_a_stream(stream, host)
+    if refused is not None:
+        _close_quietly(stream)
+        return finish("error", error=refused, error_kind="malformed")
     # Stop must not wait for the next token: closing the response makes the reading loop
     # raise at once (shared NOTES). Closing runs on its own thread, never the GUI's.
     cancel.on_cancel(
@@ -177,6 +181,21 @@ def _cut_reason(exc: BaseException, host: str) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"{host} sent a malformed part of the answer"
     return f"the connection to {host} was lost"
+
+
+def _not_a_stream(stream: Any, host: str) -> str | None:
+    """A 200 that is not an event stream (a proxy's HTML page) would read as an empty
+    answer: say what came instead."""
+    response = getattr(stream, "response", None)
+    headers = getattr(response, "headers", None)
+    content_type = headers.get("content-type") if headers is not None else None
+    if content_type is None or "event-stream" in content_type:
+        return None
+    try:
+        start = next(iter(response.iter_bytes()), b"")
+    except Exception:  # the body could not be read either: the content type says enough
+        start = b""
+    return str(not_json(host, content_type, start, expected="the API's event stream"))
 
 
 def _close_quietly(stream: Any) -> None:

@@ -104,9 +104,12 @@ def make_client(config: ProviderConfig) -> openai.OpenAI:
 
 def list_model_ids(client: openai.OpenAI) -> list[str]:
     """Model ids the server lists, sorted. Pagination is capped: some servers ignore
-    ``after`` and would make the SDK's auto-pagination loop forever."""
+    ``after`` and would make the SDK's auto-pagination loop forever. A body that is not
+    JSON raises ``BadResponse``."""
+    from desktop.providers.validate import parse_json
+
     ids: list[str] = []
-    page = client.models.list()
+    page = parse_json(client.models.with_raw_response.list(), host=host_of(str(client.base_url)))
     for _ in range(MODEL_LIST_PAGE_CAP):
         ids.extend(model.id for model in page.data)
         if not page.has_next_page():

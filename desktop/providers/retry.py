@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from desktop.providers.errors import retry_after_seconds
+from desktop.providers.errors import ReadableError, retry_after_seconds
 
 T = TypeVar("T")
 
@@ -44,7 +44,7 @@ class RetryWait:
         )
 
 
-class WaitTooLong(Exception):
+class WaitTooLong(ReadableError):
     """The server asked to wait longer than the app waits on its own."""
 
     def __init__(self, host: str, seconds: float, reason: str, cap: float) -> None:

@@ -13,40 +13,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from desktop.logs import redact
+from desktop.providers.errors import BadResponse, not_json
+
+__all__ = ["BadResponse", "embedding_matrix", "not_json", "parse_json"]
 
 FloatArray = npt.NDArray[np.float32]
-BEGINNING_SHOWN = 60
-
-
-class BadResponse(Exception):
-    """The server answered, but not with what the API promises; ``str()`` is the
-    sentence to show (redacted)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(redact(message))
-
-
-def beginning(text: str | bytes | None, size: int = BEGINNING_SHOWN) -> str:
-    """The first characters of a body, on one line, for a message."""
-    if text is None:
-        return ""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    flat = " ".join(text.split())
-    return flat[:size] + ("…" if len(flat) > size else "")
-
-
-def not_json(host: str, content_type: str | None, body: str | bytes | None) -> BadResponse:
-    """The message for a 200 whose body is not the API's JSON (a proxy's error page, a
-    login portal, an event stream where a page was expected)."""
-    kind = (content_type or "").split(";")[0].strip() or "none given"
-    start = beginning(body)
-    begins = f"; begins: {start}" if start else "; the body was empty"
-    return BadResponse(
-        f"The server at {host} sent something that is not the API's JSON (content type "
-        f"{kind}{begins}). A proxy or login page may be in the way: check the base URL."
-    )
 
 
 def parse_json(raw: Any, *, host: str) -> Any:
