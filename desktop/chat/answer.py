@@ -1,7 +1,9 @@
 """Streaming an answer from a chat model, with the failures users meet named plainly.
 
-A generator: it yields ``AnswerDelta`` as tokens arrive (and ``RateLimitWait`` while it
-waits out a 429), and returns an ``AnswerOutcome`` that says how the answer ended:
+A generator: it yields ``AnswerDelta`` as tokens arrive (and ``RateLimitWait`` each
+second while it waits out a 429: at most ``MAX_RETRY_WAIT`` seconds, else it gives up at
+once with the server's wish in words), and returns an ``AnswerOutcome`` that says how the
+answer ended:
 complete, stopped by the user, cut off (the stream ended without a finish reason, or the
 connection dropped: the partial text is kept), or failed before any text. Stop works at
 once: cancelling closes the stream, which the SDK's reading loop notices immediately."""
@@ -17,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from desktop.progress import CancelToken
-from desktop.providers.errors import explain, not_json, retry_after_seconds
+from desktop.providers.errors import explain, not_json
+from desktop.providers.retry import RetryWait, WaitTooLong, countdown, planned_wait
 
 if TYPE_CHECKING:
     import openai
@@ -34,8 +37,17 @@ class AnswerDelta:
 
 @dataclass(frozen=True)
 class RateLimitWait:
+    """One second of a wait before asking again; ``seconds`` is what is left."""
+
     seconds: float
     attempt: int
+    host: str = "the server"
+    attempts: int = MAX_RATE_LIMIT_WAITS + 1
+
+    def message(self) -> str:
+        return RetryWait(
+            self.host, self.seconds, self.attempt, self.attempts, reason_of_rate_limit()
+        ).message()
 
 
 @dataclass
@@ -65,6 +77,10 @@ class AnswerOutcome:
             "error": self.error or "The request failed.",
             "no_provider": self.error or "No chat model is configured.",
         }[self.status]
+
+
+def reason_of_rate_limit() -> str:
+    return "is rate limiting requests (429)"
 
 
 def error_kind(exc: BaseException) -> str:
@@ -122,10 +138,14 @@ def stream_answer(
             attempt += 1
             if attempt > MAX_RATE_LIMIT_WAITS:
                 return finish("error", error=explain(exc, host=host), error_kind="rate_limit")
-            wait = retry_after_seconds(exc) or float(min(2**attempt, 20))
-            yield RateLimitWait(wait, attempt)
-            if cancel.wait(wait):
-                return finish("stopped")
+            try:
+                wait = planned_wait(exc, attempt, host=host)
+            except WaitTooLong as too_long:
+                return finish("error", error=str(too_long), error_kind="rate_limit")
+            for left, step in countdown(wait):
+                yield RateLimitWait(left, attempt, host, MAX_RATE_LIMIT_WAITS + 1)
+                if cancel.wait(step):
+                    return finish("stopped")
         except openai.OpenAIError as exc:
             return finish(
                 "error", error=explain(exc, host=host, timeout=timeout), error_kind=error_kind(exc)

@@ -46,12 +46,22 @@ def ask_command(args: argparse.Namespace) -> CommandResult | int:
         search=settings,
     )
     stream = not args.json
+    live = sys.stderr.isatty()
 
     def show(event: object) -> None:
         if stream and isinstance(event, AnswerDelta):
             print(event.text, end="", flush=True)
         elif isinstance(event, RateLimitWait):
-            print(f"[rate limited: waiting {event.seconds:g} s]", file=sys.stderr, flush=True)
+            # A countdown in place on a terminal; one line per wait in a log or pipe.
+            if live:
+                end = "\n" if event.seconds <= 1 else ""
+                line = f"[{event.message()}]"
+                print(f"\r{line:<79}", end=end, file=sys.stderr, flush=True)
+            elif not waits or waits[-1] != event.attempt:
+                print(f"[{event.message()}]", file=sys.stderr, flush=True)
+            waits.append(event.attempt)
+
+    waits: list[int] = []
 
     cancel = CancelToken()  # Ctrl+C stops the answer; what was streamed is kept
     record = run_operation(
