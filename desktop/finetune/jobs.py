@@ -610,10 +610,13 @@ def _readable(
 ) -> list[Json]:
     """A list that belongs to a job, or nothing with the reason noted: a server that
     answers it in another form (an event stream where a page should be) must not hide the
-    job's own status."""
+    job's own status. A passing failure (a 500, a timeout) still fails the whole sync, so
+    nothing is half updated and the next poll tries again."""
     try:
         return fetch()
     except ProviderError as exc:
+        if exc.retryable:
+            raise
         logger.info("Job %s: the %s could not be read: %s", job_id, part, exc)
         unreadable[part] = str(exc)
         return []
