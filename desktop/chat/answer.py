@@ -177,15 +177,13 @@ def stream_answer(
                     yield AnswerDelta(delta)
                 if choice.finish_reason:
                     outcome.finish_reason = choice.finish_reason
-    except (openai.APIConnectionError, json.JSONDecodeError, openai.APIError) as exc:
+    except Exception as exc:  # the SDK's errors, and the HTTP layer's raised mid-stream
         if cancel.cancelled:
             return finish("stopped")
-        kind = "malformed" if isinstance(exc, json.JSONDecodeError) else error_kind(exc)
-        return finish("cut_off", error=_cut_reason(exc, host), error_kind=kind)
-    except Exception as exc:
-        if cancel.cancelled:
-            return finish("stopped")
-        return finish("cut_off", error=f"{type(exc).__name__}: {exc}", error_kind="connection")
+        kind = _cut_kind(exc)
+        if kind not in ("malformed", "timeout", "connection"):
+            log.warning("The answer stream from %s failed", host, exc_info=exc)
+        return finish("cut_off", error=_cut_reason(kind, host, timeout), error_kind=kind)
     finally:
         _close_quietly(stream)
     if cancel.cancelled:
@@ -197,10 +195,34 @@ def stream_answer(
     return finish("length" if outcome.finish_reason == "length" else "complete")
 
 
-def _cut_reason(exc: BaseException, host: str) -> str:
+def _cut_kind(exc: BaseException) -> str:
+    """Why a stream that had started ended early: malformed | timeout | connection."""
     if isinstance(exc, json.JSONDecodeError):
+        return "malformed"
+    kind = error_kind(exc)
+    if kind in ("timeout", "connection"):
+        return kind
+    # Read errors of the HTTP layer can surface as they are while a stream is read.
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if any("Timeout" in name for name in names):
+        return "timeout"
+    if names & {"ReadError", "RemoteProtocolError", "NetworkError", "ConnectionError"}:
+        return "connection"
+    return kind
+
+
+def _cut_reason(kind: str, host: str, timeout: float | None) -> str:
+    if kind == "malformed":
         return f"{host} sent a malformed part of the answer"
-    return f"the connection to {host} was lost"
+    if kind == "timeout":
+        limit = f" for more than {timeout:g} s" if timeout else ""
+        return (
+            f"{host} stopped sending the answer{limit} (timeout); it may be overloaded, or "
+            "the timeout in Settings may be too short for this model"
+        )
+    if kind == "connection":
+        return f"the connection to {host} was lost"
+    return f"the answer from {host} stopped unexpectedly (the details are in the log)"
 
 
 def _not_a_stream(stream: Any, host: str) -> str | None:

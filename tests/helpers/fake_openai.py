@@ -329,6 +329,7 @@ class Fault:
     malformed_chunk: bool
     content_type: str | None = None
     corrupt: str | None = None
+    stall_after: int | None = None
 
     def matches(self, method: str, path: str) -> bool:
         return (
@@ -563,6 +564,7 @@ class FakeOpenAI:
         malformed_chunk: bool = False,
         content_type: str | None = None,
         corrupt: str | None = None,
+        stall_after: int | None = None,
     ) -> Fault:
         """Make the next ``times`` requests whose path starts with ``path`` misbehave.
 
@@ -587,6 +589,8 @@ class FakeOpenAI:
           with ``status=200``: a proxy's page where the API's JSON should be).
         - ``corrupt``: one of ``EMBEDDING_DEFECTS``; the embeddings response is served
           with that defect.
+        - ``stall_after``: a streamed chat answer stops sending after N ``data:`` events
+          and keeps the connection open until the server closes (a stalled server).
         """
         if times < 1:
             raise ValueError("times must be >= 1")
@@ -605,6 +609,7 @@ class FakeOpenAI:
             malformed_chunk=malformed_chunk,
             content_type=content_type,
             corrupt=corrupt,
+            stall_after=stall_after,
         )
         with self._lock:
             self._faults.append(fault)
@@ -939,6 +944,10 @@ class FakeOpenAI:
             delay = self.stream_delay
         for i, event in enumerate(events):
             if i and delay and self._stopping.wait(delay):
+                handler.close_connection = True
+                return
+            if fault and fault.stall_after == i:
+                self._stopping.wait()  # until the server closes
                 handler.close_connection = True
                 return
             handler.write_chunk(event)
