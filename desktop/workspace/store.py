@@ -142,19 +142,27 @@ class Workspace:
             private_file(Path(f"{self.path}{suffix}"))
 
     def _migrate(self) -> None:
+        """Bring the schema up to date. Another process may be creating or migrating the
+        same file at this moment (two commands started together): each step runs under
+        SQLite's write lock (BEGIN IMMEDIATE; the other waits up to the busy timeout) and
+        re-reads the version inside it, so a step another process already made is
+        skipped rather than run twice."""
         version = self.schema_version
         for migration in MIGRATIONS:
             if migration.version <= version:
                 continue
-            log.info(
-                "Migrating %s to schema %d: %s",
-                self.path.name,
-                migration.version,
-                migration.description,
-            )
             # executescript would commit implicitly; run statements inside one transaction
             # so a failed migration leaves the file at the previous version.
             with self.transaction() as tx:
+                version = int(tx.execute("PRAGMA user_version").fetchone()[0])
+                if migration.version <= version:
+                    continue  # made by another process while this one waited
+                log.info(
+                    "Migrating %s to schema %d: %s",
+                    self.path.name,
+                    migration.version,
+                    migration.description,
+                )
                 for statement in _statements(migration.sql):
                     tx.execute(statement)
                 tx.execute(f"PRAGMA user_version = {migration.version:d}")
