@@ -22,21 +22,9 @@ def isolated_env(home: Path) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str) -> None:
-    """``ragtune`` with exactly ``env`` (the helper merges into os.environ, which would
-    bring the removed variables back)."""
-    import subprocess
-    import sys
-
-    from tests.test_cli import ROOT
-
-    result = subprocess.run(
-        [sys.executable, "-m", "desktop", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """``ragtune`` with exactly ``env`` (merged into os.environ, the removed variables
+    would come back)."""
+    result = ragtune(*args, env=env, inherit=False)
     assert result.returncode == 0, result.stderr
 
 

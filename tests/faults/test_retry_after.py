@@ -100,12 +100,23 @@ def patient(fake_openai: FakeOpenAI) -> openai.OpenAI:
         yield client
 
 
-def test_indexing_shows_the_countdown_and_waits_no_more_than_asked(
-    workspace: Workspace, tmp_path: Path, patient: openai.OpenAI, fake_openai: FakeOpenAI
-) -> None:
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def embedder(
+    workspace: Workspace, tmp_path: Path, patient: openai.OpenAI, sleeps: Sleeps
+) -> OpenAIEmbedder:
+    """Two documents to embed, with an embedder whose waits are only recorded."""
     import_texts(workspace, tmp_path / "docs", DOCS)
-    sleeps = Sleeps()
-    embedder = OpenAIEmbedder(patient, "text-embedding-3-small", sleep=sleeps)
+    return OpenAIEmbedder(patient, "text-embedding-3-small", sleep=sleeps)
+
+
+def test_indexing_shows_the_countdown_and_waits_no_more_than_asked(
+    workspace: Workspace, embedder: OpenAIEmbedder, sleeps: Sleeps, fake_openai: FakeOpenAI
+) -> None:
     fake_openai.inject("/v1/embeddings", 503, retry_after=30)
     steps: list[Progress] = []
     drive(run_index(workspace, embedder, plan_index(workspace, embedder)), steps.append)
@@ -120,11 +131,8 @@ def test_indexing_shows_the_countdown_and_waits_no_more_than_asked(
 
 
 def test_indexing_gives_up_on_a_long_retry_after_and_keeps_nothing_half_done(
-    workspace: Workspace, tmp_path: Path, patient: openai.OpenAI, fake_openai: FakeOpenAI
+    workspace: Workspace, embedder: OpenAIEmbedder, sleeps: Sleeps, fake_openai: FakeOpenAI
 ) -> None:
-    import_texts(workspace, tmp_path / "docs", DOCS)
-    sleeps = Sleeps()
-    embedder = OpenAIEmbedder(patient, "text-embedding-3-small", sleep=sleeps)
     fake_openai.inject("/v1/embeddings", 503, retry_after=120, times=3)
     with pytest.raises(WaitTooLong) as caught:
         run_to_end(run_index(workspace, embedder, plan_index(workspace, embedder)))
@@ -138,11 +146,8 @@ def test_indexing_gives_up_on_a_long_retry_after_and_keeps_nothing_half_done(
 
 
 def test_indexing_can_be_cancelled_during_the_wait(
-    workspace: Workspace, tmp_path: Path, patient: openai.OpenAI, fake_openai: FakeOpenAI
+    workspace: Workspace, embedder: OpenAIEmbedder, sleeps: Sleeps, fake_openai: FakeOpenAI
 ) -> None:
-    import_texts(workspace, tmp_path / "docs", DOCS)
-    sleeps = Sleeps()
-    embedder = OpenAIEmbedder(patient, "text-embedding-3-small", sleep=sleeps)
     fake_openai.inject("/v1/embeddings", 429, retry_after=50)
     cancel = CancelToken()
 
