@@ -33,7 +33,7 @@ def ask_command(args: argparse.Namespace) -> CommandResult | int:
     from desktop.chat.answer import AnswerDelta, RateLimitWait
     from desktop.chat.session import AskOptions
     from desktop.commands.common import context_from, run_operation
-    from desktop.logs import redact
+    from desktop.logs import redact, redact_known
     from desktop.progress import CancelToken
 
     context = context_from(args)
@@ -77,7 +77,7 @@ def ask_command(args: argparse.Namespace) -> CommandResult | int:
     data = record.to_json()
     outcome = record.outcome
     if args.json:
-        print(__import__("json").dumps(data, indent=2, ensure_ascii=False))
+        print(redact_known(__import__("json").dumps(data, indent=2, ensure_ascii=False)))
     else:
         if outcome.text:
             print()
