@@ -34,11 +34,12 @@ def create_application(argv: list[str] | None = None):
 def build_main_window(context, tasks):
     from PySide6.QtCore import QSettings
 
+    from desktop.files import private_file
     from desktop.ui.main_window import MainWindow
 
-    window_state = QSettings(
-        str(context.paths.config_dir / "window.ini"), QSettings.Format.IniFormat
-    )
+    # Created 0600 first: QSettings keeps an existing file's permissions when it saves.
+    state_file = private_file(context.paths.window_state_file, create=True)
+    window_state = QSettings(str(state_file), QSettings.Format.IniFormat)
     return MainWindow(context, tasks, window_state, tab_factories=tab_factories(context, tasks))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from desktop.commands.result import (
 )
 
 Handler = Callable[[argparse.Namespace], "CommandResult | int"]
+log = logging.getLogger("desktop.cli")
 
 
 def _common_options(*, top_level: bool) -> argparse.ArgumentParser:
@@ -73,10 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _emit(result: CommandResult, as_json: bool) -> None:
+    """Print a result. Known secrets (the configured key, a password in the base URL)
+    are removed whatever the command put in it; ordinary text is left as it is."""
+    from desktop.logs import redact_known
+
     if as_json:
-        print(json.dumps(result.data, indent=2, ensure_ascii=False, default=str))
+        print(redact_known(json.dumps(result.data, indent=2, ensure_ascii=False, default=str)))
     elif result.text:
-        print(result.text)
+        print(redact_known(result.text))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,28 +97,54 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_app(args)
     handler: Handler = args.handler
+    from desktop.logs import redact
+
+    name = _start_logging(args)
     try:
         outcome = handler(args)
     except CommandError as exc:
-        print(f"ragtune: error: {exc}", file=sys.stderr)
+        log.warning("%s failed: %s", name, exc)
+        print(f"ragtune: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
+        log.warning("%s interrupted", name)
         print("ragtune: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         from desktop.errors import user_message
-        from desktop.logs import redact
 
-        print(f"ragtune: error: {redact(user_message(exc))}", file=sys.stderr)
+        log.exception("%s failed", name)
+        print(f"ragtune: error: {user_message(exc)}", file=sys.stderr)
         return EXIT_FAILURE
     if isinstance(outcome, int):
+        log.info("%s finished (exit %d)", name, outcome)
         return outcome
+    log.info("%s finished (exit %d)", name, outcome.exit_code)
     try:
         _emit(outcome, bool(getattr(args, "json", False)))
     except BrokenPipeError:
         # The reader went away (``ragtune documents | head``): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return outcome.exit_code
+
+
+def _start_logging(args: argparse.Namespace) -> str:
+    """Commands log to the app's rotating log file, under ``--data-dir`` when given (the
+    command and its action only: arguments may be private)."""
+    from desktop.logs import setup_logging
+    from desktop.paths import AppPaths
+
+    name = " ".join(
+        str(part) for part in ("ragtune", args.command, getattr(args, "action", None)) if part
+    )
+    try:
+        paths = AppPaths.resolve(getattr(args, "data_dir", None)).ensure()
+        setup_logging(paths.log_dir)
+    except OSError as exc:  # a read-only data dir must not stop a read-only command
+        print(f"ragtune: warning: no log file ({exc})", file=sys.stderr)
+        return name
+    log.info("%s (RAGTune %s)", name, __version__)
+    return name
 
 
 def main_gui() -> int:

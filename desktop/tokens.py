@@ -109,6 +109,8 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _default_cache_dir() -> Path:
+    """Only for code run without an app context (benchmarks, scripts): the context
+    points ``TIKTOKEN_CACHE_DIR`` at the data dir's cache first."""
     import platformdirs
 
     from desktop import APP_ID

@@ -13,8 +13,12 @@ from desktop import __version__
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def ragtune(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
+def ragtune(
+    *args: str, env: dict[str, str] | None = None, inherit: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``ragtune``; ``env`` adds to this process's environment, or with
+    ``inherit=False`` is the whole environment."""
+    full_env = {**os.environ, **(env or {})} if inherit else dict(env or {})
     return subprocess.run(
         [sys.executable, "-m", "desktop", *args],
         cwd=ROOT,

@@ -1,7 +1,9 @@
 """Streaming an answer from a chat model, with the failures users meet named plainly.
 
-A generator: it yields ``AnswerDelta`` as tokens arrive (and ``RateLimitWait`` while it
-waits out a 429), and returns an ``AnswerOutcome`` that says how the answer ended:
+A generator: it yields ``AnswerDelta`` as tokens arrive (and ``RateLimitWait`` each
+second while it waits out a 429: at most ``MAX_RETRY_WAIT`` seconds, else it gives up at
+once with the server's wish in words), and returns an ``AnswerOutcome`` that says how the
+answer ended:
 complete, stopped by the user, cut off (the stream ended without a finish reason, or the
 connection dropped: the partial text is kept), or failed before any text. Stop works at
 once: cancelling closes the stream, which the SDK's reading loop notices immediately."""
@@ -17,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from desktop.progress import CancelToken
-from desktop.providers.errors import explain, retry_after_seconds
+from desktop.providers.errors import explain, not_json
+from desktop.providers.retry import RetryWait, WaitTooLong, countdown, planned_wait
 
 if TYPE_CHECKING:
     import openai
@@ -34,8 +37,17 @@ class AnswerDelta:
 
 @dataclass(frozen=True)
 class RateLimitWait:
+    """One second of a wait before asking again; ``seconds`` is what is left."""
+
     seconds: float
     attempt: int
+    host: str = "the server"
+    attempts: int = MAX_RATE_LIMIT_WAITS + 1
+
+    def message(self) -> str:
+        return RetryWait(
+            self.host, self.seconds, self.attempt, self.attempts, reason_of_rate_limit()
+        ).message()
 
 
 @dataclass
@@ -65,6 +77,10 @@ class AnswerOutcome:
             "error": self.error or "The request failed.",
             "no_provider": self.error or "No chat model is configured.",
         }[self.status]
+
+
+def reason_of_rate_limit() -> str:
+    return "is rate limiting requests (429)"
 
 
 def error_kind(exc: BaseException) -> str:
@@ -122,15 +138,23 @@ def stream_answer(
             attempt += 1
             if attempt > MAX_RATE_LIMIT_WAITS:
                 return finish("error", error=explain(exc, host=host), error_kind="rate_limit")
-            wait = retry_after_seconds(exc) or float(min(2**attempt, 20))
-            yield RateLimitWait(wait, attempt)
-            if cancel.wait(wait):
-                return finish("stopped")
+            try:
+                wait = planned_wait(exc, attempt, host=host)
+            except WaitTooLong as too_long:
+                return finish("error", error=str(too_long), error_kind="rate_limit")
+            for left, step in countdown(wait):
+                yield RateLimitWait(left, attempt, host, MAX_RATE_LIMIT_WAITS + 1)
+                if cancel.wait(step):
+                    return finish("stopped")
         except openai.OpenAIError as exc:
             return finish(
                 "error", error=explain(exc, host=host, timeout=timeout), error_kind=error_kind(exc)
             )
 
+    refused = _not_a_stream(stream, host)
+    if refused is not None:
+        _close_quietly(stream)
+        return finish("error", error=refused, error_kind="malformed")
     # Stop must not wait for the next token: closing the response makes the reading loop
     # raise at once (shared NOTES). Closing runs on its own thread, never the GUI's.
     cancel.on_cancel(
@@ -153,15 +177,13 @@ def stream_answer(
                     yield AnswerDelta(delta)
                 if choice.finish_reason:
                     outcome.finish_reason = choice.finish_reason
-    except (openai.APIConnectionError, json.JSONDecodeError, openai.APIError) as exc:
+    except Exception as exc:  # the SDK's errors, and the HTTP layer's raised mid-stream
         if cancel.cancelled:
             return finish("stopped")
-        kind = "malformed" if isinstance(exc, json.JSONDecodeError) else error_kind(exc)
-        return finish("cut_off", error=_cut_reason(exc, host), error_kind=kind)
-    except Exception as exc:
-        if cancel.cancelled:
-            return finish("stopped")
-        return finish("cut_off", error=f"{type(exc).__name__}: {exc}", error_kind="connection")
+        kind = _cut_kind(exc)
+        if kind not in ("malformed", "timeout", "connection"):
+            log.warning("The answer stream from %s failed", host, exc_info=exc)
+        return finish("cut_off", error=_cut_reason(kind, host, timeout), error_kind=kind)
     finally:
         _close_quietly(stream)
     if cancel.cancelled:
@@ -173,10 +195,49 @@ def stream_answer(
     return finish("length" if outcome.finish_reason == "length" else "complete")
 
 
-def _cut_reason(exc: BaseException, host: str) -> str:
+def _cut_kind(exc: BaseException) -> str:
+    """Why a stream that had started ended early: malformed | timeout | connection."""
     if isinstance(exc, json.JSONDecodeError):
+        return "malformed"
+    kind = error_kind(exc)
+    if kind in ("timeout", "connection"):
+        return kind
+    # Read errors of the HTTP layer can surface as they are while a stream is read.
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if any("Timeout" in name for name in names):
+        return "timeout"
+    if names & {"ReadError", "RemoteProtocolError", "NetworkError", "ConnectionError"}:
+        return "connection"
+    return kind
+
+
+def _cut_reason(kind: str, host: str, timeout: float | None) -> str:
+    if kind == "malformed":
         return f"{host} sent a malformed part of the answer"
-    return f"the connection to {host} was lost"
+    if kind == "timeout":
+        limit = f" for more than {timeout:g} s" if timeout else ""
+        return (
+            f"{host} stopped sending the answer{limit} (timeout); it may be overloaded, or "
+            "the timeout in Settings may be too short for this model"
+        )
+    if kind == "connection":
+        return f"the connection to {host} was lost"
+    return f"the answer from {host} stopped unexpectedly (the details are in the log)"
+
+
+def _not_a_stream(stream: Any, host: str) -> str | None:
+    """A 200 that is not an event stream (a proxy's HTML page) would read as an empty
+    answer: say what came instead."""
+    response = getattr(stream, "response", None)
+    headers = getattr(response, "headers", None)
+    content_type = headers.get("content-type") if headers is not None else None
+    if content_type is None or "event-stream" in content_type:
+        return None
+    try:
+        start = next(iter(response.iter_bytes()), b"")
+    except Exception:  # the body could not be read either: the content type says enough
+        start = b""
+    return str(not_json(host, content_type, start, expected="the API's event stream"))
 
 
 def _close_quietly(stream: Any) -> None:

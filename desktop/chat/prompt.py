@@ -1,9 +1,12 @@
 """Prompt assembly: numbered, delimited sources, conversation history within a token
 budget, and a record of what was sent and what was left out to fit.
 
-Sources are wrapped in <source> tags and any closing tag inside a document is defused,
-so an instruction written inside a document stays content (prompt injection through the
-library is the classic RAG failure)."""
+Sources are wrapped in <source> tags. Inside a document's text, anything a reader could
+take for a source tag ("<", any spacing, slashes or zero-width characters, then "source"
+in any case) has its "<" written as "&lt;", and attribute values (title, section) are
+escaped, so an instruction written inside a document, or a title with quotes, stays
+content (prompt injection through the library is the classic RAG failure). The escaping
+is reversible (``unquote_source``): nothing of the document is lost."""
 
 from __future__ import annotations
 
@@ -79,21 +82,38 @@ class PromptPlan:
         return sum(p.tokens for p in self.parts if p.name == name)
 
 
+# "<" that starts something a reader could take for a source tag, opening or closing.
+_TAG_START = re.compile(r"<(?=[\s\u200b-\u200f\u2060\ufeff/]*source)", re.IGNORECASE)
+# An "&" that would read as one of the entities used here: escaped, so decoding is exact.
+_ENTITY_START = re.compile(r"&(?=(?:lt|gt|amp|quot);)")
+_ENTITY = re.compile(r"&(lt|gt|amp|quot);")
+_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+
+
 def _defuse(text: str) -> str:
-    return re.sub(
-        r"</?\s*source\b",
-        lambda m: m.group(0).replace("source", "source\u200b"),
-        text,
-        flags=re.IGNORECASE,
+    """A document's text with every source-tag-like "<" written as "&lt;"; the rest of
+    the text is left as it is (code and markup in documents stay readable)."""
+    return _TAG_START.sub("&lt;", _ENTITY_START.sub("&amp;", text))
+
+
+def _attribute(value: str) -> str:
+    """An attribute value that cannot end its quotes or start a tag."""
+    return (
+        value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
     )
 
 
+def unquote_source(text: str) -> str:
+    """The original of a text or attribute value as ``format_source`` wrote it."""
+    return _ENTITY.sub(lambda m: _ENTITIES[m.group(1)], text)
+
+
 def format_source(number: int, chunk: RetrievedChunk) -> str:
-    where = [f'document="{_defuse(chunk.document)}"']
+    where = [f'document="{_attribute(chunk.document)}"']
     if chunk.page:
-        where.append(f'page="{chunk.page}"')
+        where.append(f'page="{_attribute(str(chunk.page))}"')
     if chunk.heading_path:
-        where.append(f'section="{_defuse(" › ".join(chunk.heading_path))}"')
+        where.append(f'section="{_attribute(" › ".join(chunk.heading_path))}"')
     return f'<source id="{number}" {" ".join(where)}>\n{_defuse(chunk.text)}\n</source>'
 
 

@@ -1,5 +1,7 @@
 """``ragtune ask``: a grounded answer streamed to stdout, then its sources with scores.
-OPENAI_API_KEY and OPENAI_BASE_URL work here as in the app."""
+OPENAI_API_KEY and OPENAI_BASE_URL work here as in the app. Exit 1 when no whole answer
+came (an error, or an answer cut off: its partial text is still printed, and ``--json``
+keeps it with its ``"status"``)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ def ask_command(args: argparse.Namespace) -> CommandResult | int:
     from desktop.chat.answer import AnswerDelta, RateLimitWait
     from desktop.chat.session import AskOptions
     from desktop.commands.common import context_from, run_operation
+    from desktop.logs import redact, redact_known
     from desktop.progress import CancelToken
 
     context = context_from(args)
@@ -46,12 +49,22 @@ def ask_command(args: argparse.Namespace) -> CommandResult | int:
         search=settings,
     )
     stream = not args.json
+    live = sys.stderr.isatty()
 
     def show(event: object) -> None:
         if stream and isinstance(event, AnswerDelta):
             print(event.text, end="", flush=True)
         elif isinstance(event, RateLimitWait):
-            print(f"[rate limited: waiting {event.seconds:g} s]", file=sys.stderr, flush=True)
+            # A countdown in place on a terminal; one line per wait in a log or pipe.
+            if live:
+                end = "\n" if event.seconds <= 1 else ""
+                line = f"[{event.message()}]"
+                print(f"\r{line:<79}", end=end, file=sys.stderr, flush=True)
+            elif not waits or waits[-1] != event.attempt:
+                print(f"[{event.message()}]", file=sys.stderr, flush=True)
+            waits.append(event.attempt)
+
+    waits: list[int] = []
 
     cancel = CancelToken()  # Ctrl+C stops the answer; what was streamed is kept
     record = run_operation(
@@ -64,7 +77,7 @@ def ask_command(args: argparse.Namespace) -> CommandResult | int:
     data = record.to_json()
     outcome = record.outcome
     if args.json:
-        print(__import__("json").dumps(data, indent=2, ensure_ascii=False))
+        print(redact_known(__import__("json").dumps(data, indent=2, ensure_ascii=False)))
     else:
         if outcome.text:
             print()
@@ -81,7 +94,9 @@ def ask_command(args: argparse.Namespace) -> CommandResult | int:
                 f"[{source['number']}] {source['document']}{page} · score "
                 f"{source['score']:.4f}{cosine_text} · {used}"
             )
-    if outcome.status in ("error", "no_provider"):
-        print(f"ragtune: error: {outcome.status_note()}", file=sys.stderr)
+    if outcome.status in ("error", "no_provider", "cut_off"):
+        # A cut-off answer keeps its partial text (printed above, or in --json with its
+        # "status"), but the command did not get a whole answer: it fails.
+        print(f"ragtune: error: {redact(outcome.status_note())}", file=sys.stderr)
         return EXIT_FAILURE
     return 0

@@ -145,6 +145,7 @@ def show_result(details: JobDetails) -> CommandResult:
         "checkpoints": [c.to_json() for c in snapshot.checkpoints],
         "metrics": series.to_json(),
         "next_poll_seconds": details.next_poll_seconds,
+        "unreadable": details.unreadable,
     }
     lines = [
         f"Job {record.job_id} on {record.base_url} ({record.provider})",
@@ -163,6 +164,10 @@ def show_result(details: JobDetails) -> CommandResult:
     lines.append(f"Created: {_when(record.created_at)}   finished: {_when(record.finished_at)}")
     if record.error_message:
         lines.append(f"Error: {record.error_message}")
+    if details.unreadable:
+        from desktop.finetune.jobs import describe_unreadable
+
+        lines.extend(describe_unreadable(details.unreadable).splitlines())
     if series.steps:
         last = len(series.steps) - 1
         parts = [f"step {series.steps[last]}"]

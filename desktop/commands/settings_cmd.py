@@ -30,10 +30,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def show_settings(args: argparse.Namespace) -> CommandResult:
     from desktop.commands.common import context_from
+    from desktop.logs import mask_url
     from desktop.providers.secrets import SecretStoreError
 
     context = context_from(args)
     settings = context.settings
+    settings = settings.replace(base_url=mask_url(settings.base_url))  # shown, never saved
     try:
         config = context.provider_config()
         key_state = "set" if config.api_key else "not set"
@@ -59,7 +61,7 @@ def show_settings(args: argparse.Namespace) -> CommandResult:
     if config and (config.base_url_from_env or config.key_from_env):
         lines.append(
             "environment        OPENAI_BASE_URL/OPENAI_API_KEY override the stored settings "
-            f"(base URL in use: {config.base_url})"
+            f"(base URL in use: {mask_url(config.base_url)})"
         )
     lines.append(f"{'api_key':18} {key_state}")
     lines.append(f"{'keychain':18} {info.description}")

@@ -24,6 +24,7 @@ from desktop.finetune.metrics import (
 )
 from desktop.finetune.providers import FINE_TUNE_PURPOSE
 from desktop.finetune.requests import JobError, JobRequest, UnknownJob
+from desktop.logs import redact
 
 if TYPE_CHECKING:
     from desktop.workspace import Workspace
@@ -188,7 +189,7 @@ class JobRecord:
             for part in (f"code {code}" if code else "", f"field {param}" if param else "")
             if part
         )
-        return f"{message} ({extra})" if extra else message or str(self.error)
+        return redact(f"{message} ({extra})" if extra else message or str(self.error))
 
     @property
     def hyperparameters(self) -> Json:
@@ -370,10 +371,12 @@ class JobStore:
         return self._file_by_id(row_id)
 
     def fail_upload(self, row_id: int, error: str, status: str = UPLOAD_FAILED) -> UploadedFile:
+        """Record why an upload failed; the reason is stored redacted (a server may have
+        quoted the key in it)."""
         with self.workspace.transaction() as tx:
             tx.execute(
                 "UPDATE fine_tune_files SET status = ?, error = ?, updated_at = ? WHERE id = ?",
-                (status, error, self.now(), row_id),
+                (status, redact(error), self.now(), row_id),
             )
         return self._file_by_id(row_id)
 

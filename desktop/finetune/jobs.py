@@ -15,6 +15,7 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
@@ -88,6 +89,12 @@ class SyncResult:
     metric_steps: list[int]
     result_file_points: int = 0
     warnings: list[str] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)
+    """Parts the provider answered in a form that could not be read ("events",
+    "checkpoints", "metrics") and why; the job itself was still recorded."""
+
+    def unreadable_note(self) -> str:
+        return describe_unreadable(self.unreadable)
 
     @property
     def status_changed(self) -> bool:
@@ -102,6 +109,20 @@ class SyncResult:
             or self.metric_steps
             or self.result_file_points
         )
+
+
+METRICS_COME_WITH_EVENTS = "they come with the events, which could not be read"
+
+
+def describe_unreadable(parts: dict[str, str]) -> str:
+    """One sentence a part: "Events: unreadable. <why>"."""
+    lines = []
+    for part, why in parts.items():
+        if part == "metrics":
+            lines.append(f"Metrics: unreadable ({why}).")
+        else:
+            lines.append(f"{part.capitalize()}: unreadable. {why}")
+    return "\n".join(lines)
 
 
 # -- polling -----------------------------------------------------------------------------
@@ -584,6 +605,23 @@ def _fetch_checkpoints(provider: FineTuneProvider, job_id: str) -> list[Json]:
         raise
 
 
+def _readable(
+    part: str, fetch: Callable[[], list[Json]], unreadable: dict[str, str], job_id: str
+) -> list[Json]:
+    """A list that belongs to a job, or nothing with the reason noted: a server that
+    answers it in another form (an event stream where a page should be) must not hide the
+    job's own status. A passing failure (a 500, a timeout) still fails the whole sync, so
+    nothing is half updated and the next poll tries again."""
+    try:
+        return fetch()
+    except ProviderError as exc:
+        if exc.retryable:
+            raise
+        logger.info("Job %s: the %s could not be read: %s", job_id, part, exc)
+        unreadable[part] = str(exc)
+        return []
+
+
 def _result_points(provider: FineTuneProvider, data: Json) -> tuple[list[MetricPoint], list[str]]:
     points: list[MetricPoint] = []
     warnings: list[str] = []
@@ -611,8 +649,18 @@ def sync_job(
     before = store.job(job_id, provider=kind, base_url=base_url)
     data = provider.retrieve_job(job_id)
     known = store.event_ids(before.id) if before is not None else set()
-    events = provider.list_events(job_id, limit=event_limit, stop_at=known)
-    checkpoints = _fetch_checkpoints(provider, job_id)
+    unreadable: dict[str, str] = {}
+    events = _readable(
+        "events",
+        lambda: provider.list_events(job_id, limit=event_limit, stop_at=known),
+        unreadable,
+        job_id,
+    )
+    if "events" in unreadable:
+        unreadable["metrics"] = METRICS_COME_WITH_EVENTS
+    checkpoints = _readable(
+        "checkpoints", lambda: _fetch_checkpoints(provider, job_id), unreadable, job_id
+    )
     status = str(data.get("status") or "unknown")
     result_points: list[MetricPoint] = []
     warnings: list[str] = []
@@ -645,4 +693,5 @@ def sync_job(
         ),
         result_file_points=len(result_points),
         warnings=warnings,
+        unreadable=unreadable,
     )

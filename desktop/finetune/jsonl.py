@@ -89,11 +89,46 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different (JSON readers silently keep the last of a
+    repeated key, and the user never meant both)."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return value
+
+
+def _shown_key(key: str) -> str:
+    """A key quoted for a message: as written, escaped only where it cannot be printed
+    (a lone surrogate), and cut when long."""
+    shown = json.dumps(key, ensure_ascii=not _printable(key))
+    return shown if len(shown) <= 60 else shown[:57] + '…"'
+
+
+def _printable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def iter_json_lines(data: bytes) -> Iterator[tuple[int, Any | None, str | None]]:
     """``(line number, value, None)`` for each non-blank line, or ``(n, None, reason)``.
 
     Splits on ``\\n`` only (``str.splitlines`` would also split inside a JSON string at
-    U+2028 and friends) and tolerates ``\\r\\n`` and a UTF-8 byte-order mark.
+    U+2028 and friends) and tolerates ``\\r\\n`` and a UTF-8 byte-order mark. A key
+    repeated within one object makes the line unreadable, with the key named.
     """
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
@@ -106,9 +141,20 @@ def iter_json_lines(data: bytes) -> Iterator[tuple[int, Any | None, str | None]]
             yield number, None, f"not UTF-8 text (byte {exc.start + 1})"
             continue
         try:
-            value = json.loads(text, parse_constant=_reject_constant)
+            value = json.loads(
+                text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+            )
         except RecursionError:
             yield number, None, "not valid JSON: nested too deeply"
+            continue
+        except _RepeatedKey as exc:
+            key = _shown_key(exc.key)
+            yield (
+                number,
+                None,
+                f"the key {key} appears twice in one object; JSON readers would keep only "
+                "the last one, so say which one is meant",
+            )
             continue
         except ValueError as exc:
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)

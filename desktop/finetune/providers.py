@@ -24,8 +24,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-from desktop.providers.client import MODEL_LIST_PAGE_CAP, ProviderConfig, is_embedding_model
-from desktop.providers.errors import explain, retry_after_seconds
+from desktop.logs import mask_url, redact
+from desktop.providers.client import (
+    MODEL_LIST_PAGE_CAP,
+    ProviderConfig,
+    host_of,
+    is_embedding_model,
+)
+from desktop.providers.errors import explain, retry_after_seconds, server_message, unreadable
+from desktop.providers.validate import BadResponse, parse_json
 
 if TYPE_CHECKING:
     import openai
@@ -70,7 +77,8 @@ _REFUSAL_CODES = ("unavailable", "disabled", "not_accepted", "closed", "deprecat
 
 
 class ProviderError(Exception):
-    """A provider call that failed; ``str()`` is the sentence to show."""
+    """A provider call that failed; ``str()`` is the sentence to show (redacted: it is
+    shown, stored with an upload and logged)."""
 
     def __init__(
         self,
@@ -81,6 +89,8 @@ class ProviderError(Exception):
         retry_after: float | None = None,
         server_message: str | None = None,
     ) -> None:
+        message = redact(message)
+        server_message = redact(server_message) if server_message is not None else None
         super().__init__(message)
         self.message = message
         self.status = status
@@ -212,14 +222,22 @@ class _ProgressBody(io.BytesIO):
         return chunk
 
 
-def server_message(exc: BaseException) -> str:
-    """The provider's own words from an SDK error (its ``error.message``)."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-    return str(getattr(exc, "message", None) or exc)
+class _Checked:
+    """An SDK resource whose calls go through ``with_raw_response``, so a body that is
+    not JSON is named for what it is (content type, first characters) instead of
+    failing deep inside the SDK."""
+
+    def __init__(self, resource: Any, host: str) -> None:
+        self._raw = resource.with_raw_response
+        self._host = host
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._raw, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return parse_json(method(*args, **kwargs), host=self._host)
+
+        return call
 
 
 def _to_json(obj: Any) -> Json:
@@ -283,7 +301,8 @@ class OpenAIFineTuneProvider:
         owns_client: bool = False,
     ) -> None:
         self.client = client
-        self.base_url = (base_url or str(client.base_url)).rstrip("/")
+        # Shown, logged and recorded with each job: a password inside it is masked.
+        self.base_url = mask_url((base_url or str(client.base_url)).rstrip("/"))
         if name:
             self.name = name
         self.timeout = timeout if timeout is not None else _timeout_of(client)
@@ -310,8 +329,7 @@ class OpenAIFineTuneProvider:
 
     @property
     def host(self) -> str:
-        parts = urlsplit(self.base_url)
-        return parts.netloc or self.base_url
+        return host_of(self.base_url)
 
     def close(self) -> None:
         if self._owns_client:
@@ -350,12 +368,23 @@ class OpenAIFineTuneProvider:
 
     @contextmanager
     def _calling(self, action: str) -> Iterator[None]:
+        """Every failure inside leaves as a ``ProviderError`` with a sentence: the SDK's
+        errors, a body that is not JSON, and whatever the SDK trips over when a server is
+        compatible in name only (its internal text goes to the log, not the user)."""
         import openai
 
         try:
             yield
-        except (openai.OpenAIError, json.JSONDecodeError) as exc:
+        except ProviderError:
+            raise
+        except (openai.OpenAIError, json.JSONDecodeError, BadResponse) as exc:
             raise self._error(exc, action) from exc
+        except Exception as exc:
+            raise ProviderError(f"{action} failed. {unreadable(exc, host=self.host)}") from exc
+
+    def _api(self, resource: Any) -> _Checked:
+        """``resource``'s calls, each answer checked to be the API's JSON."""
+        return _Checked(resource, self.host)
 
     # -- paging ------------------------------------------------------------------------
 
@@ -421,14 +450,14 @@ class OpenAIFineTuneProvider:
         report(0, total)
         body = _ProgressBody(data, report) if progress else data
         with self._calling(f"Uploading {name} ({total:,} bytes)"):
-            uploaded = self.client.files.create(file=(name, body), purpose=purpose)  # type: ignore[arg-type]
+            uploaded = self._api(self.client.files).create(file=(name, body), purpose=purpose)
         report(total, total)
         logger.info("Uploaded %s (%d bytes) to %s as %s", name, total, self.host, uploaded.id)
         return str(uploaded.id)
 
     def retrieve_file(self, file_id: str) -> Json:
         with self._calling(f"Reading file {file_id}"):
-            return _to_json(self.client.files.retrieve(file_id))
+            return _to_json(self._api(self.client.files).retrieve(file_id))
 
     def list_files(self, purpose: str | None = FINE_TUNE_PURPOSE, limit: int = 1000) -> list[Json]:
         def fetch(after: str | None, size: int) -> Any:
@@ -437,7 +466,7 @@ class OpenAIFineTuneProvider:
                 kwargs["after"] = after
             if purpose:
                 kwargs["purpose"] = purpose
-            return self.client.files.list(**kwargs)
+            return self._api(self.client.files).list(**kwargs)
 
         with self._calling("Listing files"):
             return self._collect(fetch, what="Listing files", limit=limit)
@@ -454,7 +483,7 @@ class OpenAIFineTuneProvider:
         fine-tuned (as far as the provider says or is known)."""
         models: list[Json] = []
         with self._calling("Listing models"):
-            page = self.client.models.list()
+            page = self._api(self.client.models).list()
             for _ in range(MODEL_LIST_PAGE_CAP):
                 models.extend(_to_json(m) for m in page.data)
                 if not page.has_next_page():
@@ -470,58 +499,57 @@ class OpenAIFineTuneProvider:
         import openai
 
         params = request.to_api()
-        try:
-            job = self.client.fine_tuning.jobs.create(**params)
-        except openai.APIStatusError as exc:
-            message = server_message(exc)
-            if is_refusal(exc.status_code, exc.body, message):
-                logger.warning("%s refused a fine-tuning job: %s", self.host, message)
-                raise ProviderRefused(self.name, self.host, message, exc.status_code) from exc
-            raise self._error(exc, f"Creating a fine-tuning job on {request.model}") from exc
-        except (openai.OpenAIError, json.JSONDecodeError) as exc:
-            raise self._error(exc, f"Creating a fine-tuning job on {request.model}") from exc
-        data = _to_json(job)
+        with self._calling(f"Creating a fine-tuning job on {request.model}"):
+            try:
+                job = self._api(self.client.fine_tuning.jobs).create(**params)
+            except openai.APIStatusError as exc:
+                message = server_message(exc)
+                if is_refusal(exc.status_code, exc.body, message):
+                    logger.warning("%s refused a fine-tuning job: %s", self.host, message)
+                    raise ProviderRefused(self.name, self.host, message, exc.status_code) from exc
+                raise
+            data = _to_json(job)
         logger.info("Created fine-tuning job %s on %s", data.get("id"), self.host)
         return data
 
     def retrieve_job(self, job_id: str) -> Json:
         with self._calling(f"Reading job {job_id}"):
-            return _to_json(self.client.fine_tuning.jobs.retrieve(job_id))
+            return _to_json(self._api(self.client.fine_tuning.jobs).retrieve(job_id))
 
     def list_jobs(self, limit: int = 20, after: str | None = None) -> list[Json]:
         """Newest first, up to ``limit`` jobs across pages (capped)."""
 
         def fetch(cursor: str | None, size: int) -> Any:
+            jobs = self._api(self.client.fine_tuning.jobs)
             if cursor:
-                return self.client.fine_tuning.jobs.list(limit=size, after=cursor)
-            return self.client.fine_tuning.jobs.list(limit=size)
+                return jobs.list(limit=size, after=cursor)
+            return jobs.list(limit=size)
 
         with self._calling("Listing fine-tuning jobs"):
             return self._collect(fetch, what="Listing jobs", limit=limit, after=after)
 
     def cancel_job(self, job_id: str) -> Json:
         with self._calling(f"Cancelling job {job_id}"):
-            return _to_json(self.client.fine_tuning.jobs.cancel(job_id))
+            return _to_json(self._api(self.client.fine_tuning.jobs).cancel(job_id))
 
     def _pause_or_resume(self, job_id: str, verb: str) -> Json:
         import openai
 
-        call = getattr(self.client.fine_tuning.jobs, verb)
+        call = getattr(self._api(self.client.fine_tuning.jobs), verb)
         action = f"{'Pausing' if verb == 'pause' else 'Resuming'} job {job_id}"
-        try:
-            return _to_json(call(job_id))
-        except openai.APIStatusError as exc:
-            if exc.status_code in (405, 501) or (
-                exc.status_code == 404 and self._job_exists(job_id)
-            ):
-                raise Unsupported(
-                    f"{self.name} ({self.host}) does not support {verb} for fine-tuning jobs.",
-                    status=exc.status_code,
-                    server_message=server_message(exc),
-                ) from exc
-            raise self._error(exc, action) from exc
-        except (openai.OpenAIError, json.JSONDecodeError) as exc:
-            raise self._error(exc, action) from exc
+        with self._calling(action):
+            try:
+                return _to_json(call(job_id))
+            except openai.APIStatusError as exc:
+                if exc.status_code in (405, 501) or (
+                    exc.status_code == 404 and self._job_exists(job_id)
+                ):
+                    raise Unsupported(
+                        f"{self.name} ({self.host}) does not support {verb} for fine-tuning jobs.",
+                        status=exc.status_code,
+                        server_message=server_message(exc),
+                    ) from exc
+                raise
 
     def _job_exists(self, job_id: str) -> bool:
         try:
@@ -548,9 +576,10 @@ class OpenAIFineTuneProvider:
         the first id in ``stop_at`` (what is already stored)."""
 
         def fetch(cursor: str | None, size: int) -> Any:
+            jobs = self._api(self.client.fine_tuning.jobs)
             if cursor:
-                return self.client.fine_tuning.jobs.list_events(job_id, limit=size, after=cursor)
-            return self.client.fine_tuning.jobs.list_events(job_id, limit=size)
+                return jobs.list_events(job_id, limit=size, after=cursor)
+            return jobs.list_events(job_id, limit=size)
 
         with self._calling(f"Reading events of job {job_id}"):
             return self._collect(
@@ -559,7 +588,7 @@ class OpenAIFineTuneProvider:
 
     def list_checkpoints(self, job_id: str, limit: int = 1000) -> list[Json]:
         def fetch(cursor: str | None, size: int) -> Any:
-            checkpoints = self.client.fine_tuning.jobs.checkpoints
+            checkpoints = self._api(self.client.fine_tuning.jobs.checkpoints)
             if cursor:
                 return checkpoints.list(job_id, limit=size, after=cursor)
             return checkpoints.list(job_id, limit=size)
@@ -603,7 +632,7 @@ class AzureFineTuneProvider(OpenAIFineTuneProvider):
         )
         return cls(
             client,
-            base_url=config.endpoint.strip().rstrip("/"),
+            base_url=config.endpoint.strip().rstrip("/"),  # masked by __init__
             timeout=config.timeout,
             owns_client=True,
             **kwargs,

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -94,6 +94,8 @@ class JobDetails:
     snapshot: JobSnapshot
     sync_note: str | None
     next_poll_seconds: float | None
+    unreadable: dict[str, str] = field(default_factory=dict)
+    """Parts of the job the provider sent in a form that could not be read, and why."""
 
 
 class _Providers:
@@ -459,17 +461,23 @@ class FineTuneService:
     def job_details(self, job_id: str, *, events: int = 10) -> JobDetails:
         """Synced first when the provider can be reached; the saved data otherwise."""
         note = None
+        unreadable: dict[str, str] = {}
         if self.configured():
             try:
-                if self.sync(job_id) is None:
+                synced = self.sync(job_id)
+                if synced is None:
                     note = "(saved data; the job was recorded from another provider)"
+                else:
+                    unreadable = synced.unreadable
             except ProviderError as exc:
                 if self._jobs.job(job_id) is None:
                     raise
                 note = f"(saved data; could not refresh: {exc})"
         snapshot = self._jobs.snapshot(job_id, events=events)
         job = snapshot.job
-        return JobDetails(snapshot, note, next_poll_seconds(job.status, job.last_change_at))
+        return JobDetails(
+            snapshot, note, next_poll_seconds(job.status, job.last_change_at), unreadable
+        )
 
     def cancel_job(self, job_id: str) -> JobRecord:
         with self._providers.use() as provider, self._announce(Topic.JOBS):

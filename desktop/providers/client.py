@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from desktop.logs import mask_url, url_password
 from desktop.providers.secrets import SecretStore, account_for
 from desktop.settings import EnvOverrides, Settings, preset
 
@@ -33,8 +34,7 @@ class ProviderConfig:
 
     @property
     def host(self) -> str:
-        parts = urlsplit(self.base_url)
-        return parts.netloc or self.base_url
+        return host_of(self.base_url)
 
     @property
     def needs_key(self) -> bool:
@@ -43,7 +43,7 @@ class ProviderConfig:
     def redacted(self) -> dict[str, object]:
         """What may be shown or logged: never the key itself."""
         return {
-            "base_url": self.base_url,
+            "base_url": mask_url(self.base_url),
             "api_key": "set" if self.api_key else "not set",
             "timeout": self.timeout,
             "max_retries": self.max_retries,
@@ -76,6 +76,21 @@ def resolve_config(
     )
 
 
+def host_of(url: str) -> str:
+    """``host:port`` of a URL, as messages name a server: never the user or password."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        return mask_url(url)
+    host = parts.hostname or parts.netloc.rpartition("@")[2]
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port is not None else host
+
+
 def make_client(config: ProviderConfig) -> openai.OpenAI:
     import openai
 
@@ -89,9 +104,12 @@ def make_client(config: ProviderConfig) -> openai.OpenAI:
 
 def list_model_ids(client: openai.OpenAI) -> list[str]:
     """Model ids the server lists, sorted. Pagination is capped: some servers ignore
-    ``after`` and would make the SDK's auto-pagination loop forever."""
+    ``after`` and would make the SDK's auto-pagination loop forever. A body that is not
+    JSON raises ``BadResponse``."""
+    from desktop.providers.validate import parse_json
+
     ids: list[str] = []
-    page = client.models.list()
+    page = parse_json(client.models.with_raw_response.list(), host=host_of(str(client.base_url)))
     for _ in range(MODEL_LIST_PAGE_CAP):
         ids.extend(model.id for model in page.data)
         if not page.has_next_page():
@@ -127,6 +145,7 @@ class ProviderAccess:
         config = resolve_config(self._settings(), self.secrets, self.env, api_key=api_key)
         if self._on_key is not None:
             self._on_key(config.api_key)  # registered for redaction before any use
+            self._on_key(url_password(config.base_url))
         return config
 
     def client(self, **overrides: object) -> openai.OpenAI:

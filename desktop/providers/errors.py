@@ -1,12 +1,64 @@
 """Provider failures in words a user can act on. Each message names the host and says
-what to check; none contains the key."""
+what to check; none contains the key: everything leaving here passes ``redact``, because
+servers quote what they were sent (some echo the whole key in a 401)."""
 
 from __future__ import annotations
 
 import json
+import logging
+
+from desktop.logs import redact
+
+log = logging.getLogger(__name__)
+BEGINNING_SHOWN = 60
 
 
-def _server_message(exc: BaseException) -> str:
+class ReadableError(Exception):
+    """A failure whose ``str()`` is already the sentence to show (redacted)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
+
+
+class BadResponse(ReadableError):
+    """The server answered, but not with what the API promises."""
+
+
+def beginning(text: str | bytes | None, size: int = BEGINNING_SHOWN) -> str:
+    """The first characters of a body, on one line, for a message."""
+    if text is None:
+        return ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    flat = " ".join(text.split())
+    return flat[:size] + ("…" if len(flat) > size else "")
+
+
+def not_json(
+    host: str,
+    content_type: str | None,
+    body: str | bytes | None,
+    *,
+    expected: str = "the API's JSON",
+) -> BadResponse:
+    """The message for a 200 whose body is not what the API sends (a proxy's error page,
+    a login portal, an event stream where a page was expected)."""
+    kind = (content_type or "").split(";")[0].strip() or "none given"
+    start = beginning(body)
+    begins = f"; begins: {start}" if start else "; the body was empty"
+    return BadResponse(
+        f"The server at {host} sent something that is not {expected} (content type "
+        f"{kind}{begins}). A proxy or login page may be in the way, or the server is not "
+        "fully OpenAI-compatible: check the base URL."
+    )
+
+
+def server_message(exc: BaseException) -> str:
+    """The provider's own words from an SDK error (its ``error.message``), redacted."""
+    return redact(_server_words(exc))
+
+
+def _server_words(exc: BaseException) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         inner = body.get("error", body)
@@ -31,10 +83,23 @@ def retry_after_seconds(exc: BaseException) -> float | None:
 
 
 def explain(exc: BaseException, *, host: str, timeout: float | None = None) -> str:
-    """One readable sentence or two for any error the SDK raises."""
+    """One readable sentence or two for any error the SDK raises, secrets removed."""
+    return redact(_explain(exc, host=host, timeout=timeout))
+
+
+def _explain(exc: BaseException, *, host: str, timeout: float | None = None) -> str:
     import openai
 
-    detail = _server_message(exc)
+    if isinstance(exc, ReadableError):
+        return str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        return str(not_json(host, None, exc.doc))
+    if isinstance(exc, openai.APIResponseValidationError):
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None) or {}
+        body = exc.body if isinstance(exc.body, str | bytes) else None
+        return str(not_json(host, headers.get("content-type"), body))
+    detail = _server_words(exc)
     if isinstance(exc, openai.AuthenticationError):
         return (
             f"{host} rejected the API key (401 Unauthorized). Check the key in Settings; "
@@ -69,6 +134,15 @@ def explain(exc: BaseException, *, host: str, timeout: float | None = None) -> s
         return f"{host} had a server error ({status}): {detail}. Try again later."
     if isinstance(exc, openai.APIStatusError):
         return f"{host} answered {exc.status_code}: {detail}"
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{host} sent a malformed response ({exc.msg}); the answer was cut off."
-    return f"{type(exc).__name__}: {exc}"
+    return unreadable(exc, host=host)
+
+
+def unreadable(exc: BaseException, *, host: str) -> str:
+    """For a failure inside the SDK that is not one of its errors (a response it could
+    not make sense of): no internal text on screen; the details go to the log."""
+    log.warning("Unexpected failure talking to %s", host, exc_info=exc)
+    return (
+        f"The server at {host} answered in a way RAGTune could not read "
+        f"({type(exc).__name__}); it may not be fully OpenAI-compatible. The details are "
+        "in the log."
+    )

@@ -3,19 +3,25 @@
 Two kinds: the bundled local model (no network, no key; ``local_embedder``) and any
 OpenAI-compatible server. The OpenAI one batches by count and by tokens within the API's
 limits, and cuts an input over the per-input limit explicitly (the cut is reported, never
-silent)."""
+silent). Its responses are checked before anyone sees them (``providers.validate``), and
+it waits out rate limits itself: capped, second by second, cancellable between steps
+(``providers.retry``)."""
 
 from __future__ import annotations
 
-import base64
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from desktop.progress import Progress, drive
+from desktop.providers.client import host_of
+from desktop.providers.retry import RetryWait, with_retries
+from desktop.providers.validate import embedding_matrix, parse_json
 from desktop.tokens import encoding_for_model, get_tokenizer
 
 if TYPE_CHECKING:
@@ -112,7 +118,9 @@ class LocalModelEmbedder:
 
 class OpenAIEmbedder:
     """Embeddings from an OpenAI-compatible server through the official SDK. Retries
-    (with Retry-After) are the SDK's, configured on the injected client."""
+    are this class's, not the SDK's: as many attempts as the injected client's
+    ``max_retries`` allows, each wait capped and reported (``embed_steps``); ``sleep`` is
+    injectable so tests do not wait."""
 
     paid = True
 
@@ -125,8 +133,15 @@ class OpenAIEmbedder:
         max_inputs: int = MAX_INPUTS_PER_REQUEST,
         max_request_tokens: int = MAX_TOKENS_PER_REQUEST,
         max_input_tokens: int = MAX_TOKENS_PER_INPUT,
+        sleep: Callable[[float], object] = time.sleep,
     ) -> None:
         self.client = client
+        self.attempts = 1 + max(0, int(getattr(client, "max_retries", 0) or 0))
+        # The SDK would wait out a Retry-After of up to 2 minutes silently: this loop
+        # waits instead (capped, visible), so the SDK makes one attempt per call.
+        self._once = client.with_options(max_retries=0)
+        self.host = host_of(str(client.base_url))
+        self.sleep = sleep
         self.model = model
         self._dimensions = dimensions
         self.max_inputs = max_inputs
@@ -139,7 +154,8 @@ class OpenAIEmbedder:
     def key(self) -> EmbedderKey:
         if self._known_dimensions is None:
             # A model we do not know (a local server's): ask once for its size.
-            self._known_dimensions = int(self._request(["dimension probe"]).shape[1])
+            probe = drive(self._attempts(["dimension probe"]), self._report)
+            self._known_dimensions = int(probe.shape[1])
         return EmbedderKey("openai", self.model, self._known_dimensions)
 
     @property
@@ -179,25 +195,63 @@ class OpenAIEmbedder:
         return batches
 
     def embed(self, texts: Sequence[str]) -> FloatArray:
-        """Embed texts that fit one request (use ``batches`` to split a large list)."""
+        """Embed texts that fit one request (use ``batches`` to split a large list). A
+        rate limit is waited out here without reporting (a search's query)."""
+        return drive(self.embed_steps(texts), self._report)
+
+    def embed_steps(self, texts: Sequence[str]) -> Generator[RetryWait, None, FloatArray]:
+        """``embed``, yielding each second of a wait the server asked for."""
         if not texts:
             return np.zeros((0, self.key.dimensions), dtype=np.float32)
-        return self._request([self.fit(t) for t in texts])
+        if self._known_dimensions is None:
+            _ = self.key  # probe once for the size every answer must have
+        return (yield from self._attempts([self.fit(t) for t in texts]))
 
-    def _request(self, inputs: list[str]) -> FloatArray:
+    def _attempts(self, inputs: list[str]) -> Generator[RetryWait, None, FloatArray]:
         if any(not text.strip() for text in inputs):
             raise ValueError("the embeddings API refuses empty inputs")
+        return (
+            yield from with_retries(
+                lambda: self._request(inputs),
+                host=self.host,
+                attempts=self.attempts,
+                sleep=self.sleep,
+            )
+        )
+
+    def _report(self, wait: RetryWait) -> None:
+        log.info("Embeddings: %s", wait.message())
+
+    def _request(self, inputs: list[str]) -> FloatArray:
+        """One request; the answer is checked before it is returned (``BadResponse``)."""
         extra: dict[str, Any] = {}
         if self._dimensions:
             extra["dimensions"] = self._dimensions
-        response = self.client.embeddings.create(model=self.model, input=inputs, **extra)
-        rows = sorted(response.data, key=lambda item: item.index)
-        if len(rows) != len(inputs):
-            raise RuntimeError(f"the server returned {len(rows)} vectors for {len(inputs)} inputs")
-        return normalise(np.asarray([_vector(row.embedding) for row in rows], dtype=np.float32))
+        raw = self._once.embeddings.with_raw_response.create(
+            model=self.model, input=inputs, **extra
+        )
+        response = parse_json(raw, host=self.host)
+        return embedding_matrix(
+            getattr(response, "data", None),
+            count=len(inputs),
+            dimensions=self._known_dimensions,
+            host=self.host,
+            model=self.model,
+        )
 
 
-def _vector(value: Any) -> list[float] | FloatArray:
-    if isinstance(value, str):  # base64 when the server ignores encoding_format
-        return np.frombuffer(base64.b64decode(value), dtype="<f4")
-    return value  # type: ignore[no-any-return]
+def embed_batch(
+    embedder: Embedder, texts: Sequence[str], done: int, total: int
+) -> Generator[Progress, None, FloatArray]:
+    """One batch of an index run; while the server asks to wait, the countdown is shown
+    as the run's progress message (and the run can be stopped between its seconds)."""
+    steps = getattr(embedder, "embed_steps", None)
+    if steps is None:
+        return embedder.embed(texts)
+    operation = steps(texts)
+    while True:
+        try:
+            wait = next(operation)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        yield Progress(done, total, wait.message())

@@ -13,7 +13,7 @@ import numpy as np
 
 from desktop.library.repository import Library
 from desktop.progress import Progress
-from desktop.retrieval.embedders import Embedder, EmbedderKey
+from desktop.retrieval.embedders import Embedder, EmbedderKey, embed_batch
 from desktop.workspace import Workspace
 
 
@@ -102,7 +102,7 @@ def run_index(
     done = truncated = 0
     yield Progress(0, len(texts), f"embedding with {key.label()}")
     for number, batch in enumerate(batches, start=1):
-        vectors = embedder.embed([texts[i] for i in batch])
+        vectors = yield from embed_batch(embedder, [texts[i] for i in batch], done, len(texts))
         if vectors.shape != (len(batch), key.dimensions):
             raise RuntimeError(
                 f"expected {len(batch)}×{key.dimensions} vectors, got "

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from desktop import __version__
+from desktop.files import private_file
 from desktop.workspace.schema import LATEST_VERSION, MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class Workspace:
         self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._refuse_unknown_files()
+        self._make_private()
         self._migrate()
 
     @property
@@ -131,20 +133,36 @@ class Workspace:
                 "it; the file was not changed."
             )
 
+    def _make_private(self) -> None:
+        """The file holds the library and the conversations: 0600, created so before
+        SQLite opens it (SQLite gives its -wal and -shm files the database's permissions),
+        and tightened if an older version left it readable."""
+        private_file(self.path, create=True)
+        for suffix in ("-wal", "-shm", "-journal"):
+            private_file(Path(f"{self.path}{suffix}"))
+
     def _migrate(self) -> None:
+        """Bring the schema up to date. Another process may be creating or migrating the
+        same file at this moment (two commands started together): each step runs under
+        SQLite's write lock (BEGIN IMMEDIATE; the other waits up to the busy timeout) and
+        re-reads the version inside it, so a step another process already made is
+        skipped rather than run twice."""
         version = self.schema_version
         for migration in MIGRATIONS:
             if migration.version <= version:
                 continue
-            log.info(
-                "Migrating %s to schema %d: %s",
-                self.path.name,
-                migration.version,
-                migration.description,
-            )
             # executescript would commit implicitly; run statements inside one transaction
             # so a failed migration leaves the file at the previous version.
             with self.transaction() as tx:
+                version = int(tx.execute("PRAGMA user_version").fetchone()[0])
+                if migration.version <= version:
+                    continue  # made by another process while this one waited
+                log.info(
+                    "Migrating %s to schema %d: %s",
+                    self.path.name,
+                    migration.version,
+                    migration.description,
+                )
                 for statement in _statements(migration.sql):
                     tx.execute(statement)
                 tx.execute(f"PRAGMA user_version = {migration.version:d}")

@@ -17,6 +17,12 @@ Faults are injected per path with :meth:`FakeOpenAI.inject`. A fault with ``time
 consumed by the next N matching *HTTP requests*; the SDK's automatic retries are separate
 requests and consume faults too (``max_retries=2`` means up to 3 requests).
 
+Misbehaving servers (the hardening fault suite) are configured the same way:
+``echo_key`` puts the caller's whole key into 401 messages, ``inject(corrupt=...)`` spoils
+an embeddings response (see ``EMBEDDING_DEFECTS``), ``inject(status=200, body=...,
+content_type="text/html")`` is a proxy's HTML page, ``inject(retry_after=3600)`` a long
+Retry-After, and ``lists_as_event_stream`` answers list routes as an event stream.
+
 Only the standard library and numpy are used.
 """
 
@@ -72,6 +78,25 @@ DEFAULT_FINE_TUNABLE: frozenset[str] = frozenset(
     {"gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o", "gpt-4o-mini"}
 )
 """Base models that accept fine-tuning jobs (``ft:`` models are always accepted)."""
+
+EMBEDDING_DEFECTS = frozenset(
+    {
+        "nan",  # the first vector holds NaN
+        "infinity",  # the first vector holds Infinity
+        "null",  # the first vector holds a null instead of a number
+        "zero",  # the first vector is all zeros
+        "duplicate_index",  # the second item carries the first one's index
+        "missing_index",  # the second item has no index at all
+        "ragged",  # the first vector is half as long as the others
+        "wrong_dimensions",  # every vector is 10 numbers long
+        "missing_item",  # one item fewer than inputs
+        "shuffled",  # items in reverse order with their right indices (valid)
+    }
+)
+"""What ``inject(corrupt=...)`` can do to an embeddings response."""
+WRONG_DIMENSIONS = 10
+LIST_ROUTES = frozenset({"events", "checkpoints", "jobs", "files"})
+"""Names accepted by ``lists_as_event_stream``."""
 
 MAX_EMBEDDING_INPUTS = 2048
 MAX_EMBEDDING_INPUT_TOKENS = 8192
@@ -302,6 +327,9 @@ class Fault:
     abrupt: bool
     body: Json | str | bytes | None
     malformed_chunk: bool
+    content_type: str | None = None
+    corrupt: str | None = None
+    stall_after: int | None = None
 
     def matches(self, method: str, path: str) -> bool:
         return (
@@ -358,12 +386,13 @@ def _model_not_found(model: str) -> _ApiError:
     )
 
 
-def _default_fault_body(status: int, body: Any) -> Json:
-    """The error document an injected status answers with unless ``body`` is given."""
+def _default_fault_body(status: int, body: Any, key: str | None = None) -> Json:
+    """The error document an injected status answers with unless ``body`` is given
+    (``key``: the caller's key, echoed whole in a 401 by a server that does that)."""
     model = body.get("model") if isinstance(body, dict) else None
     if status == 401:
         return error_body(
-            "Incorrect API key provided: sk-***. You can find your API key at "
+            f"Incorrect API key provided: {key or 'sk-***'}. You can find your API key at "
             "https://platform.openai.com/account/api-keys.",
             code="invalid_api_key",
         )
@@ -401,6 +430,11 @@ class FakeOpenAI:
     - ``stream_delay``: seconds to wait before each streamed chunk after the first.
     - ``refuse_new_jobs``: when set to a message, job creation answers
       ``refuse_new_jobs_status`` (403) with it, like a provider that stopped taking jobs.
+    - ``echo_key``: 401 answers (injected, or a key not in ``valid_keys``) quote the
+      caller's key whole, as some servers do ("Incorrect API key provided: <key>").
+    - ``lists_as_event_stream``: names from ``LIST_ROUTES`` whose list route answers as
+      a ``text/event-stream`` of its items instead of a JSON page (a server compatible in
+      name only).
     """
 
     def __init__(self) -> None:
@@ -423,6 +457,8 @@ class FakeOpenAI:
             self.stream_delay: float = 0.0
             self.refuse_new_jobs: str | None = None
             self.refuse_new_jobs_status: int = 403
+            self.echo_key: bool = False
+            self.lists_as_event_stream: set[str] = set()
             self.files: dict[str, Json] = {}
             self.file_contents: dict[str, bytes] = {}
             self._jobs: dict[str, _Job] = {}
@@ -526,6 +562,9 @@ class FakeOpenAI:
         abrupt: bool = False,
         body: Json | str | bytes | None = None,
         malformed_chunk: bool = False,
+        content_type: str | None = None,
+        corrupt: str | None = None,
+        stall_after: int | None = None,
     ) -> Fault:
         """Make the next ``times`` requests whose path starts with ``path`` misbehave.
 
@@ -546,9 +585,17 @@ class FakeOpenAI:
           ``APIConnectionError``.
         - ``malformed_chunk``: a streamed chat answer carries an invalid-JSON event after
           its first word (the SDK raises ``json.JSONDecodeError``).
+        - ``content_type``: the Content-Type of an injected ``body`` (e.g. ``text/html``
+          with ``status=200``: a proxy's page where the API's JSON should be).
+        - ``corrupt``: one of ``EMBEDDING_DEFECTS``; the embeddings response is served
+          with that defect.
+        - ``stall_after``: a streamed chat answer stops sending after N ``data:`` events
+          and keeps the connection open until the server closes (a stalled server).
         """
         if times < 1:
             raise ValueError("times must be >= 1")
+        if corrupt is not None and corrupt not in EMBEDDING_DEFECTS:
+            raise ValueError(f"corrupt must be one of {sorted(EMBEDDING_DEFECTS)}")
         fault = Fault(
             path=_normalise_path(path),
             method=method.upper() if method else None,
@@ -560,6 +607,9 @@ class FakeOpenAI:
             abrupt=abrupt,
             body=body,
             malformed_chunk=malformed_chunk,
+            content_type=content_type,
+            corrupt=corrupt,
+            stall_after=stall_after,
         )
         with self._lock:
             self._faults.append(fault)
@@ -853,8 +903,14 @@ class FakeOpenAI:
         if fault and (fault.status is not None or fault.body is not None):
             status = fault.status or 200
             extra = {"Retry-After": _format_seconds(fault.retry_after)} if fault.retry_after else {}
-            fault_body = fault.body if fault.body is not None else _default_fault_body(status, body)
-            handler.send(_Reply(status, _to_bytes_or_json(fault_body), headers=extra))
+            echoed = _bearer_key(headers) if self.echo_key else None
+            fault_body = (
+                fault.body if fault.body is not None else _default_fault_body(status, body, echoed)
+            )
+            reply = _Reply(status, _to_bytes_or_json(fault_body), headers=extra)
+            if fault.content_type:
+                reply.content_type = fault.content_type
+            handler.send(reply)
             return
 
         try:
@@ -867,7 +923,7 @@ class FakeOpenAI:
                     "We could not parse the JSON body of your request. (HINT: This likely "
                     "means you aren't using your HTTP library correctly.)",
                 )
-            reply = self._route(handler.command, path, query, body, headers)
+            reply = self._route(handler.command, path, query, body, headers, fault)
         except _ApiError as err:
             reply = _Reply(err.status, err.body)
         if fault and fault.retry_after:
@@ -890,6 +946,10 @@ class FakeOpenAI:
             if i and delay and self._stopping.wait(delay):
                 handler.close_connection = True
                 return
+            if fault and fault.stall_after == i:
+                self._stopping.wait()  # until the server closes
+                handler.close_connection = True
+                return
             handler.write_chunk(event)
         if fault and fault.cut_stream_after is not None and fault.abrupt:
             handler.close_connection = True  # no terminating chunk: the body is incomplete
@@ -910,9 +970,10 @@ class FakeOpenAI:
         with self._lock:
             valid = self.valid_keys
         if valid is not None and key not in valid:
+            shown = key if self.echo_key else _mask_key(key)
             raise _ApiError(
                 401,
-                f"Incorrect API key provided: {_mask_key(key)}. You can find your API key at "
+                f"Incorrect API key provided: {shown}. You can find your API key at "
                 "https://platform.openai.com/account/api-keys.",
                 code="invalid_api_key",
             )
@@ -942,14 +1003,20 @@ class FakeOpenAI:
     )
 
     def _route(
-        self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        headers: dict[str, str],
+        fault: Fault | None = None,
     ) -> _Reply:
         for route_method, pattern, name in self._ROUTES:
             match = pattern.match(path)
             if match and route_method == method:
                 args = [unquote(g) for g in match.groups()]
                 handler: Callable[..., _Reply] = getattr(self, name)
-                request = _Request(query=query, body=body, headers=headers)
+                request = _Request(query=query, body=body, headers=headers, fault=fault)
                 with self._lock:
                     reply = handler(request, *args)
                     if isinstance(reply.body, dict):  # serialise now: state may change later
@@ -1023,15 +1090,20 @@ class FakeOpenAI:
                 param="input",
                 code="max_tokens_per_request",
             )
+        vectors = [embed(item, model, dims, native) for item in items]
+        defect = req.fault.corrupt if req.fault else None
+        vectors = _spoil_vectors(vectors, defect)
         data = []
-        for index, item in enumerate(items):
-            vector = embed(item, model, dims, native)
+        for index, vector in enumerate(vectors):
             value: Any
-            if encoding == "base64":
+            if defect == "null" and index == 0:
+                value = [None, *vector.tolist()[1:]]
+            elif encoding == "base64":
                 value = base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
             else:
                 value = vector.tolist()
             data.append({"object": "embedding", "index": index, "embedding": value})
+        data = _spoil_items(data, defect)
         usage = {"prompt_tokens": sum(tokens), "total_tokens": sum(tokens)}
         return _Reply(body={"object": "list", "data": data, "model": model, "usage": usage})
 
@@ -1129,7 +1201,7 @@ class FakeOpenAI:
         page = _paginate(items, req.query, default_limit=10_000)
         page["first_id"] = page["data"][0]["id"] if page["data"] else None
         page["last_id"] = page["data"][-1]["id"] if page["data"] else None
-        return _Reply(body=page)
+        return self._list_reply("files", page)
 
     def _file(self, file_id: str) -> Json:
         if file_id not in self.files:
@@ -1232,7 +1304,7 @@ class FakeOpenAI:
 
     def _list_jobs(self, req: _Request) -> _Reply:
         items = [job.data for job in reversed(self._jobs.values())]
-        return _Reply(body=_paginate(items, req.query, default_limit=20))
+        return self._list_reply("jobs", _paginate(items, req.query, default_limit=20))
 
     def _get_job_route(self, _req: _Request, job_id: str) -> _Reply:
         return _Reply(body=self._job_route(job_id).data)
@@ -1255,14 +1327,22 @@ class FakeOpenAI:
 
     def _list_events(self, req: _Request, job_id: str) -> _Reply:
         events = list(reversed(self._job_route(job_id).events))
-        return _Reply(body=_paginate(events, req.query, default_limit=20))
+        return self._list_reply("events", _paginate(events, req.query, default_limit=20))
 
     def _list_checkpoints(self, req: _Request, job_id: str) -> _Reply:
         checkpoints = list(reversed(self._job_route(job_id).checkpoints))
         page = _paginate(checkpoints, req.query, default_limit=10)
         page["first_id"] = page["data"][0]["id"] if page["data"] else None
         page["last_id"] = page["data"][-1]["id"] if page["data"] else None
-        return _Reply(body=page)
+        return self._list_reply("checkpoints", page)
+
+    def _list_reply(self, name: str, page: Json) -> _Reply:
+        """A JSON page, or its items as an event stream when ``lists_as_event_stream``
+        names this list."""
+        if name not in self.lists_as_event_stream:
+            return _Reply(body=page)
+        events = [_sse(item) for item in page["data"]] + [b"data: [DONE]\n\n"]
+        return _Reply(content_type="text/event-stream; charset=utf-8", events=events)
 
 
 # --------------------------------------------------------------------------- route helpers
@@ -1273,6 +1353,7 @@ class _Request:
     query: dict[str, str]
     body: Any
     headers: dict[str, str]
+    fault: Fault | None = None
 
     def json(self) -> Json:
         if not isinstance(self.body, dict):
@@ -1291,6 +1372,45 @@ def _format_seconds(seconds: float | None) -> str:
 
 def _sse(document: Json) -> bytes:
     return b"data: " + json.dumps(document).encode() + b"\n\n"
+
+
+def _bearer_key(headers: dict[str, str]) -> str | None:
+    scheme, _, key = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return key.strip() or None
+
+
+def _spoil_vectors(vectors: list[np.ndarray], defect: str | None) -> list[np.ndarray]:
+    """The numbers part of an embeddings defect (see ``EMBEDDING_DEFECTS``)."""
+    if defect is None or not vectors:
+        return vectors
+    vectors = [v.astype(np.float32, copy=True) for v in vectors]
+    first = vectors[0]
+    if defect == "nan":
+        first[0] = np.nan
+    elif defect == "infinity":
+        first[0] = np.inf
+    elif defect == "zero":
+        first[:] = 0.0
+    elif defect == "ragged":
+        vectors[0] = first[: max(1, len(first) // 2)]
+    elif defect == "wrong_dimensions":
+        vectors = [v[:WRONG_DIMENSIONS] for v in vectors]
+    return vectors
+
+
+def _spoil_items(data: list[Json], defect: str | None) -> list[Json]:
+    """The list part of an embeddings defect: indices, order, count."""
+    if defect == "duplicate_index" and len(data) > 1:
+        data[1]["index"] = data[0]["index"]
+    elif defect == "missing_index" and len(data) > 1:
+        del data[1]["index"]
+    elif defect == "missing_item":
+        data = data[:-1]
+    elif defect == "shuffled":
+        data = list(reversed(data))
+    return data
 
 
 def _to_bytes_or_json(body: Json | str | bytes) -> Json | bytes:

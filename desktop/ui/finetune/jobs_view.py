@@ -225,6 +225,8 @@ class JobsView(JobsLayout):
         self.model.set_note(job.job_id, None)
         self.model.upsert(job)
         self._schedule(job)
+        if job.job_id == self._selected and result.unreadable:
+            self.detail.note.setText(result.unreadable_note())
         if job.job_id == self._selected and (result.changed or result.result_file_points):
             self.load_detail(job.job_id)
 

@@ -414,3 +414,24 @@ def test_sync_now_keeps_the_table_the_detail_and_the_form_in_step(
     )
     qtbot.waitUntil(lambda: view.detail.job.status == "succeeded", timeout=10_000)
     qtbot.waitUntil(lambda: "now succeeded" in view.status.text(), timeout=5000)
+
+
+def test_a_job_whose_events_come_as_an_event_stream_still_shows_its_status(
+    qtbot: QtBot, make_view: Callable[[], JobsView], fake_openai: FakeOpenAI
+) -> None:
+    """Issue 15, point 7: a server compatible in name only sends the events list as an
+    event stream; the status still follows and the detail says what could not be read."""
+    view = make_view()
+    ready_to_create(qtbot, view)
+    view.creation.create()
+    qtbot.waitUntil(lambda: len(fake_openai.job_ids) == 1, timeout=10_000)
+    job_id = fake_openai.job_ids[0]
+    qtbot.waitUntil(lambda: view.detail.job is not None and view.detail.job.job_id == job_id)
+    fake_openai.lists_as_event_stream = {"events", "checkpoints"}
+    fake_openai.advance_job(job_id, "running")
+    qtbot.waitUntil(lambda: "Events: unreadable" in view.detail.note.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: view.model.job(0).status == "running", timeout=10_000)
+    note = view.detail.note.text()
+    assert "content type text/event-stream" in note and "Checkpoints: unreadable" in note
+    assert "_set_private_attributes" not in note
+    assert view.model.data(view.model.index(0, view.model.STATUS)) == "Running"
