@@ -170,8 +170,10 @@ class MaxSimReranker:
                 encoded = [model.encode(list(w)) for w in missing]
             with self._lock:
                 for window, matrix in zip(missing, encoded, strict=True):
-                    found[window] = matrix
-                    self._remember(window, matrix.astype(np.float16))
+                    # Scored as cached (float16), so a score never depends on the cache.
+                    kept = matrix.astype(np.float16)
+                    found[window] = kept.astype(np.float32)
+                    self._remember(window, kept)
         empty = np.zeros((0, model.dimensions), dtype=np.float32)
         return [found.get(w, empty) for w in windows]
 

@@ -37,7 +37,7 @@ def test_the_panel_shows_what_the_retriever_returns(
 ) -> None:
     panel.threshold.setValue(0.3)
     search(qtbot, panel, "When do I get my money back?")
-    expected = retrieval.retriever().search(
+    expected = retrieval.search(
         "When do I get my money back?", panel.current_settings(), log_kind=None
     )
     model = panel.model
