@@ -75,8 +75,18 @@ from tests.benchmarks.bench_retrieval import (  # noqa: E402
 DATA = ROOT / "tests" / "benchmarks" / "data"
 SETS = (
     ("sample library", SAMPLES, QUESTIONS, True),
-    ("second set", DATA / "second_set" / "documents", DATA / "second_set" / "questions.jsonl", True),
-    ("tuning set", DATA / "tuning_set" / "documents", DATA / "tuning_set" / "questions.jsonl", False),
+    (
+        "second set",
+        DATA / "second_set" / "documents",
+        DATA / "second_set" / "questions.jsonl",
+        True,
+    ),
+    (
+        "tuning set",
+        DATA / "tuning_set" / "documents",
+        DATA / "tuning_set" / "questions.jsonl",
+        False,
+    ),
 )
 K = 5
 CANDIDATES = 25
@@ -135,8 +145,7 @@ def load_set(
             continue
         spans[question.id] = (document.id, span)
         whole += any(
-            c.document_id == document.id and c.start <= span[0] and span[1] <= c.end
-            for c in chunks
+            c.document_id == document.id and c.start <= span[0] and span[1] <= c.end for c in chunks
         )
     line(
         f"{name}: {len(by_name)} documents, {len(chunks)} chunks, {len(questions)} questions "
@@ -193,11 +202,11 @@ def bench_quality(folder: Path, embedder: LocalModelEmbedder) -> None:
     )
     for name, documents, questions_file, reported in SETS:
         line()
-        workspace, questions, spans, _ = load_set(
-            folder, documents, questions_file, embedder, name
-        )
+        workspace, questions, spans, _ = load_set(folder, documents, questions_file, embedder, name)
         if not reported:
-            line("  (used to choose the reranker's settings: printed for completeness, not a result)")
+            line(
+                "  (used to choose the reranker's settings: printed for completeness, not a result)"
+            )
         retriever = Retriever(workspace, CachedQueries(embedder))
         line(f"  {'configuration':<58}{'all':<20}{'paraphrase':<20}{'keyword':<20}recall@25")
         for config in configs:
