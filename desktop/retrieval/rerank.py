@@ -13,11 +13,13 @@ Rerankers:
     Late interaction (ColBERT's MaxSim) with the bundled MiniLM: the question and the
     candidate are each run through the model, and every question token is matched with
     the candidate token most similar to it in context; the score is the mean of those
-    best cosines. No package ships cross-encoder weights to bundle (see
-    packaging/models/README.md), and this uses the model the app already ships. To fit
-    the latency budget each candidate is read through a window of ``window`` tokens, the
-    one holding most of the question's content words (``window=0``: the whole chunk,
-    about 2.5 times the cost).
+    best cosines. It stands in for a cross-encoder: no package on PyPI, npm or Debian
+    ships cross-encoder reranker weights to convert and bundle (checked for issue 14),
+    and this needs no model beyond the one the app already ships. To fit the latency
+    budget each candidate is read through a window of ``window`` tokens, the one holding
+    most of the question's content words (``window=0``: the whole chunk, about 2.5 times
+    the cost). The model is English: questions in other languages gain little from it.
+    Figures: tests/benchmarks/bench_ranking.py.
 ``llm`` (opt-in, never the default)
     The configured chat model orders the candidates (a listwise prompt). It costs a
     request per question, sends the candidates to the provider, and needs a network.

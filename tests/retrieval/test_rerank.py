@@ -5,14 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 
-import openai
 import pytest
 
-from desktop.progress import run_to_end
-from desktop.retrieval.embedders import OpenAIEmbedder
-from desktop.retrieval.indexing import plan_index, run_index
 from desktop.retrieval.rerank import (
     LLMReranker,
     MaxSimReranker,
@@ -22,10 +17,7 @@ from desktop.retrieval.rerank import (
 )
 from desktop.retrieval.search import RetrievedChunk, Retriever, SearchSettings
 from desktop.retrieval.service import RetrievalService
-from desktop.workspace import Workspace
 from tests.helpers.fake_openai import FakeOpenAI
-from tests.retrieval.conftest import import_texts
-from tests.retrieval.test_search import DOCS
 
 
 class Prefers:
@@ -47,14 +39,6 @@ class Fails:
 
     def scores(self, query: str, passages: Sequence[str]) -> list[float]:
         raise RerankError("the provider answered APITimeoutError")
-
-
-@pytest.fixture
-def indexed(workspace: Workspace, tmp_path: Path, client: openai.OpenAI) -> Retriever:
-    import_texts(workspace, tmp_path / "docs", DOCS)
-    embedder = OpenAIEmbedder(client, "text-embedding-3-small")
-    run_to_end(run_index(workspace, embedder, plan_index(workspace, embedder)))
-    return Retriever(workspace, embedder)
 
 
 def test_the_reranker_reorders_the_candidates_and_its_score_is_a_column(
