@@ -98,16 +98,17 @@ WINDOWS = (64, 96)
 
 
 @contextlib.contextmanager
-def issue13_lexical() -> Iterator[None]:
-    """BM25 as it was before issue 14: the words as written (no stemming) and every word
-    of the question kept (the common-word rule only)."""
+def lexical_as(*, stemmed: bool, question_words_out: bool) -> Iterator[None]:
+    """BM25 with stemming and question-word removal each on or off; both off is BM25 as
+    it was before issue 14 (the words as written, every word kept but the common ones)."""
     original_search, original_words = search.lexical_search, lexical.content_words
 
-    def as_written(workspace, text, k, document_ids=None):  # type: ignore[no-untyped-def]
-        return original_search(workspace, text, k, document_ids, stemmed=False)
+    def chosen(workspace, text, k, document_ids=None):  # type: ignore[no-untyped-def]
+        return original_search(workspace, text, k, document_ids, stemmed=stemmed)
 
-    search.lexical_search = as_written  # type: ignore[assignment]
-    lexical.content_words = lambda words: list(dict.fromkeys(w.lower() for w in words))
+    search.lexical_search = chosen  # type: ignore[assignment]
+    if not question_words_out:
+        lexical.content_words = lambda words: list(dict.fromkeys(w.lower() for w in words))
     try:
         yield
     finally:
@@ -118,8 +119,10 @@ def issue13_lexical() -> Iterator[None]:
 @dataclasses.dataclass(frozen=True)
 class Config:
     label: str
-    before_lexical: bool
-    reranker: Reranker | None
+    stemmed: bool = True
+    question_words_out: bool = True
+    reranker: Reranker | None = None
+    mode: str = "hybrid"
 
 
 def load_set(
@@ -173,9 +176,9 @@ def evaluate(
     """Scores at k = 5, and recall@25 of the first stage (what a reranker can reach)."""
     scores = {"all": Score(), "paraphrase": Score(), "keyword": Score()}
     reachable = 0
-    settings = SearchSettings(k=K, rerank_candidates=CANDIDATES)
-    wide = SearchSettings(k=CANDIDATES)
-    with issue13_lexical() if config.before_lexical else contextlib.nullcontext():
+    settings = SearchSettings(mode=config.mode, k=K, rerank_candidates=CANDIDATES)
+    wide = SearchSettings(mode=config.mode, k=CANDIDATES)
+    with lexical_as(stemmed=config.stemmed, question_words_out=config.question_words_out):
         for question in questions:
             rank = None
             if question.id in spans:
@@ -193,22 +196,27 @@ def evaluate(
 def bench_quality(folder: Path, embedder: LocalModelEmbedder) -> None:
     heading(f"Ranking quality, k = {K} (hit@1, hit@5, MRR)")
     window = MaxSimReranker(window=DEFAULT_WINDOW)
+    before = {"stemmed": False, "question_words_out": False}
     configs = (
-        Config("before: BM25 words as written, every word, no reranker", True, None),
-        Config("BM25 stemmed, question words left out", False, None),
+        Config("lexical: words as written, every word (before)", **before, mode="lexical"),
+        Config("lexical: stemmed", question_words_out=False, mode="lexical"),
+        Config("lexical: stemmed, question words left out", mode="lexical"),
+        Config("hybrid: before (BM25 as written, no reranker)", **before),
+        Config("hybrid: BM25 stemmed", question_words_out=False),
+        Config("hybrid: BM25 stemmed, question words left out"),
         *(
             Config(
                 f"  + MaxSim, {size}-token window, {CANDIDATES} candidates"
                 + (" (default)" if size == DEFAULT_WINDOW else ""),
-                False,
-                window if size == DEFAULT_WINDOW else MaxSimReranker(window=size),
+                reranker=window if size == DEFAULT_WINDOW else MaxSimReranker(window=size),
             )
             for size in WINDOWS
         ),
         Config(
-            f"  + MaxSim, whole chunk, {CANDIDATES} candidates", False, MaxSimReranker(window=0)
+            f"  + MaxSim, whole chunk, {CANDIDATES} candidates",
+            reranker=MaxSimReranker(window=0),
         ),
-        Config(f"before's BM25 + MaxSim, {DEFAULT_WINDOW}-token window", True, window),
+        Config(f"hybrid before + MaxSim, {DEFAULT_WINDOW}-token window", **before, reranker=window),
     )
     for name, documents, questions_file, reported in SETS:
         line()
@@ -219,6 +227,7 @@ def bench_quality(folder: Path, embedder: LocalModelEmbedder) -> None:
             )
         retriever = Retriever(workspace, CachedQueries(embedder))
         line(f"  {'configuration':<58}{'all':<20}{'paraphrase':<20}{'keyword':<20}recall@25")
+        line(f"  {'':<58}{'hit@1 hit@5  MRR':<20}")
         for config in configs:
             scores, reach = evaluate(retriever, questions, spans, config)
             line(
@@ -226,7 +235,7 @@ def bench_quality(folder: Path, embedder: LocalModelEmbedder) -> None:
                 f"{scores['paraphrase'].cells():<20}{scores['keyword'].cells():<20}{reach:.2f}"
             )
             target = TARGET.get(name)
-            if target and config.reranker is window and not config.before_lexical:
+            if target and config.reranker is window and config.stemmed:
                 s = scores["all"]
                 got = (s.hit1 / s.n, s.hit5 / s.n, s.reciprocal / s.n)
                 line(
