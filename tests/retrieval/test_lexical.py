@@ -12,6 +12,7 @@ from desktop.retrieval.lexical import (
     phrase_query,
     sync_stemmed,
 )
+from desktop.retrieval.service import RetrievalService
 from desktop.workspace import Workspace
 from tests.retrieval.conftest import import_texts
 
@@ -91,3 +92,11 @@ def test_a_typed_question_finds_the_passage(workspace: Workspace, tmp_path: Path
     assert informative_words(workspace, "How long do I have to return it?") == "long return"
     hits = lexical_search(workspace, "How long do I have to return the device?", 3)
     assert titles(workspace, hits)[0] == "Refunds"
+
+
+def test_an_index_run_brings_the_stemmed_index_up_to_date(retrieval: RetrievalService) -> None:
+    """So the first search after a large import does not pay for it."""
+    conn = retrieval.workspace.connection()
+    stemmed = conn.execute("SELECT COUNT(*) FROM chunks_fts_stem").fetchone()[0]
+    assert stemmed == conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] > 0
+    assert sync_stemmed(retrieval.workspace) == (0, 0)
