@@ -83,6 +83,12 @@ class Settings:
     search_k: int = 5
     similarity_threshold: float = 0.2
     hybrid_vector_weight: float = 0.5
+    # A second look at the search's best candidates: "maxsim" reads each with the bundled
+    # model (offline), "llm" asks the chat model (a request per question), "off" keeps the
+    # first search's order. See desktop/retrieval/rerank.py.
+    rerank: str = "maxsim"
+    rerank_candidates: int = 25
+    rerank_window: int = 64  # maxsim: tokens of each candidate read (0: the whole chunk)
     # Fine-tuning: a job estimated above this many dollars (or at an unknown price) is
     # confirmed before anything is uploaded; "don't ask again under $X" raises it.
     confirm_spend_above_usd: float = 0.0
@@ -146,6 +152,15 @@ RULES: dict[str, Rule] = {
     "search_k": Rule(1, 50, help="chunks retrieved per question"),
     "similarity_threshold": Rule(0, 1, help="minimum cosine sent to the model"),
     "hybrid_vector_weight": Rule(0, 1, help="share of the vector ranking in hybrid search"),
+    "rerank": Rule(
+        choices=("off", "maxsim", "llm"),
+        help="reorder the best candidates: maxsim (bundled, offline), llm (the chat model, "
+        "a request per question) or off",
+    ),
+    "rerank_candidates": Rule(2, 100, help="candidates the reranker reads"),
+    "rerank_window": Rule(
+        0, 254, help="maxsim: tokens of each candidate it reads (0: the whole chunk, slower)"
+    ),
 }
 """Every setting a user may change by name. Not here: ``api_key_saved`` (a fact the app
 records), ``embedding_prices`` and ``extra`` (structured; edited in the file)."""

@@ -30,6 +30,13 @@ def main() -> int:
     parser.add_argument("--prefix", default="", help="file name prefix")
     parser.add_argument("--tabs", default="", help="comma-separated tab names (default: all)")
     parser.add_argument("--empty", action="store_true", help="a fresh workspace, no data")
+    parser.add_argument(
+        "--retrieval-test",
+        metavar="QUERY",
+        default="",
+        help="also grab the Chat tab's retrieval test panel after searching QUERY, with "
+        "every candidate the reranker read shown (retrieval-test.png)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if args.scale != 1.0:
@@ -79,6 +86,10 @@ def main() -> int:
         path = args.out / f"{args.prefix}{slug}.png"
         window.grab().save(str(path))
         print(f"{name}: {path} ({window.width()}x{window.height()} logical, scale {args.scale:g})")
+        if name == "Chat" and args.retrieval_test and not args.empty:
+            path = args.out / f"{args.prefix}retrieval-test.png"
+            _grab_retrieval_test(app, tasks, window, args.retrieval_test, path)
+            print(f"Retrieval test: {path}")
     window.close()
     tasks.shutdown()
     context.close()
@@ -99,6 +110,21 @@ def _fill(context) -> None:
     context.finetune().import_file(
         resource("datasets", "support-replies.jsonl"), "Support replies (sample)", "chat"
     )
+
+
+def _grab_retrieval_test(app, tasks, window, query: str, path: Path) -> None:
+    """The retrieval test panel after ``query``: each stage's ranks and scores, and the
+    candidates the reranker left outside the top k."""
+    chat = window.chat_tab
+    panel = chat.retrieval_panel
+    chat.views.setCurrentWidget(panel)
+    panel.show_candidates.setChecked(True)
+    panel.query.setText(query)
+    panel.search()
+    _settle(app, tasks, 3.0)
+    panel.table.selectRow(0)
+    _settle(app, tasks, 0.5)
+    window.grab().save(str(path))
 
 
 def _settle(app, tasks, seconds: float) -> None:

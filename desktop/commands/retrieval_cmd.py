@@ -31,6 +31,15 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     search.add_argument("--mode", choices=("vector", "lexical", "hybrid"))
     search.add_argument("--embedder", choices=("local", "openai"))
     search.add_argument(
+        "--rerank",
+        choices=("off", "maxsim", "llm"),
+        help="reorder the best candidates: maxsim (bundled, offline), llm (the chat model, "
+        "a request per question) or off (default: settings)",
+    )
+    search.add_argument(
+        "--rerank-candidates", type=int, metavar="N", help="candidates the reranker reads"
+    )
+    search.add_argument(
         "--document",
         action="append",
         metavar="DOC",
@@ -108,13 +117,27 @@ def search_command(args: argparse.Namespace) -> CommandResult:
         settings = dataclasses.replace(settings, k=args.k)
     if args.mode:
         settings = dataclasses.replace(settings, mode=args.mode)
-    result = service.search(args.query, settings, _filters(service, args), embedder=args.embedder)
+    if args.rerank_candidates is not None:
+        if not 2 <= args.rerank_candidates <= 100:
+            raise CommandError("--rerank-candidates must be between 2 and 100")
+        settings = dataclasses.replace(settings, rerank_candidates=args.rerank_candidates)
+    result = service.search(
+        args.query,
+        settings,
+        _filters(service, args),
+        embedder=args.embedder,
+        rerank=args.rerank,
+    )
     data = [r.to_json() for r in result.results]
     lines = []
     for note in result.notes:
         lines.append(f"note: {note}")
     for r in result.results:
         parts = [f"#{r.rank}", f"score {r.score:.4f}"]
+        if r.rerank is not None:
+            parts[1] = f"rerank {r.rerank:.3f}"
+            if r.first_rank is not None:
+                parts.append(f"before reranking #{r.first_rank}")
         if r.cosine is not None:
             parts.append(f"cosine {r.cosine:.3f}")
         if r.bm25 is not None:
@@ -134,8 +157,9 @@ def search_command(args: argparse.Namespace) -> CommandResult:
         lines.append("    " + " ".join(r.text.split())[:300])
     if not result.results:
         lines.append("No results.")
+    reranked = f", reranked by {result.reranker}" if result.reranker else ""
     lines.append(
-        f"({result.settings.mode}, k={result.settings.k}, {result.latency_ms:.0f} ms; "
+        f"({result.settings.mode}{reranked}, k={result.settings.k}, {result.latency_ms:.0f} ms; "
         f"{result.indexed_chunks:,} of {result.total_chunks:,} chunks embedded)"
     )
     return CommandResult(data, "\n".join(lines))

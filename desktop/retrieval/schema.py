@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from desktop.workspace.migration import Migration
 
-TABLES = ("embeddings", "chunks_fts", "chunks_fts_terms", "search_log", "index_generation")
+TABLES = (
+    "embeddings",
+    "chunks_fts",
+    "chunks_fts_terms",
+    "search_log",
+    "index_generation",
+    "chunks_fts_stem",
+    "chunks_fts_stem_state",
+)
 """The tables this package owns: no module outside it names them."""
 
 RETRIEVAL_V3 = Migration(
@@ -91,3 +99,28 @@ RETRIEVAL_V9 = Migration(
         CREATE VIRTUAL TABLE chunks_fts_terms USING fts5vocab(chunks_fts, 'row');
         """,
 )
+
+# The stemmed full-text index (issue 14): "return" finds "returns". Its own version number
+# is set where MIGRATIONS orders it (desktop/workspace/schema.py); the SQL names only
+# retrieval's tables. Unlike chunks_fts it keeps its own copy of each chunk's text
+# (rowid = chunk id, text_hash to see a changed text) and no trigger on ``chunks`` keeps it
+# in step: ``lexical.sync_stemmed`` does, on the search path, when the index generation
+# (schema 8) moved. Without the old text an external-content table cannot be told what to
+# forget once a chunk is gone, hence the copy. The FTS5 ``porter`` stemmer is English; the
+# words of other languages are matched as ``unicode61`` splits them, as before.
+STEMMED_SQL = """
+        CREATE VIRTUAL TABLE chunks_fts_stem USING fts5(
+            text, text_hash UNINDEXED,
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TABLE chunks_fts_stem_state (
+            id          INTEGER PRIMARY KEY CHECK (id = 1),
+            generation  INTEGER NOT NULL
+        ) STRICT;
+        INSERT INTO chunks_fts_stem_state(id, generation) VALUES (1, -1);
+        """
+
+
+def stemmed_index(version: int) -> Migration:
+    """The migration that adds the stemmed index, at ``version``."""
+    return Migration(version, "retrieval: stemmed full-text index (porter)", STEMMED_SQL)

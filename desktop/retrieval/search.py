@@ -1,17 +1,21 @@
-"""Search: vector, lexical (BM25) or hybrid (reciprocal rank fusion), with every result's
-score breakdown and source. The retrieval test panel, ``ragtune search`` and the chat all
-call ``Retriever.search`` with the same settings, so what the panel shows is what the chat
+"""Search: vector, lexical (BM25) or hybrid (reciprocal rank fusion), then optionally a
+reranker over the best candidates (desktop/retrieval/rerank.py), with every result's score
+breakdown and source. The retrieval test panel, ``ragtune search`` and the chat all call
+``Retriever.search`` with the same settings, so what the panel shows is what the chat
 gets. Results under the similarity threshold are kept (to be shown greyed) but marked, and
-never sent to the model."""
+never sent to the model; the threshold is on the cosine whether or not a reranker ordered
+the results."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
 from desktop.library.repository import Library
 from desktop.retrieval.embedders import Embedder
 from desktop.retrieval.lexical import LexicalHit, lexical_search
+from desktop.retrieval.rerank import DEFAULT_CANDIDATES, Reranker, RerankError, rerank_order
 from desktop.retrieval.search_log import SearchLog
 from desktop.retrieval.vector_index import VectorHit, VectorIndex
 from desktop.workspace import Workspace
@@ -27,6 +31,7 @@ class SearchSettings:
     threshold: float = 0.0  # minimum cosine similarity sent to the model
     vector_weight: float = 0.5  # hybrid: share of the vector ranking in the fusion
     candidates: int = 50  # per ranking, before fusion
+    rerank_candidates: int = DEFAULT_CANDIDATES  # the first stage's best, read by a reranker
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class RetrievedChunk:
     lexical_rank: int | None
     fused: float | None
     below_threshold: bool
+    rerank: float | None = None  # the reranker's score, when one ordered the results
+    first_rank: int | None = None  # the place before reranking: fused, vector or BM25 rank
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> RetrievedChunk:
@@ -81,6 +88,8 @@ class RetrievedChunk:
             lexical_rank=data.get("lexical_rank"),  # type: ignore[arg-type]
             fused=data.get("fused"),  # type: ignore[arg-type]
             below_threshold=bool(data.get("below_threshold")),
+            rerank=data.get("rerank"),  # type: ignore[arg-type]
+            first_rank=data.get("first_rank"),  # type: ignore[arg-type]
         )
 
     def to_json(self) -> dict[str, object]:
@@ -92,6 +101,8 @@ class RetrievedChunk:
             "vector_rank": self.vector_rank,
             "lexical_rank": self.lexical_rank,
             "fused": self.fused,
+            "rerank": self.rerank,
+            "first_rank": self.first_rank,
             "below_threshold": self.below_threshold,
             "document": self.document,
             "document_id": self.document_id,
@@ -115,6 +126,11 @@ class SearchResult:
     indexed_chunks: int
     total_chunks: int
     notes: list[str] = field(default_factory=list)
+    candidates: list[RetrievedChunk] = field(default_factory=list)
+    """Every chunk the reranker read, in its order (the results are the first k): what
+    reranking moved into or out of the top k. Without a reranker, the results."""
+    reranker: str | None = None  # the reranker's name, when one ordered the results
+    rerank_ms: float = 0.0
 
     @property
     def usable(self) -> list[RetrievedChunk]:
@@ -160,7 +176,9 @@ class Retriever:
         filters: SearchFilters | None = None,
         *,
         log_kind: str | None = "search",
+        reranker: Reranker | None = None,
     ) -> SearchResult:
+        """``reranker``: orders the first stage's ``rerank_candidates`` best again."""
         settings = settings or SearchSettings()
         filters = filters or SearchFilters()
         if settings.mode not in MODES:
@@ -173,6 +191,8 @@ class Retriever:
         if mode != "lexical" and self.index is None:
             notes.append("no embedder is configured: lexical search only")
             mode = "lexical"
+        # How many of the first stage's best are read: the top k, or the reranker's share.
+        depth = max(settings.k, settings.rerank_candidates) if reranker else settings.k
         vector_hits: list[VectorHit] = []
         query_vector = None
         embed_ms = 0.0
@@ -181,12 +201,12 @@ class Retriever:
             embed_started = time.perf_counter()
             query_vector = self.embedder.embed([query])[0]
             embed_ms = (time.perf_counter() - embed_started) * 1000
-            depth = settings.k if mode == "vector" else settings.candidates
-            vector_hits = self.index.search(query_vector, depth, self.index.allowed(allowed_docs))
+            wanted = depth if mode == "vector" else max(depth, settings.candidates)
+            vector_hits = self.index.search(query_vector, wanted, self.index.allowed(allowed_docs))
         lexical_hits: list[LexicalHit] = []
         if mode in ("lexical", "hybrid"):
-            depth = settings.k if mode == "lexical" else settings.candidates
-            lexical_hits = lexical_search(self.workspace, query, depth, allowed_docs)
+            wanted = depth if mode == "lexical" else max(depth, settings.candidates)
+            lexical_hits = lexical_search(self.workspace, query, wanted, allowed_docs)
 
         by_vector = {h.chunk_id: h for h in vector_hits}
         by_lexical = {h.chunk_id: h for h in lexical_hits}
@@ -196,12 +216,27 @@ class Retriever:
             ranked = [(h.chunk_id, h.bm25) for h in lexical_hits]
         else:
             ranked = fuse(vector_hits, lexical_hits, settings.vector_weight)
-        ranked = ranked[: settings.k]
+        ranked = ranked[:depth]
         cosines = {cid: h.cosine for cid, h in by_vector.items()}
         if query_vector is not None and self.index is not None:
             missing = [cid for cid, _ in ranked if cid not in cosines]
             cosines.update(self.index.cosines(query_vector, missing))
-        results = self._hydrate(ranked, cosines, by_vector, by_lexical, settings, mode)
+        candidates = self._hydrate(ranked, cosines, by_vector, by_lexical, settings, mode)
+        reranked_by, rerank_ms = None, 0.0
+        if reranker is not None and candidates:
+            rerank_started = time.perf_counter()
+            try:
+                candidates = reranked(
+                    candidates, reranker.scores(query, [c.text for c in candidates])
+                )
+                reranked_by = reranker.name
+            except RerankError as error:
+                notes.append(
+                    f"Reranking with {reranker.name} failed ({error}); the results are in "
+                    "the first search's order"
+                )
+            rerank_ms = (time.perf_counter() - rerank_started) * 1000
+        results = candidates[: settings.k]
         latency_ms = (time.perf_counter() - started) * 1000
         total, indexed = self._counts()
         notes.extend(self._coverage_notes(total, indexed, use_vectors))
@@ -209,7 +244,19 @@ class Retriever:
             SearchLog(self.workspace).record(
                 log_kind, settings.mode, settings.k, latency_ms, len(results)
             )
-        return SearchResult(query, settings, results, latency_ms, embed_ms, indexed, total, notes)
+        return SearchResult(
+            query,
+            settings,
+            results,
+            latency_ms,
+            embed_ms,
+            indexed,
+            total,
+            notes,
+            candidates=candidates if reranked_by else results,
+            reranker=reranked_by,
+            rerank_ms=rerank_ms,
+        )
 
     def _coverage_notes(self, total: int, indexed: int, use_vectors: bool) -> list[str]:
         """What a user should do when the library cannot answer fully: said in words, with
@@ -276,6 +323,16 @@ class Retriever:
                     lexical_rank=lexical_hit.rank if lexical_hit else None,
                     fused=float(score) if mode == "hybrid" else None,
                     below_threshold=cosine is not None and cosine < settings.threshold,
+                    first_rank=rank,
                 )
             )
         return results
+
+
+def reranked(candidates: list[RetrievedChunk], scores: list[float]) -> list[RetrievedChunk]:
+    """``candidates`` in the reranker's order, each with its score and new rank (the
+    first stage's rank stays in ``first_rank``)."""
+    return [
+        dataclasses.replace(candidates[i], rank=rank, score=scores[i], rerank=scores[i])
+        for rank, i in enumerate(rerank_order(scores), start=1)
+    ]

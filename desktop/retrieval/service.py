@@ -21,6 +21,14 @@ from desktop.retrieval.embedders import (
     OpenAIEmbedder,
 )
 from desktop.retrieval.indexing import IndexPlan, IndexResult, index_status, plan_index, run_index
+from desktop.retrieval.lexical import sync_stemmed
+from desktop.retrieval.rerank import (
+    RERANKERS,
+    LLMReranker,
+    MaxSimReranker,
+    Reranker,
+    RerankError,
+)
 from desktop.retrieval.search import Retriever, SearchFilters, SearchResult, SearchSettings
 from desktop.settings import OPENAI_BASE_URL, Settings
 from desktop.workspace import Workspace
@@ -86,6 +94,7 @@ def search_settings(settings: Settings) -> SearchSettings:
         k=settings.search_k,
         threshold=settings.similarity_threshold,
         vector_weight=settings.hybrid_vector_weight,
+        rerank_candidates=settings.rerank_candidates,
     )
 
 
@@ -115,6 +124,7 @@ class RetrievalService:
         self._lock = threading.Lock()
         self._embedders: dict[tuple[str, ...], Embedder] = {}
         self._retrievers: dict[object, Retriever] = {}
+        self._maxsim: dict[int, MaxSimReranker] = {}
 
     def choice(self, requested: str | None = None) -> EmbedderChoice:
         """Which embedder a search or an index run uses: the one ``requested`` ("local" or
@@ -258,6 +268,38 @@ class RetrievalService:
                 retriever = self._retrievers["lexical"] = Retriever(self.workspace, None)
         return retriever
 
+    def reranker(self, name: str | None = None) -> Reranker | None:
+        """The reranker ``name`` ("off", "maxsim", "llm"; default: the settings'), or None
+        for "off". The bundled one is loaded once and kept."""
+        settings = self.settings
+        name = settings.rerank if name is None else name
+        if name not in RERANKERS:
+            raise ValueError(f"unknown reranker {name!r}; use one of {', '.join(RERANKERS)}")
+        if name == "off":
+            return None
+        if name == "llm":
+            return LLMReranker(self._ask_chat_model, settings.chat_model)
+        window = settings.rerank_window
+        with self._lock:
+            reranker = self._maxsim.get(window)
+            if reranker is None:
+                reranker = self._maxsim[window] = MaxSimReranker(window=window)
+        return reranker
+
+    def _ask_chat_model(self, prompt: str) -> str:
+        import openai
+
+        try:
+            response = self.provider.client().chat.completions.create(
+                model=self.settings.chat_model,
+                messages=[{"role": "user", "content": prompt}],
+                temperature=0,
+            )
+        except openai.OpenAIError as error:
+            raise RerankError(f"the provider answered {type(error).__name__}") from error
+        choice = response.choices[0] if response.choices else None
+        return (choice.message.content or "") if choice is not None else ""
+
     def search(
         self,
         query: str,
@@ -266,19 +308,26 @@ class RetrievalService:
         *,
         embedder: str | None = None,
         log_kind: str | None = "search",
+        rerank: str | None = None,
     ) -> SearchResult:
-        """What the chat, the retrieval test panel and ``ragtune search`` all call."""
+        """What the chat, the retrieval test panel and ``ragtune search`` all call;
+        ``rerank`` overrides the settings' reranker ("off", "maxsim", "llm")."""
         settings = settings or self.search_settings()
         retriever = (
             self.lexical_retriever() if settings.mode == "lexical" else self.retriever(embedder)
         )
-        return retriever.search(query, settings, filters, log_kind=log_kind)
+        return retriever.search(
+            query, settings, filters, log_kind=log_kind, reranker=self.reranker(rerank)
+        )
 
     def index(self, embedder: Embedder, plan: IndexPlan) -> Generator[Progress, None, IndexResult]:
         """Embed what ``plan`` found missing; a cancelled run keeps what it embedded, and
         others hear of it either way."""
         try:
             result = yield from run_index(self.workspace, embedder, plan)
+            # The stemmed BM25 index catches up here, so the next search need not (about
+            # 0.5 s per 10,000 new chunks).
+            sync_stemmed(self.workspace)
             chunks, embedded, _cut = index_status(self.workspace, embedder.key)
             if embedded >= chunks:
                 self._record_active(choice_of_key(embedder.key))

@@ -19,7 +19,9 @@ is measured on a subset and extrapolated linearly, the report says so.
 3. The bundled local model indexing 10,000 chunks of the default size (``--quick``: 1,000,
    extrapolated) in a ``Worker`` while a 10 ms timer on the GUI thread measures stalls.
 4. hit@1 / hit@5 of lexical, vector and hybrid search on the sample library and its 60
-   questions, with a sweep of the fusion settings when hybrid does not beat both.
+   questions, with a sweep of the fusion settings when hybrid does not beat both. These
+   are the first stage alone: the reranker and the second question set are measured by
+   bench_ranking.py.
 """
 
 from __future__ import annotations

@@ -94,3 +94,38 @@ def test_the_embedder_an_index_was_built_with_is_the_one_search_uses(
         "--data-dir", data, "search", "port", "--mode", "vector", "--embedder", "openai", env=env
     )
     assert "No chunk is embedded yet" in told.stdout  # told otherwise: the provider's vectors
+
+
+def test_search_shows_the_rerank_score_and_the_place_before_it(tmp_path: Path) -> None:
+    """The bundled reranker is on by default (offline); --rerank off gives the first order."""
+    data = str(tmp_path / "data")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "refunds.md").write_text("# Refunds\n\nMoney is returned within 14 days.")
+    (docs / "ports.md").write_text("# Network\n\nThe Hub listens on TCP port 47120.")
+    assert ragtune("--data-dir", data, "import", str(docs)).returncode == 0
+    assert ragtune("--data-dir", data, "index", "--embedder", "local").returncode == 0
+
+    reranked = ragtune("--data-dir", data, "search", "How long until I get my money back?")
+    assert reranked.returncode == 0, reranked.stderr
+    assert "rerank 0." in reranked.stdout and "before reranking #" in reranked.stdout
+    assert "reranked by MaxSim (MiniLM, offline, 64-token window)" in reranked.stdout
+    rows = json.loads(
+        ragtune(
+            "--data-dir", data, "search", "How long until I get my money back?", "--json"
+        ).stdout
+    )
+    assert rows[0]["document"] == "Refunds"
+    assert rows[0]["rerank"] > rows[1]["rerank"] and rows[0]["first_rank"] in (1, 2)
+    plain = json.loads(
+        ragtune("--data-dir", data, "search", "money back", "--rerank", "off", "--json").stdout
+    )
+    assert all(r["rerank"] is None for r in plain)
+    off = ragtune("--data-dir", data, "settings", "set", "rerank", "off")
+    assert off.returncode == 0, off.stderr
+    assert (
+        json.loads(ragtune("--data-dir", data, "search", "money", "--json").stdout)[0]["rerank"]
+        is None
+    )
+    wrong = ragtune("--data-dir", data, "settings", "set", "rerank", "crossencoder")
+    assert wrong.returncode != 0 and "rerank must be one of: off, maxsim, llm" in wrong.stderr

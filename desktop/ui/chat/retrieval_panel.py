@@ -1,7 +1,10 @@
-"""The retrieval test panel: type a query, pick mode and k, see the ranked chunks with
-their scores and sources. It runs ``Retriever.search`` with the same settings the chat
-uses (changing them here changes them for the chat), so what it shows is what the chat
-gets. Results under the threshold are greyed: they are never sent to the model."""
+"""The retrieval test panel: type a query, pick mode, reranker and k, see the ranked
+chunks with each stage's ranks and scores (vector, BM25, fused, reranked) and their
+sources. It runs ``Retriever.search`` with the same settings the chat uses (changing them
+here changes them for the chat), so what it shows is what the chat gets. Results under
+the threshold are greyed: they are never sent to the model. "Show all candidates" adds the
+candidates the reranker read but left outside the top k (greyed, italic), so what
+reranking moved out is as visible as what it moved in."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
@@ -31,7 +35,7 @@ from desktop.library.repository import DocumentRecord
 from desktop.retrieval.search import RetrievedChunk, SearchFilters, SearchResult, SearchSettings
 from desktop.retrieval.service import RetrievalService, search_settings
 from desktop.ui.chat.highlight import highlighted_html
-from desktop.ui.chat.results_model import RetrievalResultsModel, source_label
+from desktop.ui.chat.results_model import RetrievalResultsModel, moved, source_label
 from desktop.ui.common.events import EventRelay
 from desktop.ui.common.table_model import RECORD_ROLE, record_table
 from desktop.ui.library.index_bar import IndexBar
@@ -41,6 +45,11 @@ MODE_LABELS = (
     ("hybrid", "Hybrid (vector + BM25)"),
     ("vector", "Vector"),
     ("lexical", "Lexical (BM25)"),
+)
+RERANK_LABELS = (
+    ("maxsim", "Rerank: MaxSim (offline)"),
+    ("llm", "Rerank: chat model"),
+    ("off", "No reranking"),
 )
 
 
@@ -69,6 +78,14 @@ class RetrievalPanel(QWidget):
         self.mode = QComboBox()
         for key, label in MODE_LABELS:
             self.mode.addItem(label, key)
+        self.rerank = QComboBox()
+        for key, label in RERANK_LABELS:
+            self.rerank.addItem(label, key)
+        self.rerank.setToolTip(
+            "A second look at the best candidates: MaxSim reads each with the bundled "
+            "model (offline); the chat model costs a request per question and sends the "
+            "candidates to your provider"
+        )
         self.k = QSpinBox()
         self.k.setRange(1, 50)
         self.k.setPrefix("k = ")
@@ -84,6 +101,7 @@ class RetrievalPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.query, 1)
         row.addWidget(self.mode)
+        row.addWidget(self.rerank)
         row.addWidget(self.k)
         row.addWidget(self.threshold)
         self.document_filter = QComboBox()
@@ -111,11 +129,14 @@ class RetrievalPanel(QWidget):
             stretch=RetrievalResultsModel.TEXT,
             samples=(
                 "99",
-                "0.0000",
+                "▲99",
                 "0.000",
+                "99",
+                "0.0000",
+                "99",
+                "0.000",
+                "99",
                 "99.99",
-                "Vec. rank",
-                "Lex. rank",
                 "A document title, § Heading",
             ),
         )
@@ -127,6 +148,12 @@ class RetrievalPanel(QWidget):
             "words marked. Double-click opens it in the Library."
         )
         self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.show_candidates = QCheckBox("Show all candidates")
+        self.show_candidates.setToolTip(
+            "Also list the candidates the reranker read but placed outside the top k "
+            "(greyed, italic: not sent to the model)"
+        )
         self.open_button = QPushButton("Open in Library inspector")
         self.open_button.setEnabled(False)
         detail_box = QWidget()
@@ -134,6 +161,7 @@ class RetrievalPanel(QWidget):
         detail_layout.setContentsMargins(0, 0, 0, 0)
         detail_row = QHBoxLayout()
         detail_row.addWidget(self.summary, 1)
+        detail_row.addWidget(self.show_candidates)
         detail_row.addWidget(self.open_button)
         detail_layout.addLayout(detail_row)
         detail_layout.addWidget(self.detail, 1)
@@ -156,8 +184,10 @@ class RetrievalPanel(QWidget):
 
         self.query.returnPressed.connect(self.search)
         self.search_button.clicked.connect(self.search)
+        self.show_candidates.toggled.connect(self._show_rows)
         for signal in (
             self.mode.currentIndexChanged,
+            self.rerank.currentIndexChanged,
             self.k.valueChanged,
             self.threshold.valueChanged,
         ):
@@ -172,13 +202,18 @@ class RetrievalPanel(QWidget):
     # -- settings shared with the chat ------------------------------------------------------
 
     def _load_settings(self, settings: SearchSettings) -> None:
-        for widget in (self.mode, self.k, self.threshold):
+        widgets = (self.mode, self.rerank, self.k, self.threshold)
+        for widget in widgets:
             widget.blockSignals(True)
         self.mode.setCurrentIndex(max(0, self.mode.findData(settings.mode)))
+        self.rerank.setCurrentIndex(max(0, self.rerank.findData(self.context.settings.rerank)))
         self.k.setValue(settings.k)
         self.threshold.setValue(settings.threshold)
-        for widget in (self.mode, self.k, self.threshold):
+        for widget in widgets:
             widget.blockSignals(False)
+
+    def reranker(self) -> str:
+        return str(self.rerank.currentData())
 
     def current_settings(self) -> SearchSettings:
         base = search_settings(self.context.settings)
@@ -193,7 +228,10 @@ class RetrievalPanel(QWidget):
         current = self.current_settings()
         context = self.context
         updated = context.settings.replace(
-            search_mode=current.mode, search_k=current.k, similarity_threshold=current.threshold
+            search_mode=current.mode,
+            search_k=current.k,
+            similarity_threshold=current.threshold,
+            rerank=self.reranker(),
         )
         if updated != context.settings:
             self.tasks.run(
@@ -240,9 +278,10 @@ class RetrievalPanel(QWidget):
             return None
         settings = self.current_settings()
         filters = self.filters()
+        rerank = self.reranker()
 
         def run() -> SearchResult:
-            return self.retrieval.search(query, settings, filters)
+            return self.retrieval.search(query, settings, filters, rerank=rerank)
 
         self.search_button.setEnabled(False)
         worker = self.tasks.run(run, title="Searching", queue=SEARCH_QUEUE)
@@ -253,19 +292,27 @@ class RetrievalPanel(QWidget):
 
     def _show_result(self, result: SearchResult) -> None:
         self.last_result = result
-        self.model.set_results(result.results)
+        self._show_rows()
         usable = len(result.usable)
         notes = "".join(f" {n}." for n in result.notes)
         self.summary.setText(
             f"{len(result.results)} results, {usable} sent to the model · "
-            f"{result.latency_ms:.0f} ms ({result.embed_ms:.0f} ms embedding the query) · "
-            f"{result.settings.mode}{notes}"
+            f"{result.latency_ms:.0f} ms ({result.embed_ms:.0f} ms embedding the query"
+            + (f", {result.rerank_ms:.0f} ms reranking" if result.reranker else "")
+            + f") · {result.settings.mode}{rerank_summary(result)}{notes}"
         )
         if result.results:
             self.table.selectRow(0)
         else:
             self.detail.setPlainText("No results.")
         self.searched.emit(result)
+
+    def _show_rows(self) -> None:
+        result = self.last_result
+        if result is None:
+            return
+        rows = result.candidates if self.show_candidates.isChecked() else result.results
+        self.model.set_results(rows or result.results, k=result.settings.k)
 
     def _show_detail(self, current: object, _previous: object = None) -> None:
         row = self.table.currentIndex().row()
@@ -274,13 +321,29 @@ class RetrievalPanel(QWidget):
             return
         chunk = self.model.data(self.model.index(row, 0), RECORD_ROLE)
         query = self.last_result.query if self.last_result else ""
-        self.detail.setHtml(_header(chunk) + highlighted_html(chunk.text, query))
+        reason = html.escape(self.model.reason(chunk).strip())
+        note = f"<p style='color:#777'>{reason}</p>" if reason else ""
+        self.detail.setHtml(_header(chunk) + note + highlighted_html(chunk.text, query))
         self.open_button.setEnabled(True)
 
     def _open(self, row: int) -> None:
         if row >= 0:
             chunk = self.model.result(row)
             self.open_chunk.emit(chunk.document_id, chunk.start, chunk.end)
+
+
+def rerank_summary(result: SearchResult) -> str:
+    """What reranking did, in words: which reranker, and how many chunks it brought into
+    the top k from further down."""
+    if not result.reranker:
+        return ""
+    brought = sum(1 for r in result.results if r.first_rank and r.first_rank > result.settings.k)
+    changed = sum(1 for r in result.results if moved(r) not in ("", "="))
+    return (
+        f", reranked by {result.reranker} ({len(result.candidates)} candidates): "
+        f"{changed} of the top {len(result.results)} moved, {brought} brought in from "
+        "further down"
+    )
 
 
 def _header(chunk: RetrievedChunk) -> str:

@@ -16,7 +16,15 @@ from desktop.ui.chat.safe_browser import SafeBrowser
 
 
 def _score_line(chunk: RetrievedChunk) -> str:
+    """The score breakdown, a stage at a time: the reranker's score and the place the
+    chunk had before it, then cosine, BM25 and the rankings they gave."""
     parts = [f"score {chunk.score:.4f}"]
+    if chunk.rerank is not None:
+        parts[0] = f"rerank {chunk.rerank:.3f}"
+        if chunk.first_rank is not None and chunk.first_rank != chunk.rank:
+            parts.append(f"was #{chunk.first_rank} before reranking")
+        if chunk.fused is not None:
+            parts.append(f"fused {chunk.fused:.4f}")
     if chunk.cosine is not None:
         parts.append(f"cosine {chunk.cosine:.3f}")
     if chunk.bm25 is not None:

@@ -65,9 +65,7 @@ def test_an_answer_streams_into_the_view_with_its_sources_and_citations(
     assert "Refunds arrive within 14 days" in card.answer.toPlainText()
 
     # The sources pane shows what the retrieval layer returns for the same question.
-    expected = retrieval.retriever().search(
-        QUESTION, search_settings(chat_context.settings), log_kind=None
-    )
+    expected = retrieval.search(QUESTION, search_settings(chat_context.settings), log_kind=None)
     shown = chat.sources.sources
     assert [(s.chunk_id, round(s.score, 6), s.cosine) for s in shown] == [
         (r.chunk_id, round(r.score, 6), r.cosine) for r in expected.usable

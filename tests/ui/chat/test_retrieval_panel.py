@@ -3,6 +3,8 @@ settings, the results under the threshold greyed, filters applied before ranking
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
@@ -37,7 +39,7 @@ def test_the_panel_shows_what_the_retriever_returns(
 ) -> None:
     panel.threshold.setValue(0.3)
     search(qtbot, panel, "When do I get my money back?")
-    expected = retrieval.retriever().search(
+    expected = retrieval.search(
         "When do I get my money back?", panel.current_settings(), log_kind=None
     )
     model = panel.model
@@ -61,3 +63,65 @@ def test_filters_apply_before_ranking(qtbot: QtBot, panel: RetrievalPanel) -> No
     panel.format_filter.setCurrentIndex(panel.format_filter.findData("pdf"))
     search(qtbot, panel, "When do I get my money back?")
     assert panel.model.rowCount() == 0
+
+
+class Prefers:
+    """A reranker that puts the chunk holding ``word`` first, whatever the first stage said."""
+
+    name = "prefers"
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+
+    def scores(self, query: str, passages: list[str]) -> list[float]:
+        return [0.9 if self.word in p else 0.1 for p in passages]
+
+
+def cells(panel: RetrievalPanel, row: int) -> dict[str, str]:
+    model = panel.model
+    return {model.HEADERS[c]: model.data(model.index(row, c)) for c in range(model.columnCount())}
+
+
+def test_the_panel_shows_each_stage_and_what_reranking_changed(
+    qtbot: QtBot,
+    panel: RetrievalPanel,
+    retrieval: RetrievalService,
+    monkeypatch: pytest.MonkeyPatch,
+    qtmodeltester: Any,
+) -> None:
+    monkeypatch.setattr(
+        retrieval, "reranker", lambda name=None: None if name == "off" else Prefers("LFS-4012")
+    )
+    panel.k.setValue(1)
+    panel.rerank.setCurrentIndex(panel.rerank.findData("off"))
+    search(qtbot, panel, "When do I get my money back?")
+    first = cells(panel, 0)
+    assert first["Source"].startswith("Refunds")  # the first search's best
+    assert first["Rerank"] == "–" and first["Moved"] == ""
+    assert first["Before rerank"] == "1" and first["Fused"] != "–"
+    assert first["Vec. #"] == "1" and first["Cosine"] != "–"
+    assert "reranked" not in panel.summary.text()
+
+    panel.rerank.setCurrentIndex(panel.rerank.findData("maxsim"))
+    search(qtbot, panel, "When do I get my money back?")
+    assert panel.model.rowCount() == 1  # k = 1: what the chat gets
+    top = cells(panel, 0)
+    assert top["Source"].startswith("Errors") and top["Rerank"] == "0.900"
+    before = int(top["Before rerank"])
+    assert before > 1 and top["Moved"] == f"▲{before - 1}"
+    assert "reranked by prefers (3 candidates)" in panel.summary.text()
+    assert "1 brought in from further down" in panel.summary.text()
+
+    # All candidates: what reranking pushed out of the top k is listed, greyed, with why.
+    panel.show_candidates.setChecked(True)
+    assert panel.model.rowCount() == 3
+    refunds = next(r for r in range(3) if cells(panel, r)["Source"].startswith("Refunds"))
+    assert cells(panel, refunds)["Before rerank"] == "1"
+    assert cells(panel, refunds)["Moved"].startswith("▼")
+    index = panel.model.index(refunds, 0)
+    assert panel.model.data(index, Qt.ItemDataRole.ForegroundRole) is not None
+    tooltip = panel.model.data(index, Qt.ItemDataRole.ToolTipRole)
+    assert "outside the top 1" in tooltip and "not sent to the model" in tooltip
+    qtmodeltester.check(panel.model)
+    # The reranker chosen here is the chat's too.
+    qtbot.waitUntil(lambda: panel.context.settings.rerank == "maxsim", timeout=5000)

@@ -1,0 +1,102 @@
+"""BM25 matches word forms (the stemmed index), keeps quoted phrases exact, and leaves a
+typed question's question words out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from desktop.retrieval.lexical import (
+    content_words,
+    informative_words,
+    lexical_search,
+    phrase_query,
+    sync_stemmed,
+)
+from desktop.retrieval.service import RetrievalService
+from desktop.workspace import Workspace
+from tests.retrieval.conftest import import_texts
+
+DOCS = {
+    "refunds.md": "# Refunds\n\nMoney is returned within 14 days after the device arrives "
+    "back at our warehouse.",
+    "shipping.md": "# Shipping\n\nParcels are shipped by courier; the arrival of a parcel is "
+    "tracked online.",
+    "ports.md": "# Network\n\nThe Hub listens on TCP port 47120 for Agents on the LAN.",
+}
+
+
+def titles(workspace: Workspace, hits: list) -> list[str]:
+    conn = workspace.connection()
+    return [
+        conn.execute(
+            "SELECT d.title FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?",
+            (hit.chunk_id,),
+        ).fetchone()[0]
+        for hit in hits
+    ]
+
+
+def test_a_word_finds_its_other_forms(workspace: Workspace, tmp_path: Path) -> None:
+    import_texts(workspace, tmp_path / "docs", DOCS)
+    assert titles(workspace, lexical_search(workspace, "return", 3)) == ["Refunds"]
+    assert titles(workspace, lexical_search(workspace, "returns", 3)) == ["Refunds"]
+    assert titles(workspace, lexical_search(workspace, "ship", 3)) == ["Shipping"]
+    # The words as written (before issue 14) miss them.
+    assert lexical_search(workspace, "return", 3, stemmed=False) == []
+    assert lexical_search(workspace, "ship", 3, stemmed=False) == []
+
+
+def test_a_quoted_phrase_matches_as_written(workspace: Workspace, tmp_path: Path) -> None:
+    import_texts(workspace, tmp_path / "docs", DOCS)
+    assert titles(workspace, lexical_search(workspace, '"arrives back"', 3)) == ["Refunds"]
+    # Another form of the words is not the phrase; unquoted, the stems match.
+    assert lexical_search(workspace, '"arrive back"', 3) == []
+    assert titles(workspace, lexical_search(workspace, "arrive back", 3))[0] == "Refunds"
+    # The phrase is required; the other words only add to the score.
+    hits = lexical_search(workspace, 'parcel "arrives back"', 3)
+    assert titles(workspace, hits) == ["Refunds"]
+    assert phrase_query('When "arrives back" money') == (
+        '("arrives back") AND ("money" OR "arrives back")'
+    )
+    assert phrase_query("no phrase here") is None
+
+
+def test_the_stemmed_index_follows_the_library(workspace: Workspace, tmp_path: Path) -> None:
+    service = import_texts(workspace, tmp_path / "docs", DOCS)
+    assert titles(workspace, lexical_search(workspace, "listening", 3)) == ["Network"]
+    assert sync_stemmed(workspace) == (0, 0)  # nothing changed since
+    document = next(d for d in service.documents() if d.title == "Network")
+    with workspace.transaction() as tx:
+        tx.execute("DELETE FROM documents WHERE id = ?", (document.id,))
+    assert lexical_search(workspace, "listening", 3) == []
+    import_texts(
+        workspace,
+        tmp_path / "more",
+        {"ports.md": "# Network\n\nThe Hub now listens on port 47200."},
+    )
+    assert titles(workspace, lexical_search(workspace, "listening port", 3)) == ["Network"]
+    rows = workspace.connection().execute("SELECT COUNT(*) FROM chunks_fts_stem").fetchone()[0]
+    chunks = workspace.connection().execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    assert rows == chunks
+
+
+def test_question_words_are_left_out_before_bm25() -> None:
+    words = ["How", "long", "do", "I", "have", "to", "return", "it"]
+    assert content_words(words) == ["long", "return"]
+    # A query of question words only stays searchable.
+    assert content_words(["Where", "is", "it"]) == ["where", "is", "it"]
+
+
+def test_a_typed_question_finds_the_passage(workspace: Workspace, tmp_path: Path) -> None:
+    import_texts(workspace, tmp_path / "docs", DOCS)
+    assert informative_words(workspace, "How long do I have to return it?") == "long return"
+    hits = lexical_search(workspace, "How long do I have to return the device?", 3)
+    assert titles(workspace, hits)[0] == "Refunds"
+
+
+def test_an_index_run_brings_the_stemmed_index_up_to_date(retrieval: RetrievalService) -> None:
+    """So the first search after a large import does not pay for it."""
+    conn = retrieval.workspace.connection()
+    stemmed = conn.execute("SELECT COUNT(*) FROM chunks_fts_stem").fetchone()[0]
+    assert stemmed == conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] > 0
+    assert sync_stemmed(retrieval.workspace) == (0, 0)
