@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 DEFAULT_WORKSPACE = "default"
 TIKTOKEN_CACHE_ENV = "TIKTOKEN_CACHE_DIR"
+ONNXRUNTIME_TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
 
 
 @dataclass
@@ -54,6 +55,9 @@ class AppContext:
         # tiktoken's files go under the data dir too (desktop.tokens fills this folder);
         # a cache the environment names is kept. Set before tiktoken loads anything.
         os.environ.setdefault(TIKTOKEN_CACHE_ENV, str(paths.tiktoken_cache_dir))
+        # onnxruntime (the local models) writes a device id under ~/.cache and keeps a
+        # telemetry store there unless told not to; an offline app sends and keeps none.
+        os.environ.setdefault(ONNXRUNTIME_TELEMETRY_ENV, "1")
         context = cls(paths=paths, workspace_name=workspace or DEFAULT_WORKSPACE)
         if secrets is not None:
             context.secrets = secrets
