@@ -34,6 +34,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     decision.DECISION_V7,
     retrieval.RETRIEVAL_V8,
     retrieval.RETRIEVAL_V9,
+    library.LIBRARY_V10,
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -51,7 +51,9 @@ def load_spreadsheet(path: Path, data: bytes, options: LoadOptions) -> Extracted
             rows = workbook.get_sheet_by_name(sheet.name).to_python(skip_empty_area=True)
         except (CalamineError, ValueError) as error:
             logger.info("%s: sheet %s: %r", path, sheet.name, error)
-            raise LoadError(path, f"damaged workbook: sheet “{sheet.name}” cannot be read") from None
+            raise LoadError(
+                path, f"damaged workbook: sheet “{sheet.name}” cannot be read"
+            ) from None
         body = _rows_text(rows)
         heading = f"# {sheet.name}" + (" (hidden sheet)" if hidden else "")
         texts.append(heading + ("\n\n" + body if body else ""))
