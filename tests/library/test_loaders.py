@@ -17,11 +17,11 @@ import pytest
 
 from desktop.library.loaders import (
     FORMATS,
-    LoadOptions,
     NO_TEXT_LAYER,
     SUPPORTED_EXTENSIONS,
     LoadedDocument,
     LoadError,
+    LoadOptions,
     iter_supported_files,
     load_document,
 )
