@@ -32,7 +32,7 @@ def load_spreadsheet(path: Path, data: bytes, options: LoadOptions) -> Extracted
     with open_zip(path, data, options, kind) as archive:
         if ods and _odf_encrypted(archive):
             raise LoadError(path, "password-protected OpenDocument spreadsheet")
-    from python_calamine import CalamineError, CalamineWorkbook, PasswordError
+    from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetVisibleEnum
 
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -46,7 +46,7 @@ def load_spreadsheet(path: Path, data: bytes, options: LoadOptions) -> Extracted
     described: list[dict[str, Any]] = []
     for sheet in sheets:
         options.check_cancelled()
-        hidden = "visible" not in str(sheet.visible).lower()
+        hidden = sheet.visible != SheetVisibleEnum.Visible
         try:
             rows = workbook.get_sheet_by_name(sheet.name).to_python(skip_empty_area=True)
         except (CalamineError, ValueError) as error:
