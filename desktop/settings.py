@@ -73,6 +73,8 @@ class Settings:
     # file can otherwise inflate to gigabytes (issue 15).
     max_unzipped_mb: float = 500.0
     max_text_chars: int = 20_000_000
+    # Largest JSONL/CSV data file `dataset validate` and dataset imports read, in MB.
+    max_dataset_mb: float = 50.0
     # Read scanned PDF pages and images with the bundled OCR (offline).
     ocr_enabled: bool = True
     # Whether a key was saved to the keychain (never the key itself): lets RAGTune choose
@@ -146,6 +148,7 @@ RULES: dict[str, Rule] = {
         1, 100_000, help="most a docx/pptx/xlsx/odt/epub may decompress to, in MB"
     ),
     "max_text_chars": Rule(1_000, 2_000_000_000, help="most characters of text in one document"),
+    "max_dataset_mb": Rule(0.1, 10_000, help="largest dataset file read (JSONL, CSV), in MB"),
     "ocr_enabled": Rule(help="read scanned PDF pages and images with the bundled offline OCR"),
     "retrieval_embedder": Rule(
         choices=("auto", "local", "openai"),
