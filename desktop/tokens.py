@@ -298,23 +298,16 @@ _SMALL = 64  # spans up to this many characters are counted directly (and cached
 _CACHE_LIMIT = 200_000
 
 
-_HIGH_SPACES = re.compile("[\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
-
-
 def char_classes(text: str) -> npt.NDArray[np.uint8]:
     """One ``CHAR_*`` class per character of ``text``.
 
-    Works on one byte per character: Latin-1 covers every class but a few rare
-    spaces above U+00FF (patched in after); everything else is CHAR_OTHER anyway.
+    ASCII text is looked up byte by byte; other text through its UTF-32 code points
+    (every code point above the table's end is CHAR_OTHER, the table's last entry).
     """
     if text.isascii():
         return _CLASS_TABLE[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
-    latin = np.frombuffer(text.encode("latin-1", "replace"), dtype=np.uint8)
-    classes = _CLASS_TABLE[latin]
-    high = [m.start() for m in _HIGH_SPACES.finditer(text)]
-    if high:
-        classes[high] = CHAR_SPACE
-    return classes
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return _CLASS_TABLE[np.minimum(codes, _CLASS_TABLE_SIZE - 1)]
 
 
 _CLASS_COUNT = 6
@@ -582,8 +575,8 @@ class Tokenizer:
         # Character index = byte offset - continuation bytes up to it. Counting the
         # byte itself when it is one maps a token that starts inside a multi-byte
         # character to that character.
-        continuation = np.flatnonzero((raw & 0xC0) == 0x80)
-        return (byte_starts - continuation.searchsorted(byte_starts, "right")).astype(np.int64)
+        continuations = np.cumsum((raw & 0xC0) == 0x80, dtype=np.int32)
+        return (byte_starts - continuations[byte_starts]).astype(np.int64)
 
 
 _BLOCK_CHARS = 1 << 20  # texts longer than two blocks are encoded in parallel
