@@ -227,17 +227,26 @@ class _Pipeline:
         self._work: Callable[[Path], _Prepared] = lambda path: _prepare(
             path, known.get(display_path(path)), options, load_options, tokenizer
         )
-        self._pool = ThreadPoolExecutor(max(1, options.workers), "ragtune-import")
+        # workers=0: every file is read and chunked on the calling thread, in turn.
+        self._pool = (
+            ThreadPoolExecutor(options.workers, "ragtune-import") if options.workers > 0 else None
+        )
         self._ahead = max(2, options.workers * 3)
         self._futures: deque[Future[_Prepared]] = deque()
         self._next = 0
 
     def _fill(self) -> None:
+        assert self._pool is not None
         while self._next < len(self.files) and len(self._futures) < self._ahead:
             self._futures.append(self._pool.submit(self._work, self.files[self._next]))
             self._next += 1
 
     def next_result(self) -> Future[_Prepared]:
+        if self._pool is None:
+            future: Future[_Prepared] = Future()
+            future.set_result(self._work(self.files[self._next]))
+            self._next += 1
+            return future
         self._fill()
         future = self._futures.popleft()
         self._fill()
@@ -247,7 +256,8 @@ class _Pipeline:
         self._stop.set()
         for future in self._futures:
             future.cancel()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 # ---------------------------------------------------------------------------
@@ -288,9 +298,10 @@ def _save(library: Library, prepared: _Prepared, run_id: int) -> list[FileOutcom
         part_source = f"{source}{PART_SEPARATOR}{part}"
         library.record(run_id, part_source, "skipped", reason)
         outcomes.append(FileOutcome(part_source, "skipped", reason))
-    for child_id, child_source in library.children(document_id):
-        if child_source not in kept:
-            library.delete_document(child_id, run_id=run_id)
+    if outcome == "updated" or kept:  # a new file has no attachments stored yet
+        for child_id, child_source in library.children(document_id):
+            if child_source not in kept:
+                library.delete_document(child_id, run_id=run_id)
     return outcomes
 
 
