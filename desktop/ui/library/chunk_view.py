@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 CHUNK_COLOURS = (QColor("#dbeafe"), QColor("#dcfce7"))
 OVERLAP_COLOUR = QColor("#fde68a")
 SELECTED_COLOUR = QColor("#fb923c")
-# Text read by OCR: a wavy underline over the chunk colours, more alarming below 90%.
+# Text read by OCR: purple text with a wavy underline over the chunk colours; red below 90%.
 OCR_COLOUR = QColor("#7c3aed")
 OCR_LOW_COLOUR = QColor("#dc2626")
 OCR_LOW_CONFIDENCE = 0.9
@@ -76,8 +76,9 @@ class ChunkTextView(QPlainTextEdit):
             selection.cursor = cursor
             fmt = QTextCharFormat()
             fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
-            low = confidence < OCR_LOW_CONFIDENCE
-            fmt.setUnderlineColor(OCR_LOW_COLOUR if low else OCR_COLOUR)
+            colour = OCR_LOW_COLOUR if confidence < OCR_LOW_CONFIDENCE else OCR_COLOUR
+            fmt.setUnderlineColor(colour)
+            fmt.setForeground(colour)
             fmt.setToolTip(f"Read by OCR, confidence {confidence:.0%}")
             selection.format = fmt
             self._ocr.append(selection)

@@ -36,14 +36,19 @@ class OpenDocument:
 
 
 def ocr_summary(spans: tuple[OcrSpan, ...]) -> str:
-    """ "Read by OCR: page 2 (97% confidence), page 5 (81%)" for the inspector."""
+    """The inspector's line about OCR: each page read by OCR with its confidence."""
     if not spans:
         return ""
     shown = [f"page {s.page} ({s.confidence:.0%})" for s in spans[:8]]
     more = f" and {len(spans) - 8} more" if len(spans) > 8 else ""
     low = sum(1 for s in spans if s.confidence < OCR_LOW_CONFIDENCE)
-    warning = f"; {low} below {OCR_LOW_CONFIDENCE:.0%}: check them" if low else ""
-    return "Read by OCR (wavy underline), confidence per page: " + ", ".join(shown) + more + warning
+    warning = f"; {low} below {OCR_LOW_CONFIDENCE:.0%}: check their text" if low else ""
+    return (
+        "Read by OCR (purple text, wavy underline; red below 90%), confidence per page: "
+        + ", ".join(shown)
+        + more
+        + warning
+    )
 
 
 def summary_text(view: ChunkingView) -> str:
