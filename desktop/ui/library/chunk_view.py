@@ -69,19 +69,13 @@ class ChunkTextView(QPlainTextEdit):
         self._ocr_spans = [(s, e, c) for s, e, c in spans if 0 <= s < e < len(self._positions)]
         self._ocr = []
         for start, end, confidence in self._ocr_spans:
-            selection = QTextEdit.ExtraSelection()
-            cursor = QTextCursor(self.document())
-            cursor.setPosition(int(self._positions[start]))
-            cursor.setPosition(int(self._positions[end]), QTextCursor.MoveMode.KeepAnchor)
-            selection.cursor = cursor
             fmt = QTextCharFormat()
             fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
             colour = OCR_LOW_COLOUR if confidence < OCR_LOW_CONFIDENCE else OCR_COLOUR
             fmt.setUnderlineColor(colour)
             fmt.setForeground(colour)
             fmt.setToolTip(f"Read by OCR, confidence {confidence:.0%}")
-            selection.format = fmt
-            self._ocr.append(selection)
+            self._ocr.append(self._span(start, end, fmt))
         self.setExtraSelections([*self._base, *self._ocr])
 
     def ocr_marks(self) -> list[tuple[int, int, str]]:
@@ -108,22 +102,26 @@ class ChunkTextView(QPlainTextEdit):
         self._base = selections
         self.setExtraSelections([*selections, *self._ocr])
 
-    def _selection(
-        self, start: int, end: int, colour: QColor, outline: bool = False
-    ) -> QTextEdit.ExtraSelection:
+    def _span(self, start: int, end: int, fmt: QTextCharFormat) -> QTextEdit.ExtraSelection:
+        """An extra selection over code points [start, end) drawn with ``fmt``."""
         selection = QTextEdit.ExtraSelection()
         cursor = QTextCursor(self.document())
         cursor.setPosition(int(self._positions[start]))
         cursor.setPosition(int(self._positions[end]), QTextCursor.MoveMode.KeepAnchor)
         selection.cursor = cursor
+        selection.format = fmt
+        return selection
+
+    def _selection(
+        self, start: int, end: int, colour: QColor, outline: bool = False
+    ) -> QTextEdit.ExtraSelection:
         fmt = QTextCharFormat()
         fmt.setBackground(colour)
         if outline:
             fmt.setProperty(QTextFormat.Property.FullWidthSelection, False)
             fmt.setFontUnderline(True)
             fmt.setUnderlineColor(SELECTED_COLOUR)
-        selection.format = fmt
-        return selection
+        return self._span(start, end, fmt)
 
     def highlighted_spans(self) -> list[tuple[int, int, str]]:
         """What is drawn, back in code-point offsets: (start, end, colour name)."""
