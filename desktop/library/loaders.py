@@ -476,6 +476,7 @@ _FRONT_MATTER_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.M)
 _ATX_HEADING = re.compile(r"^[ ]{0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.M)
 _SETEXT_HEADING = re.compile(r"^[ ]{0,3}(\S[^\n]*)\n[ ]{0,3}=+[ \t]*$", re.M)
 _FENCE_LINE = re.compile(r"^[ ]{0,3}(?:```|~~~)", re.M)
+_SETEXT_UNDERLINE = re.compile(r"\n[ ]{0,3}=+[ \t]*(?:\n|\Z)")
 
 
 def _load_text(path: Path, data: bytes, options: LoadOptions) -> _Extracted:
@@ -495,10 +496,10 @@ def _markdown_title(text: str) -> str | None:
         if found:
             return found.group(1).strip().strip("\"'")
     top = text[:65_536]  # a title is near the top; don't scan a whole book for it
-    fences = [m.start() for m in _FENCE_LINE.finditer(top)]
-    for match in sorted(
-        [*_ATX_HEADING.finditer(top), *_SETEXT_HEADING.finditer(top)], key=lambda m: m.start()
-    ):
+    fences = [m.start() for m in _FENCE_LINE.finditer(top)] if "```" in top or "~~~" in top else []
+    # The setext pattern tries every line: only run it when an "===" line exists.
+    setext = _SETEXT_HEADING.finditer(top) if _SETEXT_UNDERLINE.search(top) else ()
+    for match in sorted([*_ATX_HEADING.finditer(top), *setext], key=lambda m: m.start()):
         # A heading inside a code block (after an odd number of fence lines) is no title.
         if bisect.bisect_right(fences, match.start()) % 2 == 0:
             return match.group(1).strip()
