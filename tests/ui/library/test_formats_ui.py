@@ -87,3 +87,29 @@ def test_path_is_shown_for_attachments(tmp_path: Path) -> None:
     from desktop.library.importer import PART_SEPARATOR
 
     assert f"{tmp_path / 'mail.eml'}{PART_SEPARATOR}report.pdf".endswith("mail.eml › report.pdf")
+
+
+def test_the_library_menu_turns_ocr_off_for_the_next_imports(
+    qtbot: QtBot, app_context, tasks: TaskManager, tmp_path: Path
+) -> None:
+    """The per-import OCR toggle: its default is the ocr_enabled setting."""
+    from desktop.ui.library.library_tab import LibraryTab
+    from tests.helpers.format_files import image_bytes, render_page
+
+    errors: list = []
+    tab = LibraryTab(app_context, tasks, lambda title, e: errors.append((title, e)))
+    qtbot.addWidget(tab)
+    qtbot.waitUntil(lambda: tab.snapshot is not None, timeout=5000)
+    assert tab.ocr_action.isCheckable() and tab.ocr_action.isChecked()
+    assert tab.ocr_action in tab.menu().actions()
+    page = tmp_path / "page.png"
+    page.write_bytes(image_bytes(render_page(lines=["A scan."])))
+    tab.ocr_action.setChecked(False)
+    assert tab.import_paths([page]) is not None
+    qtbot.waitUntil(lambda: tab._import_worker is None, timeout=60_000)
+    report = tab.last_report
+    assert report is not None
+    assert [(o.outcome, o.reason) for o in report.outcomes] == [
+        ("skipped", "an image: OCR is off for this import, so it has no text to read")
+    ]
+    assert errors == []
