@@ -267,3 +267,58 @@ def test_export_writes_one_json_object_per_chunk(service: LibraryService, tmp_pa
     }
     text, _ = service.library.text(record["document_id"])
     assert text[record["start"] : record["end"]] == record["text"]
+
+
+def _small_scan(lines: list[str]):  # type: ignore[no-untyped-def]
+    """A 4 x 2 inch page at 150 dpi with printed lines (quick to read)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (600, 300), "white")
+    draw = ImageDraw.Draw(image)
+    try:
+        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 24)
+    except OSError:
+        font = ImageFont.load_default(size=24)
+    for number, line in enumerate(lines):
+        draw.text((30, 40 + 45 * number), line, font=font, fill="black")
+    return image
+
+
+def test_ocr_reports_progress_page_by_page_and_a_cancel_stops_between_pages(
+    service: LibraryService, tmp_path: Path
+) -> None:
+    from desktop.progress import Progress
+    from tests.helpers.format_files import make_scanned_pdf
+
+    pages = [_small_scan([f"Page {n} of the scan.", "Refunds take 14 days."]) for n in (1, 2, 3)]
+    (tmp_path / "scan.pdf").write_bytes(make_scanned_pdf(pages))
+    messages = [
+        step.message
+        for step in service.import_paths([tmp_path / "scan.pdf"])
+        if isinstance(step, Progress)
+    ]
+    ocr = [m for m in messages if "OCR page" in m]
+    assert ocr == [
+        "scan.pdf: OCR page 1 (1 of 3 scanned)",
+        "scan.pdf: OCR page 2 (2 of 3 scanned)",
+        "scan.pdf: OCR page 3 (3 of 3 scanned)",
+    ]
+    [document] = service.snapshot().documents
+    assert [entry["page"] for entry in document.metadata["ocr"]] == [1, 2, 3]
+    assert "Page 2 of the scan." in service.library.text(document.id)[0]
+
+    # Cancelled at the first page's message: the file is not imported, the run is marked.
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "scan2.pdf").write_bytes(make_scanned_pdf(pages))
+    operation = service.import_paths([tmp_path / "other"])
+    for step in operation:
+        if "OCR page 1" in step.message:
+            operation.close()
+            break
+    assert [d.title for d in service.snapshot().documents] == [document.title]
+    cancelled = (
+        service.library.workspace.connection()
+        .execute("SELECT cancelled FROM import_runs ORDER BY id DESC LIMIT 1")
+        .fetchone()[0]
+    )
+    assert cancelled == 1
