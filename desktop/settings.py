@@ -68,6 +68,15 @@ class Settings:
     request_timeout: float = 60.0
     max_retries: int = 2
     max_import_mb: float = 50.0
+    # A zip-based document (docx, pptx, xlsx, odt, epub...) may decompress to at most this
+    # much, and one document may hold at most this many characters of text: a 0.5 MB
+    # file can otherwise inflate to gigabytes (issue 15).
+    max_unzipped_mb: float = 500.0
+    max_text_chars: int = 20_000_000
+    # Largest JSONL/CSV data file `dataset validate` and dataset imports read, in MB.
+    max_dataset_mb: float = 50.0
+    # Read scanned PDF pages and images with the bundled OCR (offline).
+    ocr_enabled: bool = True
     # Whether a key was saved to the keychain (never the key itself): lets RAGTune choose
     # the embedder without opening the keychain at start-up, which can show a prompt.
     api_key_saved: bool = False
@@ -141,6 +150,12 @@ RULES: dict[str, Rule] = {
     "request_timeout": Rule(1, 3600, help="seconds a request may take"),
     "max_retries": Rule(0, 10, help="retries of a failed request"),
     "max_import_mb": Rule(0.1, 100_000, help="largest file imported, in MB"),
+    "max_unzipped_mb": Rule(
+        1, 100_000, help="most a docx/pptx/xlsx/odt/epub may decompress to, in MB"
+    ),
+    "max_text_chars": Rule(1_000, 2_000_000_000, help="most characters of text in one document"),
+    "max_dataset_mb": Rule(0.1, 10_000, help="largest dataset file read (JSONL, CSV), in MB"),
+    "ocr_enabled": Rule(help="read scanned PDF pages and images with the bundled offline OCR"),
     "retrieval_embedder": Rule(
         choices=("auto", "local", "openai"),
         help="auto: the workspace's own, else the bundled model unless a provider is set up",

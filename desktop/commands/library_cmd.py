@@ -28,6 +28,13 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "completed, even if some files were skipped.",
     )
     importer.add_argument("paths", nargs="+", metavar="PATH", type=Path)
+    importer.add_argument(
+        "--ocr",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read scanned PDF pages and images with the bundled OCR (default: the "
+        "ocr_enabled setting, on unless changed)",
+    )
     importer.set_defaults(handler=import_command)
 
     documents = subparsers.add_parser(
@@ -67,7 +74,7 @@ def import_command(args: argparse.Namespace) -> CommandResult:
     if missing:
         raise CommandError(f"no such file or folder: {', '.join(missing)}")
     service = _service(args)
-    report = run_operation(service.import_paths(list(args.paths)), args)
+    report = run_operation(service.import_paths(list(args.paths), ocr=args.ocr), args)
     files = [
         {
             "path": o.path,
@@ -76,15 +83,25 @@ def import_command(args: argparse.Namespace) -> CommandResult:
             "document_id": o.document_id,
             "chunks": o.chunks,
         }
-        for o in report.outcomes
+        for o in [*report.outcomes, *report.passed_over]
     ]
+    not_imported = [{"path": o.path, "reason": o.reason} for o in report.not_imported]
+    warnings = [{"path": path, "reason": reason} for path, reason in report.warnings]
     lines = [
         f"{f['outcome']:9} {f['path']}" + (f"  ({f['reason']})" if f["reason"] else "")
         for f in files
     ]
+    lines += [f"{'warning':9} {w['path']}  ({w['reason']})" for w in warnings]
     lines.append(report.summary())
     return CommandResult(
-        {"files": files, "summary": report.summary(), "ignored": report.ignored}, "\n".join(lines)
+        {
+            "files": files,
+            "not_imported": not_imported,
+            "warnings": warnings,
+            "summary": report.summary(),
+            "ignored": report.ignored,
+        },
+        "\n".join(lines),
     )
 
 

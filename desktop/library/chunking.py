@@ -703,14 +703,23 @@ def chunk_text(
     else:
         raise TypeError(f"not a chunking strategy: {strategy!r}")
     identity = f"{strategy_params(strategy)}|{tokenizer.name}"
+    base = hashlib.sha1(usedforsecurity=False)
+    base.update(identity.encode("utf-8", "surrogatepass") + b"\x00")
     seen: dict[tuple[str, tuple[str, ...]], int] = {}
     chunks: list[Chunk] = []
     page_starts = list(pages)
+    has_headings = bool(doc.headings)
     for index, (start, end, count) in enumerate(spans):
         body = text[start:end]
-        path = doc.heading_path(start, end)
+        path = doc.heading_path(start, end) if has_headings else ()
         occurrence = seen.get((body, path), 0)
         seen[(body, path)] = occurrence + 1
+        digest = base.copy()
+        if path:
+            digest.update("\x1f".join(path).encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00%d\x00" % occurrence)
+        digest.update(body.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
         chunks.append(
             Chunk(
                 index=index,
@@ -720,7 +729,7 @@ def chunk_text(
                 token_count=count,
                 page=max(1, bisect.bisect_right(page_starts, start)) if page_starts else None,
                 heading_path=path,
-                key=_chunk_key(identity, path, occurrence, body),
+                key=digest.hexdigest(),
             )
         )
     return chunks

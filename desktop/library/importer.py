@@ -1,23 +1,43 @@
 """Importing files and folders into the library, and rescanning them.
 
 Both are progress generators (see ``desktop.progress``): the caller reports progress and
-may stop between files. Each file is parsed outside any transaction and saved in one, so
-a cancel or a crash leaves every finished file imported and nothing half-imported. A file
-that fails is skipped with a reason; the others import normally."""
+may stop between files (and between the OCR'd pages of a scan). A file is read and
+chunked on a worker thread while the files before it are written, so loading, chunking
+(tiktoken releases the GIL) and SQLite overlap. Writes are batched: one commit every
+few hundred files or 250 ms, each document written whole inside it (a savepoint), so a
+cancel keeps every finished file, and a crash loses at most the files since the last
+commit, never part of one; importing again picks them up. A file that fails is skipped
+with a reason; the others import normally.
+
+Every file that is not imported is named in the report with the reason: unreadable or
+unsupported ones, files passed over in folders (an unknown format, a link leaving the
+folder), and what could not be looked at (an unreadable folder, a path too long)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter
-from collections.abc import Generator, Iterable, Sequence
-from dataclasses import dataclass, field
+import os
+import queue
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from desktop.library.chunking import ChunkingStrategy, RecursiveTokens, chunk_text
-from desktop.library.loaders import LoadError, load_document, walk_folder
+from desktop.library.chunking import Chunk, ChunkingStrategy, RecursiveTokens, chunk_text
+from desktop.library.loaders import (
+    LoadedDocument,
+    LoadError,
+    LoadOptions,
+    display_path,
+    load_document,
+    name_is_text,
+    walk_folder,
+)
 from desktop.library.repository import Library
-from desktop.progress import Progress
+from desktop.progress import Cancelled, Progress
 from desktop.tokens import Tokenizer, get_tokenizer
 
 log = logging.getLogger(__name__)
@@ -26,6 +46,7 @@ log = logging.getLogger(__name__)
 # own tokens, and OpenAI tokens run ~1.03 of them on English prose, so chunks of this size
 # are embedded whole, and fast enough (shared NOTES, issue 4's figures).
 DEFAULT_STRATEGY: ChunkingStrategy = RecursiveTokens(chunk_tokens=192, overlap_tokens=32)
+PART_SEPARATOR = " › "  # "mail.eml › report.pdf": an attachment's source path
 
 
 @dataclass(frozen=True)
@@ -33,15 +54,29 @@ class ImportOptions:
     max_bytes: int = 50 * 1024 * 1024
     strategy: ChunkingStrategy = DEFAULT_STRATEGY
     encoding: str = "cl100k_base"  # the embedding model's tokenizer
+    max_unzipped_bytes: int = 500 * 1024 * 1024
+    max_text_chars: int = 20_000_000
+    ocr: bool = True  # read pages without a text layer, and images, with OCR
+    batch_files: int = 200  # commit after this many files...
+    batch_seconds: float = 0.25  # ...or this long, whichever comes first
+    workers: int = 2  # files read and chunked at once, ahead of the writes
 
     def tokenizer(self) -> Tokenizer:
         return get_tokenizer(self.encoding)
+
+    def load_options(self) -> LoadOptions:
+        return LoadOptions(
+            max_bytes=self.max_bytes,
+            max_unzipped_bytes=self.max_unzipped_bytes,
+            max_text_chars=self.max_text_chars,
+            ocr=self.ocr,
+        )
 
 
 @dataclass(frozen=True)
 class FileOutcome:
     path: str
-    outcome: str  # added | updated | unchanged | skipped | missing
+    outcome: str  # added | updated | unchanged | skipped | missing | ignored
     reason: str = ""
     document_id: int | None = None
     chunks: int = 0
@@ -51,9 +86,11 @@ class FileOutcome:
 class ImportReport:
     run_id: int
     outcomes: list[FileOutcome] = field(default_factory=list)
-    ignored: int = 0  # files in imported folders with formats the library does not read
+    ignored: int = 0  # files in imported folders passed over (named in ``passed_over``)
     cancelled: bool = False
     total_files: int = 0
+    passed_over: list[FileOutcome] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, what happened)
 
     def counts(self) -> Counter[str]:
         return Counter(o.outcome for o in self.outcomes)
@@ -61,6 +98,11 @@ class ImportReport:
     @property
     def skipped(self) -> list[FileOutcome]:
         return [o for o in self.outcomes if o.outcome == "skipped"]
+
+    @property
+    def not_imported(self) -> list[FileOutcome]:
+        """Every file that is not in the library after this run, with the reason."""
+        return [*self.skipped, *self.passed_over]
 
     def summary(self) -> str:
         counts = self.counts()
@@ -70,7 +112,9 @@ class ImportReport:
             if counts[k]
         ]
         if self.ignored:
-            parts.append(f"{self.ignored} other files ignored")
+            parts.append(f"{self.ignored} other files not imported (named in the report)")
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} warnings")
         text = ", ".join(parts) or "nothing to import"
         if self.cancelled:
             done = len(self.outcomes)
@@ -86,71 +130,264 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def collect_files(paths: Iterable[Path]) -> tuple[list[Path], int]:
-    """The files to import (sorted, de-duplicated) and how many others were passed over
-    inside folders. Files named explicitly are always tried, so an unsupported one gets
-    a reason in the report."""
+@dataclass
+class CollectedFiles:
+    files: list[Path] = field(default_factory=list)
+    passed_over: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
+def collect(paths: Iterable[Path]) -> CollectedFiles:
+    """The files to import (sorted, de-duplicated), the files passed over inside folders
+    and the warnings of the folder walk. Files named explicitly are always tried (a link
+    the user picked is followed), so an unsupported one gets a reason in the report."""
     chosen: dict[str, Path] = {}
-    ignored = 0
+    found = CollectedFiles()
     for path in paths:
-        path = path.expanduser().resolve()
+        path = Path(os.path.abspath(path.expanduser()))
         if path.is_dir():
-            found, passed_over = walk_folder(path)
-            ignored += passed_over
-            for candidate in found:
-                chosen.setdefault(str(candidate), candidate)
+            scan = walk_folder(path)
+            found.passed_over += scan.passed_over
+            found.warnings += scan.warnings
+            for candidate in scan.files:
+                chosen.setdefault(os.fsdecode(candidate), candidate)
         else:
-            chosen.setdefault(str(path), path)
-    return sorted(chosen.values()), ignored
+            chosen.setdefault(os.fsdecode(path), path)
+    found.files = sorted(chosen.values())
+    return found
 
 
-def _import_one(
-    library: Library, path: Path, options: ImportOptions, tokenizer: Tokenizer, run_id: int
-) -> FileOutcome:
-    source = str(path)
-    existing = library.document_by_path(source)
+def collect_files(paths: Iterable[Path]) -> tuple[list[Path], int]:
+    """The files to import and how many others were passed over inside folders."""
+    found = collect(paths)
+    return found.files, len(found.passed_over)
+
+
+# ---------------------------------------------------------------------------
+# Reading and chunking, on worker threads
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    """A file made ready on a worker: unchanged, failed, or loaded and chunked."""
+
+    path: Path
+    unchanged: bool = False
+    modified_time: float = 0.0
+    reason: str = ""
+    document: LoadedDocument | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+    children: list[tuple[LoadedDocument, list[Chunk]]] = field(default_factory=list)
+
+
+def _prepare(
+    path: Path,
+    known_hash: str | None,
+    options: ImportOptions,
+    load_options: LoadOptions,
+    tokenizer: Tokenizer,
+) -> _Prepared:
     try:
-        if existing is not None and path.is_file() and file_hash(path) == existing.content_hash:
-            library.save_document_unchanged(existing.id, path.stat().st_mtime, run_id=run_id)
-            return FileOutcome(
-                source, "unchanged", document_id=existing.id, chunks=existing.chunk_count
-            )
-        loaded = load_document(path, max_bytes=options.max_bytes)
-    except LoadError as exc:
-        library.record(run_id, source, "skipped", exc.reason)
-        return FileOutcome(source, "skipped", exc.reason)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        library.record(run_id, source, "skipped", reason)
-        return FileOutcome(source, "skipped", reason)
-    chunks = chunk_text(loaded.text, options.strategy, pages=loaded.pages, tokenizer=tokenizer)
-    document_id, outcome = library.save_document(source, loaded, chunks, run_id=run_id)
-    return FileOutcome(source, outcome, document_id=document_id, chunks=len(chunks))
+        if known_hash is not None and path.is_file() and file_hash(path) == known_hash:
+            return _Prepared(path, unchanged=True, modified_time=path.stat().st_mtime)
+        document = load_document(path, options=load_options)
+    except LoadError as error:
+        return _Prepared(path, reason=error.reason)
+    except OSError as error:
+        return _Prepared(path, reason=f"cannot read the file ({error.strerror or error})")
+    prepared = _Prepared(path, document=document)
+    prepared.chunks = _chunk(document, options, tokenizer)
+    for child in document.children:
+        prepared.children.append((child, _chunk(child, options, tokenizer)))
+    return prepared
+
+
+def _chunk(document: LoadedDocument, options: ImportOptions, tokenizer: Tokenizer) -> list[Chunk]:
+    return chunk_text(document.text, options.strategy, pages=document.pages, tokenizer=tokenizer)
+
+
+class _Pipeline:
+    """Files prepared on worker threads a few ahead of the one being written, in order.
+    Long loads (OCR) send page messages; a cancel stops them between pages."""
+
+    def __init__(
+        self,
+        files: Sequence[Path],
+        known: dict[str, str],
+        options: ImportOptions,
+        tokenizer: Tokenizer,
+    ) -> None:
+        self.files = files
+        self.messages: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        load_options = replace(
+            options.load_options(), progress=self.messages.put, cancelled=self._stop.is_set
+        )
+        self._work: Callable[[Path], _Prepared] = lambda path: _prepare(
+            path, known.get(display_path(path)), options, load_options, tokenizer
+        )
+        # workers=0: every file is read and chunked on the calling thread, in turn.
+        self._pool = (
+            ThreadPoolExecutor(options.workers, "ragtune-import") if options.workers > 0 else None
+        )
+        self._ahead = max(2, options.workers * 3)
+        self._futures: deque[Future[_Prepared]] = deque()
+        self._next = 0
+
+    def _fill(self) -> None:
+        assert self._pool is not None
+        while self._next < len(self.files) and len(self._futures) < self._ahead:
+            self._futures.append(self._pool.submit(self._work, self.files[self._next]))
+            self._next += 1
+
+    def next_result(self) -> Future[_Prepared]:
+        if self._pool is None:
+            future: Future[_Prepared] = Future()
+            future.set_result(self._work(self.files[self._next]))
+            self._next += 1
+            return future
+        self._fill()
+        future = self._futures.popleft()
+        self._fill()
+        return future
+
+    def close(self) -> None:
+        self._stop.set()
+        for future in self._futures:
+            future.cancel()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+# ---------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------
+
+
+def _source(path: Path) -> str:
+    return display_path(path)
+
+
+def _save(library: Library, prepared: _Prepared, run_id: int) -> list[FileOutcome]:
+    """Write one prepared file (and its attachments); the outcomes to report."""
+    source = _source(prepared.path)
+    existing = library.document_by_path(source)
+    if prepared.unchanged and existing is not None:
+        library.save_document_unchanged(existing.id, prepared.modified_time, run_id=run_id)
+        return [
+            FileOutcome(source, "unchanged", document_id=existing.id, chunks=existing.chunk_count)
+        ]
+    if prepared.document is None:
+        library.record(run_id, source, "skipped", prepared.reason)
+        return [FileOutcome(source, "skipped", prepared.reason)]
+    document = prepared.document
+    document_id, outcome = library.save_document(source, document, prepared.chunks, run_id=run_id)
+    outcomes = [FileOutcome(source, outcome, document_id=document_id, chunks=len(prepared.chunks))]
+    kept: set[str] = set()
+    for child, chunks in prepared.children:
+        child_source = f"{source}{PART_SEPARATOR}{child.part}"
+        kept.add(child_source)
+        child_id, child_outcome = library.save_document(
+            child_source, child, chunks, run_id=run_id, parent_id=document_id
+        )
+        outcomes.append(
+            FileOutcome(child_source, child_outcome, document_id=child_id, chunks=len(chunks))
+        )
+    for part, reason in document.part_errors:
+        part_source = f"{source}{PART_SEPARATOR}{part}"
+        library.record(run_id, part_source, "skipped", reason)
+        outcomes.append(FileOutcome(part_source, "skipped", reason))
+    if outcome == "updated" or kept:  # a new file has no attachments stored yet
+        for child_id, child_source in library.children(document_id):
+            if child_source not in kept:
+                library.delete_document(child_id, run_id=run_id)
+    return outcomes
+
+
+def _unreadable_name(path: Path) -> FileOutcome:
+    return FileOutcome(
+        _source(path),
+        "skipped",
+        "the file name is not valid UTF-8 (shown with \\x escapes): rename the file to import it",
+    )
+
+
+def _run(
+    library: Library,
+    files: Sequence[Path],
+    options: ImportOptions,
+    report: ImportReport,
+    run_id: int,
+    *,
+    first: int = 0,
+    total: int,
+) -> Generator[Progress, None, None]:
+    """Prepare ``files`` on workers and write them in order, yielding progress."""
+    tokenizer = options.tokenizer()
+    readable = [p for p in files if name_is_text(p)]
+    known = {path: value[1] for path, value in library.known_files().items()}
+    pipeline = _Pipeline(readable, known, options, tokenizer)
+    try:
+        with library.batch() as batch:
+            position = first
+            queue_index = 0
+            for path in files:
+                yield Progress(position, total, path.name if name_is_text(path) else _source(path))
+                position += 1
+                if not name_is_text(path):
+                    outcome = _unreadable_name(path)
+                    library.record(run_id, outcome.path, "skipped", outcome.reason)
+                    report.outcomes.append(outcome)
+                    continue
+                future = pipeline.next_result()
+                queue_index += 1
+                while not future.done():
+                    batch.commit()  # never hold the write lock while waiting for a slow file
+                    try:
+                        message = pipeline.messages.get(timeout=0.1)
+                    except queue.Empty:
+                        continue
+                    yield Progress(position - 1, total, f"{path.name}: {message}")
+                try:
+                    prepared = future.result()
+                    report.outcomes.extend(_save(library, prepared, run_id))
+                except Cancelled:
+                    raise
+                except Exception as exc:
+                    log.exception("Importing %s failed", path)
+                    reason = f"unexpected error: {type(exc).__name__}"
+                    library.record(run_id, _source(path), "skipped", reason)
+                    report.outcomes.append(FileOutcome(_source(path), "skipped", reason))
+                if batch.due(files=options.batch_files, seconds=options.batch_seconds):
+                    batch.commit()
+    finally:
+        pipeline.close()
+
+
+def _passed_over(report: ImportReport, collected: CollectedFiles) -> None:
+    report.passed_over = [FileOutcome(p, "ignored", r) for p, r in collected.passed_over]
+    report.ignored = len(collected.passed_over)
+    report.warnings = list(collected.warnings)
 
 
 def import_paths(
     library: Library, paths: Sequence[Path], options: ImportOptions | None = None
 ) -> Generator[Progress, None, ImportReport]:
     options = options or ImportOptions()
-    tokenizer = options.tokenizer()
-    files, ignored = collect_files(paths)
-    folders = [str(p.expanduser().resolve()) for p in paths if p.is_dir()]
+    collected = collect(paths)
+    folders = [os.path.abspath(p.expanduser()) for p in paths if p.is_dir()]
     if folders:
-        library.add_roots(folders)
+        library.add_roots([display_path(f) for f in folders if name_is_text(f)])
     run_id = library.start_run("import")
-    report = ImportReport(run_id, ignored=ignored, total_files=len(files))
+    report = ImportReport(run_id, total_files=len(collected.files))
+    _passed_over(report, collected)
     finished = False
     try:
-        for number, path in enumerate(files):
-            yield Progress(number, len(files), path.name)
-            try:
-                report.outcomes.append(_import_one(library, path, options, tokenizer, run_id))
-            except Exception as exc:
-                log.exception("Importing %s failed", path)
-                reason = f"unexpected error: {type(exc).__name__}: {exc}"
-                library.record(run_id, str(path), "skipped", reason)
-                report.outcomes.append(FileOutcome(str(path), "skipped", reason))
-        yield Progress(len(files), len(files), "done")
+        yield from _run(
+            library, collected.files, options, report, run_id, total=len(collected.files)
+        )
+        yield Progress(len(collected.files), len(collected.files), "done")
         finished = True
     finally:
         report.cancelled = not finished
@@ -162,35 +399,40 @@ def rescan(
     library: Library, options: ImportOptions | None = None
 ) -> Generator[Progress, None, ImportReport]:
     """Re-check every document's source file (changed, missing) and look for new files
-    in the folders imported before (added)."""
+    in the folders imported before (added). Attachments follow their message."""
     options = options or ImportOptions()
-    tokenizer = options.tokenizer()
-    documents = library.documents()
+    documents = [d for d in library.documents() if d.parent_id is None]
     known = {d.source_path for d in documents}
-    new_files, ignored = collect_files(
-        Path(root) for root in library.roots() if Path(root).is_dir()
-    )
-    new_files = [p for p in new_files if str(p) not in known]
+    collected = collect(Path(root) for root in library.roots() if Path(root).is_dir())
+    new_files = [p for p in collected.files if _source(p) not in known]
     total = len(documents) + len(new_files)
     run_id = library.start_run("rescan")
-    report = ImportReport(run_id, ignored=ignored, total_files=total)
+    report = ImportReport(run_id, total_files=total)
+    _passed_over(report, collected)
     finished = False
     try:
+        present: list[Path] = []
         for number, document in enumerate(documents):
-            yield Progress(number, total, Path(document.source_path).name)
             path = Path(document.source_path)
-            if not path.is_file():
-                library.set_status(document.id, "missing", run_id=run_id)
-                report.outcomes.append(
-                    FileOutcome(
-                        document.source_path, "missing", "the file is no longer there", document.id
-                    )
-                )
+            if path.is_file():
+                present.append(path)
                 continue
-            report.outcomes.append(_import_one(library, path, options, tokenizer, run_id))
-        for number, path in enumerate(new_files, start=len(documents)):
             yield Progress(number, total, path.name)
-            report.outcomes.append(_import_one(library, path, options, tokenizer, run_id))
+            library.set_status(document.id, "missing", run_id=run_id)
+            report.outcomes.append(
+                FileOutcome(
+                    document.source_path, "missing", "the file is no longer there", document.id
+                )
+            )
+            for child_id, child_source in library.children(document.id):
+                library.set_status(child_id, "missing", run_id=run_id)
+                report.outcomes.append(
+                    FileOutcome(child_source, "missing", "its message is no longer there", child_id)
+                )
+        done = total - len(present) - len(new_files)
+        yield from _run(
+            library, [*present, *new_files], options, report, run_id, first=done, total=total
+        )
         yield Progress(total, total, "done")
         finished = True
     finally:

@@ -1,16 +1,20 @@
 """Document loaders: a file on disk becomes its text plus the metadata the library shows.
 
 Every failure a user can meet (an encrypted PDF, a scan without text, a binary file
-with a .txt name...) is a ``LoadError`` whose reason can be shown as it is.
+with a .txt name, a zip bomb...) is a ``LoadError`` whose reason can be shown as it is.
 Text is returned with "\\n" line endings; headings are marked with Markdown "#"
-for the formats that have them (Markdown, HTML, DOCX), so that the Structure
-chunking strategy can use them.
+for the formats that have them (Markdown, HTML, DOCX, slides, sheets, e-books, ODT),
+so that the Structure chunking strategy can use them. Structure that is not a heading
+(PDF pages, slides, sheets, messages of a mailbox) becomes the document's "pages".
+
+The formats added for issue 17 live in ``desktop.library.formats``; a container (an
+e-mail) hands back its attached files as ``parts``, loaded here as child documents.
 """
 
 from __future__ import annotations
 
 import bisect
-import codecs
+import errno
 import hashlib
 import io
 import json
@@ -20,13 +24,32 @@ import re
 import stat
 import threading
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from desktop.library.formats.common import (
+    Extracted,
+    LoadError,
+    LoadOptions,
+    Part,
+    _word_list,
+    check_zip,
+    decode_text,
+    join_pages,
+    megabytes,
+    normalise_newlines,
+)
+from desktop.library.formats.html import load_html
+
 logger = logging.getLogger(__name__)
+
+_Extracted = Extracted
+_decode_text = decode_text
+_normalise_newlines = normalise_newlines
+_megabytes = megabytes
 
 #: File extension (lower case, with the dot) → document format.
 SUPPORTED_EXTENSIONS: MappingProxyType[str, str] = MappingProxyType(
@@ -44,31 +67,72 @@ SUPPORTED_EXTENSIONS: MappingProxyType[str, str] = MappingProxyType(
         ".tsv": "csv",
         ".json": "json",
         ".jsonl": "json",
+        ".pptx": "slides",
+        ".xlsx": "spreadsheet",
+        ".xlsm": "spreadsheet",
+        ".ods": "spreadsheet",
+        ".eml": "email",
+        ".msg": "email",
+        ".mbox": "email",
+        ".epub": "epub",
+        ".rtf": "rtf",
+        ".odt": "odt",
+        ".png": "image",
+        ".jpg": "image",
+        ".jpeg": "image",
+        ".tif": "image",
+        ".tiff": "image",
+        ".log": "log",
+        ".yaml": "config",
+        ".yml": "config",
+        ".toml": "config",
+        ".ini": "config",
+        ".cfg": "config",
+        ".conf": "config",
+        ".properties": "config",
+        ".env": "config",
+        **{extension: "code" for extension in ()},  # filled below from the languages
     }
 )
-FORMATS: tuple[str, ...] = ("text", "markdown", "html", "pdf", "docx", "csv", "json")
+from desktop.library.formats.plain import LANGUAGES  # noqa: E402
 
-
-def _word_list(words: str) -> list[str]:
-    """A list written as one string of space-separated words, to keep tables short."""
-    return words.split()
-
-
-class LoadError(Exception):
-    """A file that cannot become a document; ``reason`` is written for the user."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path.name}: {reason}")
-        self.path = path
-        self.reason = reason
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.path, self.reason))
+SUPPORTED_EXTENSIONS = MappingProxyType(
+    {
+        **SUPPORTED_EXTENSIONS,
+        **{ext: "code" for ext in LANGUAGES if ext not in SUPPORTED_EXTENSIONS},
+    }
+)
+FORMATS: tuple[str, ...] = (
+    "text",
+    "markdown",
+    "html",
+    "pdf",
+    "docx",
+    "csv",
+    "json",
+    "slides",
+    "spreadsheet",
+    "email",
+    "epub",
+    "rtf",
+    "odt",
+    "image",
+    "log",
+    "config",
+    "code",
+)
+_PART_DEPTH = 3  # attachments of attachments of attachments, no deeper
 
 
 @dataclass(frozen=True, kw_only=True)
 class LoadedDocument:
-    """A loaded file. ``pages`` are offsets into ``text`` where each page starts."""
+    """A loaded file. ``pages`` are offsets into ``text`` where each page starts.
+
+    ``metadata`` holds what the format knows beyond the text (e-mail headers, the
+    programming language, hidden sheets, which pages were read by OCR and how
+    confidently). ``children`` are the documents attached to it (an e-mail's
+    attachments), each with its ``part`` name; ``part_errors`` name the attachments that
+    could not be read, with the reason."""
 
     path: Path
     title: str
@@ -80,35 +144,44 @@ class LoadedDocument:
     size_bytes: int
     modified_time: float  # seconds since the epoch (st_mtime)
     content_hash: str  # sha256 of the file's bytes, hex
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    part: str = ""
+    children: tuple[LoadedDocument, ...] = ()
+    part_errors: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class _Extracted:
-    text: str
-    title: str | None = None
-    pages: tuple[int, ...] = ()
-    page_count: int | None = None
-    encoding: str | None = None
+def format_of(path: Path) -> str | None:
+    """The format a file's name says, or None (a name without extension is sniffed)."""
+    return SUPPORTED_EXTENSIONS.get(path.suffix.lower())
 
 
-def load_document(path: Path, *, max_bytes: int) -> LoadedDocument:
-    """Read one file and extract its text; raise ``LoadError`` with a readable reason."""
-    if max_bytes < 1:
-        raise ValueError("max_bytes must be positive")
-    path = Path(path)
+def unsupported_reason(path: Path) -> str:
     suffix = path.suffix.lower()
-    fmt = SUPPORTED_EXTENSIONS.get(suffix)
-    if fmt is None:
-        kind = f"“{suffix}”" if suffix else "without an extension"
-        raise LoadError(
-            path, f"unsupported file type {kind}; supported: {', '.join(SUPPORTED_EXTENSIONS)}"
-        )
+    if not suffix:
+        return "no file extension and the content is not text"
+    return f"unsupported format “{suffix}”"
+
+
+def load_document(
+    path: Path, *, max_bytes: int | None = None, options: LoadOptions | None = None
+) -> LoadedDocument:
+    """Read one file and extract its text; raise ``LoadError`` with a readable reason."""
+    options = options or LoadOptions()
+    if max_bytes is not None:
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be positive")
+        options = _with(options, max_bytes=max_bytes)
+    path = Path(path)
+    max_bytes = options.max_bytes
+    fmt = format_of(path)
+    if fmt is None and path.suffix:
+        raise LoadError(path, unsupported_reason(path) + "; supported: " + supported_list())
     try:
         info = path.stat()
     except FileNotFoundError:
         raise LoadError(path, "file not found") from None
     except OSError as error:
-        raise LoadError(path, f"cannot read the file ({error.strerror or error})") from None
+        raise LoadError(path, f"cannot read the file ({_os_reason(error)})") from None
     if not stat.S_ISREG(info.st_mode):
         raise LoadError(path, "not a regular file")
     if info.st_size == 0:
@@ -122,17 +195,52 @@ def load_document(path: Path, *, max_bytes: int) -> LoadedDocument:
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as error:
-        raise LoadError(path, f"cannot read the file ({error.strerror or error})") from None
+        raise LoadError(path, f"cannot read the file ({_os_reason(error)})") from None
     if not data:
         raise LoadError(path, "empty file")
     if len(data) > max_bytes:
         raise LoadError(path, f"file too large (over the {_megabytes(max_bytes)} limit)")
+    if fmt is None:
+        fmt = _sniff_extensionless(path, data)
+    return load_bytes(path, data, fmt, options, modified_time=info.st_mtime)
 
-    extracted = _EXTRACTORS[fmt](path, data)
+
+def load_bytes(
+    path: Path,
+    data: bytes,
+    fmt: str,
+    options: LoadOptions,
+    *,
+    modified_time: float,
+    part: str = "",
+    depth: int = 0,
+) -> LoadedDocument:
+    """Extract a document of ``fmt`` from bytes (a file's, or an attachment's)."""
+    extracted = _EXTRACTORS[fmt](path, data, options)
     text = _normalise_newlines(extracted.text)
     if not text.strip():
-        raise LoadError(path, "no text in the file")
-    title = (extracted.title or "").strip() or path.stem
+        raise LoadError(path, extracted.metadata.get("empty_reason") or "no text in the file")
+    if len(text) > options.max_text_chars:
+        raise LoadError(
+            path,
+            f"too much text ({len(text):,} characters; the limit is "
+            f"{options.max_text_chars:,}, setting max_text_chars)",
+        )
+    name = Path(part).name if part else ""
+    title = (extracted.title or "").strip() or (Path(name).stem if name else path.stem)
+    children: list[LoadedDocument] = []
+    errors: list[tuple[str, str]] = []
+    if depth < _PART_DEPTH:
+        for attached in extracted.parts:
+            label = f"{part} › {attached.name}" if part else attached.name
+            child, problem = _load_part(path, attached, label, options, modified_time, depth)
+            if child is not None:
+                children.append(_without_children(child))
+                children.extend(child.children)
+                errors.extend(child.part_errors)
+            if problem:
+                errors.append((label, problem))
+    metadata = {k: v for k, v in extracted.metadata.items() if k != "empty_reason"}
     return LoadedDocument(
         path=path,
         title=" ".join(title.split()),
@@ -142,9 +250,107 @@ def load_document(path: Path, *, max_bytes: int) -> LoadedDocument:
         page_count=extracted.page_count,
         encoding=extracted.encoding,
         size_bytes=len(data),
-        modified_time=info.st_mtime,
+        modified_time=modified_time,
         content_hash=hashlib.sha256(data).hexdigest(),
+        metadata=metadata,
+        part=part,
+        children=tuple(children),
+        part_errors=tuple(errors),
     )
+
+
+def _without_children(document: LoadedDocument) -> LoadedDocument:
+    if not document.children and not document.part_errors:
+        return document
+    from dataclasses import replace
+
+    return replace(document, children=(), part_errors=())
+
+
+def _load_part(
+    path: Path, attached: Part, label: str, options: LoadOptions, modified: float, depth: int
+) -> tuple[LoadedDocument | None, str]:
+    if attached.error:
+        return None, attached.error
+    fmt = format_of(Path(attached.name))
+    if fmt is None:
+        suffix = Path(attached.name).suffix.lower()
+        if suffix:
+            return None, f"unsupported format “{suffix}”"
+        fmt = _sniff_bytes(attached.data)
+        if fmt is None:
+            return None, "no file extension and the content is not text"
+    if not attached.data:
+        return None, "empty attachment"
+    if len(attached.data) > options.max_bytes:
+        return None, f"attachment too large ({_megabytes(len(attached.data))})"
+    try:
+        child = load_bytes(
+            path, attached.data, fmt, options, modified_time=modified, part=label, depth=depth + 1
+        )
+    except LoadError as error:
+        return None, error.reason
+    except Exception as error:  # a broken attachment never stops its message
+        logger.warning("%s › %s: %r", path, attached.name, error)
+        return None, f"cannot be read ({type(error).__name__})"
+    return child, ""
+
+
+def _with(options: LoadOptions, **changes: Any) -> LoadOptions:
+    from dataclasses import replace
+
+    return replace(options, **changes)
+
+
+def supported_list() -> str:
+    return (
+        ", ".join(
+            sorted({ext for ext in SUPPORTED_EXTENSIONS if format_of(Path("x" + ext)) != "code"})
+        )
+        + " and source code"
+    )
+
+
+def _os_reason(error: OSError) -> str:
+    if error.errno == errno.ENAMETOOLONG:
+        return "the path is too long for the system"
+    if error.errno == errno.ELOOP:
+        return "a link that points back to itself (symlink loop)"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return error.strerror or str(error)
+
+
+def _sniff_bytes(data: bytes) -> str | None:
+    """The format of a file without extension whose content is text, else None."""
+    from desktop.library.formats.plain import sniff_text
+
+    return sniff_text(data)
+
+
+def _sniff_extensionless(path: Path, data: bytes) -> str:
+    fmt = _sniff_bytes(data)
+    if fmt is None:
+        raise LoadError(path, unsupported_reason(path))
+    return fmt
+
+
+def display_path(path: Path | str) -> str:
+    """A path as text that can always be shown and stored: bytes that are not UTF-8
+    (a file name from an old archive) are written as \\xNN escapes."""
+    raw = os.fsencode(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace")
+
+
+def name_is_text(path: Path | str) -> bool:
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def iter_supported_files(paths: Iterable[Path | str]) -> Iterator[Path]:
@@ -152,16 +358,17 @@ def iter_supported_files(paths: Iterable[Path | str]) -> Iterator[Path]:
 
     Within a folder: sorted by relative path, hidden files and folders (".name",
     or hidden on Windows) and Office lock files ("~$name") left out, folder
-    symlinks not followed. A file named explicitly is yielded if its type is
-    supported, hidden or not. A path that does not exist raises FileNotFoundError.
+    symlinks not followed, file links leaving the folder not followed. A file named
+    explicitly is yielded if its type is supported, hidden or not. A path that does not
+    exist raises FileNotFoundError.
     """
     seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            candidates = _walk(path)
+            candidates = walk_folder(path).files
         elif path.is_file():
-            candidates = [path] if path.suffix.lower() in SUPPORTED_EXTENSIONS else []
+            candidates = [path] if format_of(path) is not None else []
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
         for candidate in candidates:
@@ -180,15 +387,24 @@ def _is_hidden(entry: os.DirEntry[str]) -> bool:
     return bool(attributes & getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 0))
 
 
-def _walk(root: Path) -> list[Path]:
-    return walk_folder(root)[0]
+@dataclass
+class FolderScan:
+    """What a folder holds for an import: the files to try, the files passed over with
+    the reason (an unknown format, a link leaving the folder), and what could not be
+    looked at (an unreadable folder, a path too long, a link loop)."""
+
+    files: list[Path] = field(default_factory=list)
+    passed_over: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
-def walk_folder(root: Path) -> tuple[list[Path], int]:
-    """The supported files below ``root`` (sorted, hidden and lock files left out) and
-    how many other files were passed over."""
-    found: list[Path] = []
-    passed_over = 0
+_EXTENSIONLESS_SNIFF = 8192
+
+
+def walk_folder(root: Path) -> FolderScan:
+    """The files below ``root`` to import (sorted; hidden and lock files left out)."""
+    scan = FolderScan()
+    real_root = Path(os.path.realpath(root))
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -196,131 +412,59 @@ def walk_folder(root: Path) -> tuple[list[Path], int]:
             with os.scandir(folder) as entries:
                 for entry in entries:
                     try:
-                        if _is_hidden(entry):
-                            continue
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(Path(entry.path))
-                        elif entry.is_file() and not entry.name.startswith("~$"):
-                            if os.path.splitext(entry.name)[1].lower() in SUPPORTED_EXTENSIONS:
-                                found.append(Path(entry.path))
-                            else:
-                                passed_over += 1
+                        _scan_entry(entry, real_root, stack, scan)
                     except OSError as error:
-                        logger.warning("Skipping %s: %s", entry.path, error)
+                        scan.warnings.append((display_path(entry.path), _os_reason(error)))
         except OSError as error:
-            logger.warning("Cannot list %s: %s", folder, error)
-    found.sort(key=lambda p: p.relative_to(root).parts)
-    return found, passed_over
+            scan.warnings.append(
+                (display_path(folder), f"cannot list the folder ({_os_reason(error)})")
+            )
+    scan.files.sort(key=lambda p: p.relative_to(root).parts)
+    scan.passed_over.sort()
+    return scan
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
-
-
-def _normalise_newlines(text: str) -> str:
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text
-
-
-# ---------------------------------------------------------------------------
-# Text encodings
-# ---------------------------------------------------------------------------
-
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE, whose BOM is its prefix
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
-_BINARY_REASON = "binary data, not text (is the file extension right?)"
-
-
-def _decode_text(path: Path, data: bytes, declared: str | None = None) -> tuple[str, str]:
-    """Decode the bytes of a text file: BOM, then a declared encoding, then UTF-8,
-    then charset-normalizer's guess (cp1252, Shift-JIS, ...). Rejects binary data."""
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            try:
-                text = data[len(bom) :].decode(codec.removesuffix("-sig"))
-            except UnicodeDecodeError:
-                raise LoadError(path, f"not valid {codec} text ({_BINARY_REASON})") from None
-            return _checked_text(path, text), codec
-    if b"\x00" in data:
-        codec = _bomless_utf16(data)
-        if codec is None:
-            raise LoadError(path, f"contains NUL bytes: {_BINARY_REASON}")
+def _scan_entry(
+    entry: os.DirEntry[str], real_root: Path, stack: list[Path], scan: FolderScan
+) -> None:
+    if _is_hidden(entry):
+        return
+    shown = display_path(entry.path)
+    if entry.is_dir(follow_symlinks=False):
+        stack.append(Path(entry.path))
+        return
+    if entry.is_symlink():
         try:
-            return _checked_text(path, data.decode(codec)), codec
-        except UnicodeDecodeError:
-            raise LoadError(path, f"contains NUL bytes: {_BINARY_REASON}") from None
-    if declared:
-        try:
-            codec = codecs.lookup(declared).name
-            return _checked_text(path, data.decode(codec)), codec
-        except (LookupError, UnicodeDecodeError):
-            logger.info("%s: declared encoding %r does not fit; detecting", path, declared)
-    try:
-        return _checked_text(path, data.decode("utf-8")), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    codec = _guess_encoding(data)
-    if codec is None:
-        raise LoadError(path, f"unknown text encoding or {_BINARY_REASON}")
-    try:
-        return _checked_text(path, data.decode(codec)), codec
-    except UnicodeDecodeError:
-        raise LoadError(path, f"unknown text encoding or {_BINARY_REASON}") from None
-
-
-# charset-normalizer often names a sibling of cp1252 for Western European text
-# (cp1250 for German, cp1257 for French). cp1252 is by far the most common legacy
-# encoding, so when it reads the bytes about as cleanly (0.2 is charset-normalizer's
-# own threshold of acceptable "chaos"), it wins.
-_LATIN_SIBLINGS = frozenset(
-    _word_list(
-        "cp1250 cp1254 cp1257 cp1258 cp775 cp850 cp852 cp857 cp858 iso8859_2 iso8859_4 "
-        "iso8859_9 iso8859_10 iso8859_13 iso8859_15 latin_1 mac_latin2 mac_roman mac_iceland"
-    )
-)
-
-
-def _guess_encoding(data: bytes) -> str | None:
-    from charset_normalizer import from_bytes
-
-    results = from_bytes(data)
-    best = results.best()
-    if best is None:
-        return None
-    if best.encoding in _LATIN_SIBLINGS:
-        for match in results:
-            if "cp1252" in match.could_be_from_charset and match.chaos <= best.chaos + 0.2:
-                return "cp1252"
-    return codecs.lookup(best.encoding).name
-
-
-def _bomless_utf16(data: bytes) -> str | None:
-    """UTF-16 without a BOM shows as NUL in every other byte for Latin text."""
-    sample = data[:4096]
-    if len(sample) < 4 or len(data) % 2:
-        return None
-    even = sample[0::2].count(0) / (len(sample) / 2)
-    odd = sample[1::2].count(0) / (len(sample) / 2)
-    if odd > 0.3 and even < 0.05:
-        return "utf-16-le"
-    if even > 0.3 and odd < 0.05:
-        return "utf-16-be"
-    return None
-
-
-def _checked_text(path: Path, text: str) -> str:
-    """Reject text that decoded but is mostly control characters (a binary file)."""
-    sample = text[:100_000]
-    if sample and len(_CONTROL.findall(sample)) > max(2, len(sample) // 100):
-        raise LoadError(path, _BINARY_REASON)
-    return text
+            target = Path(os.path.realpath(entry.path, strict=True))
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                scan.warnings.append(
+                    (shown, "a link that points back to itself (symlink loop): not followed")
+                )
+            else:
+                scan.warnings.append((shown, "a link to a file or folder that does not exist"))
+            return
+        if target.is_dir():
+            scan.passed_over.append((shown, "a link to a folder: not followed"))
+            return
+        if not target.is_relative_to(real_root):
+            scan.passed_over.append(
+                (
+                    shown,
+                    f"a link to a file outside the imported folder ({display_path(target)}): "
+                    "not followed (import that file itself if you want it)",
+                )
+            )
+            return
+    if not entry.is_file() or entry.name.startswith("~$"):
+        return
+    path = Path(entry.path)
+    if format_of(path) is not None:
+        scan.files.append(path)
+    elif not path.suffix:
+        scan.files.append(path)  # sniffed when loaded: text is imported, binary reported
+    else:
+        scan.passed_over.append((shown, unsupported_reason(path)))
 
 
 # ---------------------------------------------------------------------------
@@ -332,14 +476,15 @@ _FRONT_MATTER_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$", re.M)
 _ATX_HEADING = re.compile(r"^[ ]{0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.M)
 _SETEXT_HEADING = re.compile(r"^[ ]{0,3}(\S[^\n]*)\n[ ]{0,3}=+[ \t]*$", re.M)
 _FENCE_LINE = re.compile(r"^[ ]{0,3}(?:```|~~~)", re.M)
+_SETEXT_UNDERLINE = re.compile(r"\n[ ]{0,3}=+[ \t]*(?:\n|\Z)")
 
 
-def _load_text(path: Path, data: bytes) -> _Extracted:
+def _load_text(path: Path, data: bytes, options: LoadOptions) -> _Extracted:
     text, encoding = _decode_text(path, data)
     return _Extracted(text, encoding=encoding)
 
 
-def _load_markdown(path: Path, data: bytes) -> _Extracted:
+def _load_markdown(path: Path, data: bytes, options: LoadOptions) -> _Extracted:
     text, encoding = _decode_text(path, data)
     return _Extracted(text, title=_markdown_title(_normalise_newlines(text)), encoding=encoding)
 
@@ -351,17 +496,17 @@ def _markdown_title(text: str) -> str | None:
         if found:
             return found.group(1).strip().strip("\"'")
     top = text[:65_536]  # a title is near the top; don't scan a whole book for it
-    fences = [m.start() for m in _FENCE_LINE.finditer(top)]
-    for match in sorted(
-        [*_ATX_HEADING.finditer(top), *_SETEXT_HEADING.finditer(top)], key=lambda m: m.start()
-    ):
+    fences = [m.start() for m in _FENCE_LINE.finditer(top)] if "```" in top or "~~~" in top else []
+    # The setext pattern tries every line: only run it when an "===" line exists.
+    setext = _SETEXT_HEADING.finditer(top) if _SETEXT_UNDERLINE.search(top) else ()
+    for match in sorted([*_ATX_HEADING.finditer(top), *setext], key=lambda m: m.start()):
         # A heading inside a code block (after an odd number of fence lines) is no title.
         if bisect.bisect_right(fences, match.start()) % 2 == 0:
             return match.group(1).strip()
     return None
 
 
-def _load_json(path: Path, data: bytes) -> _Extracted:
+def _load_json(path: Path, data: bytes, options: LoadOptions) -> _Extracted:
     text, encoding = _decode_text(path, data)
     if path.suffix.lower() == ".jsonl":
         records = []
@@ -389,193 +534,20 @@ def _pretty_json(value: object) -> str:
 
 
 # ---------------------------------------------------------------------------
-# HTML
-# ---------------------------------------------------------------------------
-
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
-_SKIPPED_TAGS = frozenset(
-    _word_list(
-        "script style nav noscript template svg math head iframe object embed canvas select button"
-    )
-)
-_BLOCK_TAGS = frozenset(
-    _word_list(
-        "address article aside blockquote body caption center dd details dialog div dl dt "
-        "fieldset figcaption figure footer form header hgroup hr html li main menu ol p pre "
-        "section summary table tbody tfoot thead tr ul"
-    )
-)
-_HEADING_TAGS = {f"h{level}": level for level in range(1, 7)}
-_SPACES = re.compile(r"\s+")
-
-
-def _load_html(path: Path, data: bytes) -> _Extracted:
-    found = _META_CHARSET.search(data[:4096])
-    declared = found.group(1).decode("ascii").lower() if found else None
-    if declared in ("iso-8859-1", "latin1", "latin-1", "us-ascii", "ascii"):
-        declared = "cp1252"  # what browsers do, as the HTML standard says
-    text, encoding = _decode_text(path, data, declared)
-    from selectolax.lexbor import LexborHTMLParser
-
-    tree = LexborHTMLParser(text)
-    title_node = tree.css_first("title")
-    title = title_node.text(strip=True) if title_node is not None else ""
-    body = tree.body if tree.body is not None else tree.root
-    converter = _HtmlText()
-    if body is not None:
-        converter.convert(body)
-    if not title:
-        title = converter.first_h1 or ""
-    return _Extracted(converter.result(), title=title, encoding=encoding)
-
-
-class _HtmlText:
-    """Turns an HTML tree into readable text with Markdown-style headings and lists.
-
-    Walks the tree with an explicit stack: real pages nest deeper than Python's
-    recursion limit allows.
-    """
-
-    def __init__(self) -> None:
-        self._parts: list[str] = []
-        self._pending_break = 0  # line breaks owed before the next text (1 or 2)
-        self._pre = 0
-        self._heading: list[str] | None = None
-        self._list_depth = 0
-        self._cells_in_row: list[int] = []
-        self.first_h1: str | None = None
-
-    def convert(self, root: Any) -> None:
-        stack: list[tuple[Any, bool]] = [(root, True)]
-        while stack:
-            node, entering = stack.pop()
-            tag = node.tag
-            if tag == "-text":
-                if entering:
-                    self._text(node.text_content or "")
-                continue
-            if tag is None or tag.startswith(("-", "!")):
-                continue
-            if entering:
-                if tag in _SKIPPED_TAGS or "hidden" in node.attributes:
-                    continue
-                self._open(tag)
-                stack.append((node, False))
-                children = []
-                child = node.child
-                while child is not None:
-                    children.append(child)
-                    child = child.next
-                stack.extend((c, True) for c in reversed(children))
-            else:
-                self._close(tag)
-
-    def _break(self, count: int) -> None:
-        self._pending_break = max(self._pending_break, count)
-
-    def _emit(self, text: str) -> None:
-        if self._heading is not None:
-            self._heading.append(text)
-            return
-        if self._pending_break and self._parts:
-            self._parts.append("\n" * self._pending_break)
-        self._pending_break = 0
-        self._parts.append(text)
-
-    def _text(self, text: str) -> None:
-        if self._pre:
-            self._emit(text)
-            return
-        collapsed = _SPACES.sub(" ", text)
-        at_line_start = (
-            self._pending_break > 0 or not self._parts or self._parts[-1].endswith((" ", "\n"))
-        )
-        if self._heading is None and at_line_start:
-            collapsed = collapsed.lstrip()
-        if collapsed:
-            self._emit(collapsed)
-
-    def _open(self, tag: str) -> None:
-        if tag in _HEADING_TAGS:
-            self._break(2)
-            self._heading = []
-        elif tag == "br":
-            if self._heading is not None:
-                self._heading.append(" ")
-            else:
-                self._trim_trailing_space()
-                self._parts.append("\n")
-        elif tag == "pre":
-            self._break(2)
-            self._pre += 1
-        elif tag in ("ul", "ol"):
-            self._break(2 if self._list_depth == 0 else 1)
-            self._list_depth += 1
-        elif tag == "li":
-            self._break(1)
-            self._emit("  " * max(0, self._list_depth - 1) + "- ")
-        elif tag == "tr":
-            self._break(1)
-            self._cells_in_row.append(0)
-        elif tag in ("td", "th"):
-            if self._cells_in_row:
-                if self._cells_in_row[-1]:
-                    self._trim_trailing_space()
-                    self._emit(" | ")
-                self._cells_in_row[-1] += 1
-        elif tag in ("p", "blockquote", "table", "figure", "hr", "dl"):
-            self._break(2)
-        elif tag in _BLOCK_TAGS:
-            self._break(1)
-
-    def _close(self, tag: str) -> None:
-        if tag in _HEADING_TAGS:
-            words = "".join(self._heading or ()).split()
-            self._heading = None
-            if words:
-                title = " ".join(words)
-                if tag == "h1" and self.first_h1 is None:
-                    self.first_h1 = title
-                self._emit("#" * _HEADING_TAGS[tag] + " " + title)
-            self._break(2)
-        elif tag == "pre":
-            self._pre -= 1
-            self._break(2)
-        elif tag in ("ul", "ol"):
-            self._list_depth -= 1
-            self._break(2 if self._list_depth == 0 else 1)
-        elif tag == "tr":
-            if self._cells_in_row:
-                self._cells_in_row.pop()
-            self._break(1)
-        elif tag in ("p", "blockquote", "table", "figure", "hr", "dl"):
-            self._break(2)
-        elif tag in _BLOCK_TAGS:
-            self._break(1)
-
-    def _trim_trailing_space(self) -> None:
-        if self._parts and self._parts[-1].endswith(" "):
-            self._parts[-1] = self._parts[-1].rstrip(" ")
-
-    def result(self) -> str:
-        lines = "".join(self._parts).split("\n")
-        text = "\n".join(line.rstrip() for line in lines)
-        return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
-
-
-# ---------------------------------------------------------------------------
 # PDF
 # ---------------------------------------------------------------------------
 
-# PDFium is not thread-safe: one document at a time in the whole process.
+# PDFium is not thread-safe: every call into it, in the whole process, holds this lock
+# (objects may outlive a call: the lock serialises calls, not documents).
 _PDFIUM_LOCK = threading.Lock()
 _PDF_CONTROL = re.compile(r"[\x00-\x01\x03-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 # PDFium marks a hyphen it thinks was added for line breaking with U+0002.
 _PDF_SOFT_HYPHEN = re.compile(r"\x02[ \t]*\r?\n?")
-NO_TEXT_LAYER = "no text layer: scanned? needs OCR"
+NO_TEXT_LAYER = "no text layer (a scan?) and OCR is off for this import"
+OCR_FOUND_NOTHING = "OCR found no text on its {pages}"
 
 
-def _load_pdf(path: Path, data: bytes) -> _Extracted:
+def _load_pdf(path: Path, data: bytes, options: LoadOptions) -> _Extracted:
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
 
@@ -593,7 +565,9 @@ def _load_pdf(path: Path, data: bytes) -> _Extracted:
             if code == pdfium_c.FPDF_ERR_SUCCESS:
                 raise LoadError(path, "the PDF has no pages") from None
             raise LoadError(path, "corrupt or not a PDF file") from None
-        try:
+    ocr: list[dict[str, Any]] = []
+    try:
+        with _PDFIUM_LOCK:
             title = pdf.get_metadata_value("Title")
             for index in range(len(pdf)):
                 try:
@@ -602,26 +576,69 @@ def _load_pdf(path: Path, data: bytes) -> _Extracted:
                     logger.warning("%s: page %d cannot be read", path, index + 1)
                     unreadable += 1
                     page_texts.append("")
-        finally:
+        if unreadable == len(page_texts):
+            raise LoadError(path, "corrupt PDF: no page can be read")
+        scanned = [i for i, t in enumerate(page_texts) if not t.strip()]
+        if scanned and options.ocr:
+            ocr = _ocr_pdf_pages(path, pdf, scanned, page_texts, options)
+    finally:
+        with _PDFIUM_LOCK:
             pdf.close()
-    if unreadable == len(page_texts):
-        raise LoadError(path, "corrupt PDF: no page can be read")
     if not any(t.strip() for t in page_texts):
-        raise LoadError(path, NO_TEXT_LAYER)
-    empty = sum(1 for t in page_texts if not t.strip())
-    if empty:
-        logger.info("%s: %d of %d pages have no text layer", path, empty, len(page_texts))
-    pages: list[int] = []
-    parts: list[str] = []
-    offset = 0
-    for page_text in page_texts:
-        if parts:
-            parts.append("\n\n")
-            offset += 2
-        pages.append(offset)
-        parts.append(page_text)
-        offset += len(page_text)
-    return _Extracted("".join(parts), title=title, pages=tuple(pages), page_count=len(pages))
+        if not options.ocr:
+            raise LoadError(path, NO_TEXT_LAYER)
+        raise LoadError(path, OCR_FOUND_NOTHING.format(pages=_pages_phrase(len(page_texts))))
+    text, pages = join_pages(page_texts)
+    metadata: dict[str, Any] = {}
+    if ocr:
+        for entry in ocr:
+            start = pages[entry["page"] - 1]
+            entry["start"], entry["end"] = start, start + len(page_texts[entry["page"] - 1])
+        metadata["ocr"] = ocr
+    return _Extracted(text, title=title, pages=pages, page_count=len(pages), metadata=metadata)
+
+
+def _pages_phrase(count: int) -> str:
+    return "scanned page" if count == 1 else f"{count} scanned pages"
+
+
+def _ocr_pdf_pages(
+    path: Path, pdf: Any, scanned: list[int], page_texts: list[str], options: LoadOptions
+) -> list[dict[str, Any]]:
+    """Read the pages without a text layer with OCR, one at a time (rendered under the
+    PDFium lock, read outside it); their text goes into ``page_texts``."""
+    from desktop.library import ocr
+
+    try:
+        engine = ocr.engine()
+    except ocr.OcrUnavailable as error:
+        logger.warning("%s: %s", path, error)
+        return []
+    found: list[dict[str, Any]] = []
+    for number, index in enumerate(scanned, start=1):
+        options.check_cancelled()
+        options.report(f"OCR page {index + 1} ({number} of {len(scanned)} scanned)")
+        with _PDFIUM_LOCK:
+            page = pdf[index]
+            try:
+                bitmap = page.render(scale=ocr.RENDER_DPI / 72)
+                try:
+                    pixels = bitmap.to_numpy()[:, :, 2::-1].copy()  # BGR(A) -> RGB
+                finally:
+                    bitmap.close()
+            finally:
+                page.close()
+        result = engine.read(pixels)
+        if result.text.strip():
+            page_texts[index] = result.text
+            found.append(
+                {
+                    "page": index + 1,
+                    "confidence": round(result.confidence, 4),
+                    "turned": result.turned,
+                }
+            )
+    return found
 
 
 def _pdf_page_text(pdf: Any, index: int) -> str:
@@ -657,13 +674,14 @@ _DOCX_SKIPPED = frozenset(
 _PAGE_BREAK = "\x0c"  # marks a page start while the text is assembled
 
 
-def _load_docx(path: Path, data: bytes) -> _Extracted:
+def _load_docx(path: Path, data: bytes, options: LoadOptions) -> _Extracted:
     if data.startswith(_OLE_MAGIC):
         if "EncryptionInfo".encode("utf-16-le") in data:
             raise LoadError(path, "encrypted Word document: it needs a password to open")
         raise LoadError(path, "an old Word (.doc) file named .docx: save it as .docx first")
     if not data.startswith(b"PK"):
         raise LoadError(path, "corrupt or not a Word document (.docx)")
+    check_zip(path, data, options, "a Word document (.docx)")
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
@@ -798,12 +816,24 @@ def _split_page_marks(raw: str) -> tuple[str, tuple[int, ...]]:
     return text, tuple(snapped) if len(snapped) > 1 else ()
 
 
-_EXTRACTORS: dict[str, Callable[[Path, bytes], _Extracted]] = {
+from desktop.library.formats import documents, images, mail, plain, sheets, slides  # noqa: E402
+
+_EXTRACTORS: dict[str, Callable[[Path, bytes, LoadOptions], _Extracted]] = {
     "text": _load_text,
     "markdown": _load_markdown,
     "csv": _load_text,
     "json": _load_json,
-    "html": _load_html,
+    "html": load_html,
     "pdf": _load_pdf,
     "docx": _load_docx,
+    "slides": slides.load_pptx,
+    "spreadsheet": sheets.load_spreadsheet,
+    "email": mail.load_email,
+    "epub": documents.load_epub,
+    "rtf": documents.load_rtf,
+    "odt": documents.load_odt,
+    "image": images.load_image,
+    "log": plain.load_log,
+    "config": plain.load_code,
+    "code": plain.load_code,
 }

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from desktop.workspace import Workspace
 
@@ -30,6 +32,7 @@ class LoadedDocumentLike(Protocol):
     size_bytes: int
     modified_time: float
     content_hash: str
+    metadata: Mapping[str, Any]
 
 
 class ChunkLike(Protocol):
@@ -56,6 +59,15 @@ class DocumentRecord:
     status: str
     chunk_count: int
     token_count: int
+    parent_id: int | None = None  # the document this one is attached to (an e-mail)
+    metadata_json: str = "{}"
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """What the format knew beyond the text: e-mail headers, the language of source
+        code, hidden sheets, the pages read by OCR with their confidence."""
+        value = json.loads(self.metadata_json or "{}")
+        return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -145,7 +157,8 @@ def diff_chunks(existing: Sequence[StoredChunk], new: Sequence[ChunkLike]) -> Ch
 _DOCUMENT_COLUMNS = (
     "d.id, d.source_path, d.title, d.format, d.size_bytes, d.page_count, d.modified_time, "
     "d.content_hash, d.imported_at, d.updated_at, d.status, "
-    "COUNT(c.id) AS chunk_count, COALESCE(SUM(c.token_count), 0) AS token_count"
+    "COUNT(c.id) AS chunk_count, COALESCE(SUM(c.token_count), 0) AS token_count, "
+    "d.parent_id, d.metadata AS metadata_json"
 )
 
 
@@ -171,6 +184,43 @@ def _chunk(row: sqlite3.Row) -> StoredChunk:
 class Library:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
+        self._batches = threading.local()
+
+    # -- batched writing ---------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[WriteBatch]:
+        """Writes of this thread go into one transaction until ``WriteBatch.commit``
+        (an import commits every few hundred milliseconds instead of once per file).
+        Each document is still written whole or not at all (a savepoint each): a kill
+        loses at most the files since the last commit, never part of one. Leaving the
+        block commits what was written."""
+        conn = self.workspace.connection()
+        batch = WriteBatch(conn)
+        self._batches.current = batch
+        try:
+            yield batch
+        finally:
+            self._batches.current = None
+            batch.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        batch: WriteBatch | None = getattr(self._batches, "current", None)
+        if batch is None:
+            with self.workspace.transaction() as tx:
+                yield tx
+            return
+        conn = batch.begin()
+        conn.execute("SAVEPOINT library_write")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO library_write")
+            conn.execute("RELEASE library_write")
+            raise
+        conn.execute("RELEASE library_write")
+        batch.writes += 1
 
     # -- reading ------------------------------------------------------------------------
 
@@ -226,6 +276,23 @@ class Library:
         if row is None:
             raise KeyError(document_id)
         return row["text"], tuple(json.loads(row["pages"]))
+
+    def children(self, document_id: int) -> list[tuple[int, str]]:
+        """(id, source path) of the documents attached to this one."""
+        rows = self.workspace.connection().execute(
+            "SELECT id, source_path FROM documents WHERE parent_id = ? ORDER BY id", (document_id,)
+        )
+        return [(int(row[0]), str(row[1])) for row in rows]
+
+    def known_files(self) -> dict[str, tuple[int, str, int]]:
+        """Source path → (id, content hash, chunk count) of every top-level document: an
+        import compares a file's hash with it before reading the file any further."""
+        rows = self.workspace.connection().execute(
+            "SELECT d.id, d.source_path, d.content_hash, "
+            "(SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id) "
+            "FROM documents d WHERE d.parent_id IS NULL"
+        )
+        return {str(row[1]): (int(row[0]), str(row[2]), int(row[3])) for row in rows}
 
     def chunks(self, document_id: int | None = None) -> list[StoredChunk]:
         conn = self.workspace.connection()
@@ -361,11 +428,12 @@ class Library:
         chunks: Sequence[ChunkLike],
         *,
         run_id: int | None = None,
+        parent_id: int | None = None,
     ) -> tuple[int, str]:
         """Insert or update a document and its chunks in one transaction. Returns the
         document id and what happened: 'added', 'updated' or 'unchanged'."""
         now = time.time()
-        with self.workspace.transaction() as tx:
+        with self._writing() as tx:
             row = tx.execute(
                 "SELECT id, content_hash FROM documents WHERE source_path = ?", (source_path,)
             ).fetchone()
@@ -379,13 +447,15 @@ class Library:
                 loaded.encoding,
                 loaded.text,
                 json.dumps(list(loaded.pages)),
+                json.dumps(dict(loaded.metadata), ensure_ascii=False, default=str),
+                parent_id,
             )
             if row is None:
                 cursor = tx.execute(
                     "INSERT INTO documents(title, format, size_bytes, page_count, "
-                    "modified_time, content_hash, encoding, text, pages, source_path, "
-                    "imported_at, updated_at, status) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
+                    "modified_time, content_hash, encoding, text, pages, metadata, parent_id, "
+                    "source_path, imported_at, updated_at, status) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
                     (*values, source_path, now, now),
                 )
                 document_id = int(cursor.lastrowid or 0)
@@ -402,7 +472,8 @@ class Library:
                 tx.execute(
                     "UPDATE documents SET title = ?, format = ?, size_bytes = ?, "
                     "page_count = ?, modified_time = ?, content_hash = ?, encoding = ?, "
-                    "text = ?, pages = ?, updated_at = ?, status = 'ok' WHERE id = ?",
+                    "text = ?, pages = ?, metadata = ?, parent_id = ?, updated_at = ?, "
+                    "status = 'ok' WHERE id = ?",
                     (*values, now, document_id),
                 )
                 outcome = "updated"
@@ -412,7 +483,7 @@ class Library:
         return document_id, outcome
 
     def replace_chunks(self, document_id: int, chunks: Sequence[ChunkLike]) -> ChunkDiff:
-        with self.workspace.transaction() as tx:
+        with self._writing() as tx:
             return self._replace_chunks(tx, document_id, chunks)
 
     def replace_all_chunks(
@@ -420,7 +491,7 @@ class Library:
     ) -> ChunkDiff:
         """Re-chunk many documents in one transaction (Apply to library)."""
         kept = added = removed = 0
-        with self.workspace.transaction() as tx:
+        with self._writing() as tx:
             for document_id, chunks in new_chunks:
                 diff = self._replace_chunks(tx, document_id, chunks)
                 kept, added, removed = (
@@ -477,7 +548,7 @@ class Library:
 
     def delete_document(self, document_id: int, *, run_id: int | None = None) -> None:
         """Removes the document, its chunks and (through foreign keys) all derived rows."""
-        with self.workspace.transaction() as tx:
+        with self._writing() as tx:
             row = tx.execute(
                 "SELECT source_path FROM documents WHERE id = ?", (document_id,)
             ).fetchone()
@@ -487,7 +558,7 @@ class Library:
             self._event(tx, run_id, None, row["source_path"], "removed", "", time.time())
 
     def set_status(self, document_id: int, status: str, *, run_id: int | None = None) -> None:
-        with self.workspace.transaction() as tx:
+        with self._writing() as tx:
             row = tx.execute(
                 "SELECT source_path, status FROM documents WHERE id = ?", (document_id,)
             ).fetchone()
@@ -502,7 +573,7 @@ class Library:
     ) -> None:
         """Record that a file was seen again with the same content (a touched file keeps
         its chunks and their ids)."""
-        with self.workspace.transaction() as tx:
+        with self._writing() as tx:
             row = tx.execute(
                 "SELECT source_path FROM documents WHERE id = ?", (document_id,)
             ).fetchone()
@@ -525,14 +596,14 @@ class Library:
     # -- history -------------------------------------------------------------------------
 
     def start_run(self, kind: str) -> int:
-        with self.workspace.transaction() as tx:
+        with self._writing() as tx:
             cursor = tx.execute(
                 "INSERT INTO import_runs(started_at, kind) VALUES (?, ?)", (time.time(), kind)
             )
             return int(cursor.lastrowid or 0)
 
     def finish_run(self, run_id: int, *, cancelled: bool) -> None:
-        with self.workspace.transaction() as tx:
+        with self._writing() as tx:
             tx.execute(
                 "UPDATE import_runs SET finished_at = ?, cancelled = ? WHERE id = ?",
                 (time.time(), int(cancelled), run_id),
@@ -546,7 +617,7 @@ class Library:
         detail: str = "",
         document_id: int | None = None,
     ) -> None:
-        with self.workspace.transaction() as tx:
+        with self._writing() as tx:
             self._event(tx, run_id, document_id, source_path, kind, detail, time.time())
 
     @staticmethod
@@ -650,3 +721,39 @@ class Library:
 
     def set_chunking_config(self, config: dict[str, object]) -> None:
         self.workspace.set_meta("library.chunking", json.dumps(config, sort_keys=True))
+
+
+class WriteBatch:
+    """An open write transaction shared by many small writes (see ``Library.batch``)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._open = False
+        self.writes = 0
+        self.started = 0.0
+
+    def begin(self) -> sqlite3.Connection:
+        if not self._open:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._open = True
+            self.started = time.monotonic()
+        return self._conn
+
+    @property
+    def pending(self) -> bool:
+        return self._open
+
+    def due(self, *, files: int, seconds: float) -> bool:
+        return self._open and (self.writes >= files or time.monotonic() - self.started >= seconds)
+
+    def commit(self) -> None:
+        if self._open:
+            self._conn.execute("COMMIT")
+            self._open = False
+            self.writes = 0
+
+    def close(self) -> None:
+        """Commit what was written: every write in the batch is a whole document."""
+        if self._open and self._conn.in_transaction:
+            self.commit()
+        self._open = False

@@ -61,3 +61,14 @@ LIBRARY_V2 = Migration(
         CREATE INDEX library_events_by_time ON library_events(at);
         """,
 )
+
+LIBRARY_V10 = Migration(
+    10,
+    "library: document metadata (headers, language, OCR pages) and attached documents",
+    """
+        ALTER TABLE documents ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE documents ADD COLUMN parent_id INTEGER
+            REFERENCES documents(id) ON DELETE CASCADE;
+        CREATE INDEX documents_by_parent ON documents(parent_id);
+        """,
+)

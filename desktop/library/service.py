@@ -44,6 +44,38 @@ class DocumentContent:
     pages: tuple[int, ...]
     chunks: list[StoredChunk]
 
+    @property
+    def ocr(self) -> tuple[OcrSpan, ...]:
+        """The parts of the text read by OCR (the inspector marks them)."""
+        return ocr_spans(self.document.metadata)
+
+
+@dataclass(frozen=True)
+class OcrSpan:
+    """Text read by OCR: a page's span of the document and how sure the reading was."""
+
+    start: int
+    end: int
+    page: int
+    confidence: float
+
+
+def ocr_spans(metadata: dict[str, object]) -> tuple[OcrSpan, ...]:
+    spans = []
+    for entry in metadata.get("ocr") or ():  # type: ignore[attr-defined]
+        try:
+            spans.append(
+                OcrSpan(
+                    int(entry["start"]),
+                    int(entry["end"]),
+                    int(entry["page"]),
+                    float(entry["confidence"]),
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    return tuple(spans)
+
 
 class LibraryService:
     """The library's front door: the Library tab and ``ragtune import|documents|chunks``
@@ -72,12 +104,18 @@ class LibraryService:
     def _encoding(self) -> str:
         return encoding_for_model(self.settings.embedding_model)
 
-    def options(self) -> ImportOptions:
+    def options(self, *, ocr: bool | None = None) -> ImportOptions:
+        """Import options from the settings; ``ocr`` overrides the OCR setting for one
+        import (the import dialog's toggle, ``ragtune import --ocr/--no-ocr``)."""
         chunking = self.chunking()
+        settings = self.settings
         return ImportOptions(
-            max_bytes=int(self.settings.max_import_mb * 1024 * 1024),
+            max_bytes=int(settings.max_import_mb * 1024 * 1024),
             strategy=chunking.strategy,
             encoding=chunking.encoding,
+            max_unzipped_bytes=int(settings.max_unzipped_mb * 1024 * 1024),
+            max_text_chars=int(settings.max_text_chars),
+            ocr=settings.ocr_enabled if ocr is None else ocr,
         )
 
     def documents(self) -> list[DocumentRecord]:
@@ -100,8 +138,10 @@ class LibraryService:
         text, pages = self.library.text(document_id)
         return DocumentContent(document, text, pages, self.library.chunks(document_id))
 
-    def import_paths(self, paths: Sequence[Path]) -> Generator[Progress, None, ImportReport]:
-        options = self.options()
+    def import_paths(
+        self, paths: Sequence[Path], *, ocr: bool | None = None
+    ) -> Generator[Progress, None, ImportReport]:
+        options = self.options(ocr=ocr)
         if self.library.chunking_config() is None:
             self.library.set_chunking_config(
                 {**strategy_params(options.strategy), "encoding": options.encoding}
@@ -111,9 +151,9 @@ class LibraryService:
         finally:  # a cancelled import keeps the files it finished: others must hear of them
             self.events.publish(Topic.LIBRARY)
 
-    def rescan(self) -> Generator[Progress, None, ImportReport]:
+    def rescan(self, *, ocr: bool | None = None) -> Generator[Progress, None, ImportReport]:
         try:
-            return (yield from _rescan(self.library, self.options()))
+            return (yield from _rescan(self.library, self.options(ocr=ocr)))
         finally:
             self.events.publish(Topic.LIBRARY)
 

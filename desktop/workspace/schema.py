@@ -34,7 +34,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     decision.DECISION_V7,
     retrieval.RETRIEVAL_V8,
     retrieval.RETRIEVAL_V9,
-    retrieval.stemmed_index(10),
+    library.LIBRARY_V10,
+    retrieval.stemmed_index(11),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

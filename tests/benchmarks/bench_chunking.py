@@ -3,7 +3,10 @@
 Run: ``.venv/bin/python tests/benchmarks/bench_chunking.py [--megabytes 20]``
 
 Prints MB/s per chunking strategy (with both shipped encodings; the whole time of
-``chunk_text``, including the one tokenization pass) and files/s per loader format.
+``chunk_text``, including the one tokenization pass), with its ratio to one tokenizer
+pass over the same text in wall and CPU time; files/s per loader format (the formats
+of issue 17 too, on generated files of realistic size); and OCR pages/s at 150 dpi
+with the character accuracy on pages rendered from known text (``--ocr-pages``).
 The text is generated (Zipf-distributed English words, Markdown headings, lists and
 some CJK), so figures are repeatable but not a claim about any particular corpus.
 """
@@ -36,6 +39,19 @@ from desktop.library.chunking import (  # noqa: E402
 from desktop.library.loaders import load_document  # noqa: E402
 from desktop.tokens import get_tokenizer  # noqa: E402
 from tests.helpers.documents import make_docx, make_html, make_pdf  # noqa: E402
+from tests.helpers.format_files import (  # noqa: E402
+    character_accuracy,
+    make_email,
+    make_epub,
+    make_mbox,
+    make_ods,
+    make_odt,
+    make_pptx,
+    make_rtf,
+    make_scanned_pdf,
+    make_xlsx,
+    render_page,
+)
 
 WORDS = str.split(
     """the of and to in is that for it as was with be by on not he this are or his from
@@ -118,7 +134,7 @@ def bench_chunking(megabytes: float, repeat: int) -> None:
     print(" several threads, so it can exceed the wall time)")
     print(
         f"{'strategy':<26}{'encoding':<13}{'chunks':>8}{'mean tok':>10}"
-        f"{'wall s':>8}{'MB/s':>7}{'CPU s':>8}"
+        f"{'wall s':>8}{'MB/s':>7}{'CPU s':>8}{'x pass':>8}{'x CPU':>7}"
     )
     for encoding in ("o200k_base", "cl100k_base"):
         tokenizer = get_tokenizer(encoding)
@@ -134,11 +150,17 @@ def bench_chunking(megabytes: float, repeat: int) -> None:
             stats = chunk_stats(chunks, text)  # type: ignore[arg-type]
             label = f"{type(strategy).__name__}({', '.join(map(str, vars(strategy).values()))})"
             rows.append((label, str(stats.count), f"{stats.mean_tokens:.0f}", wall, cpu))
+        base_wall, base_cpu = rows[0][3], rows[0][4]
         for label, count, mean, wall, cpu in rows:
             print(
                 f"{label:<26}{encoding:<13}{count:>8}{mean:>10}"
                 f"{wall:>8.2f}{size_mb / wall:>7.1f}{cpu:>8.2f}"
+                f"{wall / base_wall:>8.2f}{cpu / base_cpu:>7.2f}"
             )
+        print(
+            f"(load average {os.getloadavg()[0]:.2f}; x pass, x CPU: wall and CPU time "
+            "relative to one tokenizer pass)"
+        )
 
 
 def _files(folder: Path) -> dict[str, list[Path]]:
@@ -173,8 +195,47 @@ def _files(folder: Path) -> dict[str, list[Path]]:
         blocks: list[tuple[object, ...]] = []
         for i, p in enumerate(body):
             blocks += [("heading", 2, f"Part {i}"), ("paragraph", p)]
-        add("docx", f"{n}.docx", make_docx(blocks, title=f"Doc {n}"))
+        docx = make_docx(blocks, title=f"Doc {n}")
+        add("docx", f"{n}.docx", docx)
+        if n < 20:  # the formats of issue 17: 20 files each
+            _new_formats(add, n, body, docx, paragraphs)
     return made
+
+
+def _new_formats(add, n, body, docx, paragraphs) -> None:  # type: ignore[no-untyped-def]
+    slides = [
+        {
+            "title": f"Slide {i}",
+            "bullets": [p[:80] for p in paragraphs(4)],
+            "notes": body[i % 20][:300],
+        }
+        for i in range(30)
+    ]
+    add("pptx", f"{n}.pptx", make_pptx(slides, title=f"Deck {n}"))
+    sheet = [["id", "name", "amount", "note"]] + [
+        [i, f"item {i}", i * 1.25, body[i % len(body)][:60]] for i in range(1500)
+    ]
+    add("xlsx", f"{n}.xlsx", make_xlsx({"Data": sheet, "More": sheet[:500]}, hidden=["More"]))
+    add("ods", f"{n}.ods", make_ods({"Data": sheet[:800]}))
+    mail = make_email(
+        f"Report {n}",
+        "\n\n".join(body[:5]),
+        attachments=[("report.docx", "application/octet-stream", docx)],
+    )
+    add("eml", f"{n}.eml", mail.as_bytes())
+    messages = [make_email(f"M{i}", "\n\n".join(body[i % 5 : i % 5 + 3])) for i in range(50)]
+    add("mbox", f"{n}.mbox", make_mbox(messages))
+    chapters = [(f"Chapter {i}", f"<p>{p}</p>") for i, p in enumerate(body)]
+    add("epub", f"{n}.epub", make_epub(f"Book {n}", chapters))
+    add("rtf", f"{n}.rtf", make_rtf(body))
+    add(
+        "odt", f"{n}.odt", make_odt([("heading", 1, f"Doc {n}")] + [("paragraph", p) for p in body])
+    )
+    functions = [f"def f{i}():\n    # {p[:200]}\n    return {i}" for i, p in enumerate(body)]
+    add("code", f"{n}.py", "\n\n".join(functions))
+    lines = [f"2026-01-01 10:00:{i % 60:02} INFO {p[:100]}\n" for i, p in enumerate(body * 20)]
+    add("log", f"{n}.log", "".join(lines))
+    add("yaml", f"{n}.yaml", "".join(f"key{i}:\n  text: '{p[:100]}'\n" for i, p in enumerate(body)))
 
 
 def _wrap(text: str, width: int = 90) -> list[str]:
@@ -202,20 +263,66 @@ def bench_loaders(repeat: int) -> None:
             print(
                 f"{kind:<8}{len(paths):>7}{total / len(paths) / 1000:>9.1f}{seconds:>8.2f}"
                 f"{len(paths) / seconds:>10.0f}{total / 1e6 / seconds:>8.1f}"
+                f"   load {os.getloadavg()[0]:.2f}"
             )
+
+
+def bench_ocr(pages: int) -> None:
+    """OCR pages/s at 150 dpi (a scanned PDF: rendering included) and the character
+    accuracy on pages rendered from known text."""
+    from desktop.library import ocr
+    from desktop.library.loaders import LoadOptions
+
+    truths = []
+    images = []
+    for n in range(pages):
+        words = [w for w in make_text(2400, seed=100 + n).replace("#", "").split() if w.isascii()]
+        lines = [" ".join(words[i : i + 11]) for i in range(0, min(len(words), 11 * 30), 11)]
+        kind = ("clean", "scan", "turned")[n % 3]
+        noise, angle = {"clean": (0, 0.0), "scan": (12, 0.8), "turned": (8, 2.0)}[kind]
+        truths.append(("\n".join(lines), kind))
+        images.append(render_page(lines, noise=noise, angle=angle))
+    start = time.perf_counter()
+    ocr.engine()
+    print(
+        f"\nOCR: {pages} A4 pages at 150 dpi, ~330 words each (models loaded in "
+        f"{time.perf_counter() - start:.2f} s)"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "scan.pdf"
+        path.write_bytes(make_scanned_pdf(images))
+        start, start_cpu = time.perf_counter(), time.process_time()
+        document = load_document(path, options=LoadOptions(max_bytes=200_000_000))
+        wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    print(
+        f"scanned PDF: {pages / wall:.3f} pages/s ({wall / pages:.2f} s/page wall, "
+        f"{cpu / pages:.2f} CPU-s/page), load average {os.getloadavg()[0]:.2f}"
+    )
+    for entry, (truth, kind) in zip(document.metadata["ocr"], truths, strict=True):
+        read = document.text[entry["start"] : entry["end"]]
+        print(
+            f"  page {entry['page']} ({kind}): accuracy {character_accuracy(truth, read):.2%}, "
+            f"confidence {entry['confidence']:.3f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--megabytes", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--ocr-pages", type=int, default=6)
+    parser.add_argument("--only", choices=("chunking", "loaders", "ocr"))
     arguments = parser.parse_args()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load:.2f}")
     tokenizers = [get_tokenizer(e) for e in ("o200k_base", "cl100k_base")]
     print("tokenizer backends:", ", ".join(f"{t.name}={t.backend}" for t in tokenizers))
-    bench_chunking(arguments.megabytes, arguments.repeat)
-    bench_loaders(arguments.repeat)
+    if arguments.only in (None, "chunking"):
+        bench_chunking(arguments.megabytes, arguments.repeat)
+    if arguments.only in (None, "loaders"):
+        bench_loaders(arguments.repeat)
+    if arguments.only in (None, "ocr") and arguments.ocr_pages:
+        bench_ocr(arguments.ocr_pages)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def test_import_reports_each_file_and_exits_0_with_skips(tmp_path: Path) -> None
 
     again = ragtune("--data-dir", data, "import", str(tmp_path / "docs"))
     assert again.returncode == 0
-    assert "unchanged" in again.stdout and "5 unchanged, 2 skipped" in again.stdout
+    assert "unchanged" in again.stdout and "5 unchanged, 3 skipped" in again.stdout
     assert "skipped   " in again.stdout and "corrupt" in again.stdout
 
 
@@ -85,3 +85,39 @@ def test_documents_and_chunks(tmp_path: Path) -> None:
     assert applied["applied"]["added"] == len(applied["chunks"])
     after = json.loads(ragtune("--data-dir", data, "documents", "--json").stdout)
     assert after[0]["chunks"] == len(applied["chunks"])
+
+
+def test_import_json_names_every_file_not_imported_and_the_warnings(tmp_path: Path) -> None:
+    """Issue 15 point 12 / issue 17 point 3: before, '1 other files ignored' named none,
+    and an unreadable folder was a line on stderr only."""
+    import os
+
+    folder = tmp_path / "docs"
+    write_mixed_folder(folder)
+    (folder / "archive.xyz").write_bytes(b"\x00 data")
+    (folder / "NOTES").write_text("Extension-less notes are text.\n", encoding="utf-8")
+    os.symlink("loop", folder / "loop")  # a link to itself
+    locked = folder / "locked"
+    locked.mkdir()
+    (locked / "secret.txt").write_text("x")
+    locked.chmod(0)
+    try:
+        # root reads anything: no warning to expect then
+        expected_warning = None if os.access(locked, os.R_OK) else str(locked)
+        result = ragtune("--data-dir", str(tmp_path / "d"), "import", str(folder), "--json")
+    finally:
+        locked.chmod(0o700)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    not_imported = {Path(f["path"]).name: f["reason"] for f in data["not_imported"]}
+    assert not_imported["archive.xyz"] == "unsupported format “.xyz”"
+    assert "corrupt" in not_imported["corrupt.pdf"]
+    assert "binary" in not_imported["binary.txt"]
+    files = {Path(f["path"]).name: f["outcome"] for f in data["files"]}
+    assert files["NOTES"] == "imported"
+    warnings = {w["path"]: w["reason"] for w in data["warnings"]}
+    assert "symlink loop" in warnings.pop(str(folder / "loop"))
+    if expected_warning:
+        assert "cannot list the folder" in warnings.pop(expected_warning)
+    assert warnings == {}
+    assert "1 warnings" in data["summary"] or "2 warnings" in data["summary"]

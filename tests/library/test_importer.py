@@ -23,12 +23,24 @@ def test_a_folder_imports_good_files_and_reports_bad_ones_with_reasons(
     service: LibraryService, tmp_path: Path
 ) -> None:
     expected = write_mixed_folder(tmp_path / "docs")
+    (tmp_path / "docs" / "archive.xyz").write_bytes(b"\x00\x01 not a document")
+    expected["image.png"] = "skipped"  # a PNG is read with OCR now; this one is broken
     report = run_to_end(service.import_paths([tmp_path / "docs"]))
     outcomes = {Path(o.path).name: o for o in report.outcomes}
     assert {name: o.outcome for name, o in outcomes.items()} == expected
     assert "corrupt" in outcomes["corrupt.pdf"].reason
     assert "binary" in outcomes["binary.txt"].reason
-    assert report.ignored == 1  # image.png: not a format the library reads
+    assert outcomes["image.png"].reason == "corrupt or not an image (PNG, JPEG or TIFF)"
+    assert report.ignored == 1  # archive.xyz: not a format the library reads, named:
+    assert [(Path(o.path).name, o.reason) for o in report.passed_over] == [
+        ("archive.xyz", "unsupported format “.xyz”")
+    ]
+    assert {Path(o.path).name for o in report.not_imported} == {
+        "corrupt.pdf",
+        "binary.txt",
+        "image.png",
+        "archive.xyz",
+    }
     documents = {Path(d.source_path).name: d for d in service.snapshot().documents}
     assert set(documents) == {n for n, o in expected.items() if o == "added"}
     assert documents["manual.pdf"].page_count == 2
@@ -77,6 +89,7 @@ def test_rescan_updates_only_the_edited_file_and_finds_new_and_missing_ones(
         # still broken, and still reported:
         "corrupt.pdf": "skipped",
         "binary.txt": "skipped",
+        "image.png": "skipped",
     }
     after = {Path(d.source_path).name: d for d in service.snapshot().documents}
     assert after["page.html"].status == "missing"
@@ -120,7 +133,7 @@ _KILLED_IMPORT = textwrap.dedent(
 
     service = LibraryService(Workspace(Path(sys.argv[1])), Settings())
     for number, _ in enumerate(service.import_paths([Path(sys.argv[2])])):
-        if number == 40:
+        if number == 200:
             print("HALF_WAY", flush=True)
     """
 )
@@ -153,15 +166,36 @@ def test_a_crash_mid_import_leaves_the_library_intact(tmp_path: Path) -> None:
         assert workspace.connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         service = LibraryService(workspace, service_settings())
         documents = service.snapshot().documents
-        assert 40 <= len(documents) < 400
+        # Commits are batched (every 200 files or 250 ms): the files of the batch the kill
+        # interrupted are not there, every committed one is whole.
+        assert 1 <= len(documents) < 400
         tokenizer = get_tokenizer(service.chunking().encoding)
-        for document in documents:
-            text, pages = service.library.text(document.id)
-            expected = chunk_text(
-                text, service.chunking().strategy, pages=pages, tokenizer=tokenizer
-            )
-            stored = service.library.chunks(document.id)
-            assert [(c.start, c.end) for c in stored] == [(c.start, c.end) for c in expected]
+
+        def assert_whole(document_ids: list[int]) -> None:
+            for document_id in document_ids:
+                text, pages = service.library.text(document_id)
+                expected = chunk_text(
+                    text, service.chunking().strategy, pages=pages, tokenizer=tokenizer
+                )
+                stored = service.library.chunks(document_id)
+                assert [(c.start, c.end) for c in stored] == [(c.start, c.end) for c in expected]
+
+        assert_whole([d.id for d in documents])
+        committed = {d.source_path: (d.id, service.library.chunk_ids(d.id)) for d in documents}
+        # Importing again is idempotent: the committed files are unchanged (same ids, same
+        # chunks), the lost ones are added, nothing is doubled.
+        report = run_to_end(service.import_paths([folder]))
+        counts = report.counts()
+        assert counts["unchanged"] == len(documents)
+        assert counts["added"] == 400 - len(documents)
+        after = service.snapshot().documents
+        assert len(after) == len({d.source_path for d in after}) == 400
+        for document in after:
+            if document.source_path in committed:
+                assert (document.id, service.library.chunk_ids(document.id)) == committed[
+                    document.source_path
+                ]
+        assert_whole([d.id for d in after])
 
 
 def service_settings():
@@ -233,3 +267,58 @@ def test_export_writes_one_json_object_per_chunk(service: LibraryService, tmp_pa
     }
     text, _ = service.library.text(record["document_id"])
     assert text[record["start"] : record["end"]] == record["text"]
+
+
+def _small_scan(lines: list[str]):  # type: ignore[no-untyped-def]
+    """A 4 x 2 inch page at 150 dpi with printed lines (quick to read)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (600, 300), "white")
+    draw = ImageDraw.Draw(image)
+    try:
+        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 24)
+    except OSError:
+        font = ImageFont.load_default(size=24)
+    for number, line in enumerate(lines):
+        draw.text((30, 40 + 45 * number), line, font=font, fill="black")
+    return image
+
+
+def test_ocr_reports_progress_page_by_page_and_a_cancel_stops_between_pages(
+    service: LibraryService, tmp_path: Path
+) -> None:
+    from desktop.progress import Progress
+    from tests.helpers.format_files import make_scanned_pdf
+
+    pages = [_small_scan([f"Page {n} of the scan.", "Refunds take 14 days."]) for n in (1, 2, 3)]
+    (tmp_path / "scan.pdf").write_bytes(make_scanned_pdf(pages))
+    messages = [
+        step.message
+        for step in service.import_paths([tmp_path / "scan.pdf"])
+        if isinstance(step, Progress)
+    ]
+    ocr = [m for m in messages if "OCR page" in m]
+    assert ocr == [
+        "scan.pdf: OCR page 1 (1 of 3 scanned)",
+        "scan.pdf: OCR page 2 (2 of 3 scanned)",
+        "scan.pdf: OCR page 3 (3 of 3 scanned)",
+    ]
+    [document] = service.snapshot().documents
+    assert [entry["page"] for entry in document.metadata["ocr"]] == [1, 2, 3]
+    assert "Page 2 of the scan." in service.library.text(document.id)[0]
+
+    # Cancelled at the first page's message: the file is not imported, the run is marked.
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "scan2.pdf").write_bytes(make_scanned_pdf(pages))
+    operation = service.import_paths([tmp_path / "other"])
+    for step in operation:
+        if "OCR page 1" in step.message:
+            operation.close()
+            break
+    assert [d.title for d in service.snapshot().documents] == [document.title]
+    cancelled = (
+        service.library.workspace.connection()
+        .execute("SELECT cancelled FROM import_runs ORDER BY id DESC LIMIT 1")
+        .fetchone()[0]
+    )
+    assert cancelled == 1

@@ -21,6 +21,7 @@ from desktop.library.loaders import (
     SUPPORTED_EXTENSIONS,
     LoadedDocument,
     LoadError,
+    LoadOptions,
     iter_supported_files,
     load_document,
 )
@@ -207,8 +208,12 @@ def test_pdf_text_pages_and_title(tmp_path: Path) -> None:
     assert untitled.title == "untitled"
 
 
+NO_OCR = LoadOptions(max_bytes=LIMIT, ocr=False)
+
+
 def test_pdf_with_a_scanned_page_among_text_pages(tmp_path: Path) -> None:
-    document = load(write(tmp_path / "mixed.pdf", make_pdf(["Typed page.", None, "Last."])))
+    path = write(tmp_path / "mixed.pdf", make_pdf(["Typed page.", None, "Last."]))
+    document = load_document(path, options=NO_OCR)
     assert document.page_count == 3
     assert document.text == "Typed page.\n\n\n\nLast."
     assert document.pages == (0, 13, 15)
@@ -218,7 +223,10 @@ def test_pdf_errors_a_user_can_act_on(tmp_path: Path) -> None:
     encrypted = write(tmp_path / "locked.pdf", make_encrypted_pdf(["Secret."]))
     assert reason(encrypted) == "encrypted PDF: it needs a password to open"
     scanned = write(tmp_path / "scan.pdf", make_pdf([None, None]))
-    assert reason(scanned) == NO_TEXT_LAYER == "no text layer: scanned? needs OCR"
+    with pytest.raises(LoadError) as caught:
+        load_document(scanned, options=NO_OCR)
+    assert caught.value.reason == NO_TEXT_LAYER
+    assert NO_TEXT_LAYER == "no text layer (a scan?) and OCR is off for this import"
     valid = make_pdf(["Some text on the page."])
     truncated = write(tmp_path / "truncated.pdf", valid[: len(valid) // 2])
     assert reason(truncated) == "corrupt or not a PDF file"
@@ -321,10 +329,14 @@ def test_empty_blank_large_unsupported_and_missing_files(tmp_path: Path) -> None
     assert reason(big, max_bytes=1_000) == "file too large (2,000 bytes; the limit is 1,000 bytes)"
     huge = write(tmp_path / "huge.txt", "y" * 300_000)
     assert reason(huge, max_bytes=200_000) == "file too large (0.3 MB; the limit is 0.2 MB)"
-    assert reason(write(tmp_path / "picture.png", b"\x89PNG")).startswith(
-        "unsupported file type “.png”"
+    assert reason(write(tmp_path / "picture.bmp", b"BM")).startswith("unsupported format “.bmp”")
+    assert reason(write(tmp_path / "picture.png", b"\x89PNG")) == (
+        "corrupt or not an image (PNG, JPEG or TIFF)"
     )
-    assert "without an extension" in reason(write(tmp_path / "README", "x"))
+    assert load(write(tmp_path / "README", "Read me first.")).text == "Read me first."
+    assert reason(write(tmp_path / "program", bytes(range(256)) * 4)) == (
+        "no file extension and the content is not text"
+    )
     assert reason(tmp_path / "missing.txt") == "file not found"
     (tmp_path / "folder.txt").mkdir()
     assert reason(tmp_path / "folder.txt") == "not a regular file"
@@ -351,6 +363,7 @@ def test_iter_supported_files_walks_folders_sorted_without_hidden(tmp_path: Path
         "a.txt",
         "Z.PDF",
         "image.png",
+        "data.bin",
         ".hidden.txt",
         "~$lock.docx",
         "sub/c.html",
@@ -367,12 +380,13 @@ def test_iter_supported_files_walks_folders_sorted_without_hidden(tmp_path: Path
         "library/Z.PDF",
         "library/a.txt",
         "library/b.md",
+        "library/image.png",
         "library/sub/c.html",
         "library/sub/deeper/d.json",
         "single.csv",
         ".named.txt",
     ]
-    assert list(iter_supported_files([root / "image.png"])) == []
+    assert list(iter_supported_files([root / "data.bin"])) == []
     with pytest.raises(FileNotFoundError):
         list(iter_supported_files([tmp_path / "nope"]))
 

@@ -53,9 +53,7 @@ def tab_until(qtbot: QtBot, start: QWidget, wanted: QWidget, presses: int = 60) 
     raise AssertionError(f"Tab never reached {wanted!r} from {start!r}")
 
 
-def test_tab_leaves_tables_and_text_boxes(
-    qtbot: QtBot, window: MainWindow, tmp_path: Path
-) -> None:
+def test_tab_leaves_tables_and_text_boxes(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
     library = window.tab("Library")
     window.select_tab("Library")
     library.table.setFocus(Qt.FocusReason.TabFocusReason)
@@ -73,9 +71,7 @@ def test_tab_leaves_tables_and_text_boxes(
     assert QApplication.focusWidget() is not box
 
 
-def test_the_menus_and_the_help_sheet_name_every_shortcut(
-    qtbot: QtBot, window: MainWindow
-) -> None:
+def test_the_menus_and_the_help_sheet_name_every_shortcut(qtbot: QtBot, window: MainWindow) -> None:
     window.select_tab("Library")
     titles = [a.text() for a in window.menuBar().actions()]
     assert titles == ["&File", "&View", "&Library", "&Help"]

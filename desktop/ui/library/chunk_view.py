@@ -14,6 +14,10 @@ from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 CHUNK_COLOURS = (QColor("#dbeafe"), QColor("#dcfce7"))
 OVERLAP_COLOUR = QColor("#fde68a")
 SELECTED_COLOUR = QColor("#fb923c")
+# Text read by OCR: purple text with a wavy underline over the chunk colours; red below 90%.
+OCR_COLOUR = QColor("#7c3aed")
+OCR_LOW_COLOUR = QColor("#dc2626")
+OCR_LOW_CONFIDENCE = 0.9
 
 
 def utf16_positions(text: str) -> np.ndarray:
@@ -43,6 +47,8 @@ class ChunkTextView(QPlainTextEdit):
         self._spans: list[tuple[int, int]] = []
         self._positions = np.zeros(1, dtype=np.int64)
         self._base: list[QTextEdit.ExtraSelection] = []
+        self._ocr: list[QTextEdit.ExtraSelection] = []
+        self._ocr_spans: list[tuple[int, int, float]] = []
         self._selected: int | None = None
         self.cursorPositionChanged.connect(self._cursor_moved)
 
@@ -54,7 +60,35 @@ class ChunkTextView(QPlainTextEdit):
         self._spans = []
         self._selected = None
         self._base = []
+        self._ocr = []
+        self._ocr_spans = []
         self.setExtraSelections([])
+
+    def set_ocr_spans(self, spans: Sequence[tuple[int, int, float]]) -> None:
+        """Mark text read by OCR: (start, end, confidence 0..1), code-point offsets."""
+        self._ocr_spans = [(s, e, c) for s, e, c in spans if 0 <= s < e < len(self._positions)]
+        self._ocr = []
+        for start, end, confidence in self._ocr_spans:
+            fmt = QTextCharFormat()
+            fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+            colour = OCR_LOW_COLOUR if confidence < OCR_LOW_CONFIDENCE else OCR_COLOUR
+            fmt.setUnderlineColor(colour)
+            fmt.setForeground(colour)
+            fmt.setToolTip(f"Read by OCR, confidence {confidence:.0%}")
+            self._ocr.append(self._span(start, end, fmt))
+        self.setExtraSelections([*self._base, *self._ocr])
+
+    def ocr_marks(self) -> list[tuple[int, int, str]]:
+        """What is marked as OCR'd, in code-point offsets: (start, end, colour name)."""
+        to_code_points = {int(q): i for i, q in enumerate(self._positions)}
+        return [
+            (
+                to_code_points[s.cursor.selectionStart()],
+                to_code_points[s.cursor.selectionEnd()],
+                s.format.underlineColor().name(),
+            )
+            for s in self._ocr
+        ]
 
     def set_chunks(self, spans: Sequence[tuple[int, int]]) -> None:
         """Spans are (start, end) code-point offsets into the text, in chunk order."""
@@ -66,30 +100,36 @@ class ChunkTextView(QPlainTextEdit):
         for start, end in overlaps(self._spans):
             selections.append(self._selection(start, end, OVERLAP_COLOUR))
         self._base = selections
-        self.setExtraSelections(selections)
+        self.setExtraSelections([*selections, *self._ocr])
 
-    def _selection(
-        self, start: int, end: int, colour: QColor, outline: bool = False
-    ) -> QTextEdit.ExtraSelection:
+    def _span(self, start: int, end: int, fmt: QTextCharFormat) -> QTextEdit.ExtraSelection:
+        """An extra selection over code points [start, end) drawn with ``fmt``."""
         selection = QTextEdit.ExtraSelection()
         cursor = QTextCursor(self.document())
         cursor.setPosition(int(self._positions[start]))
         cursor.setPosition(int(self._positions[end]), QTextCursor.MoveMode.KeepAnchor)
         selection.cursor = cursor
+        selection.format = fmt
+        return selection
+
+    def _selection(
+        self, start: int, end: int, colour: QColor, outline: bool = False
+    ) -> QTextEdit.ExtraSelection:
         fmt = QTextCharFormat()
         fmt.setBackground(colour)
         if outline:
             fmt.setProperty(QTextFormat.Property.FullWidthSelection, False)
             fmt.setFontUnderline(True)
             fmt.setUnderlineColor(SELECTED_COLOUR)
-        selection.format = fmt
-        return selection
+        return self._span(start, end, fmt)
 
     def highlighted_spans(self) -> list[tuple[int, int, str]]:
         """What is drawn, back in code-point offsets: (start, end, colour name)."""
         to_code_points = {int(q): i for i, q in enumerate(self._positions)}
         drawn = []
-        for selection in self.extraSelections():
+        for selection in [*self._base, *self.extraSelections()[len(self._base) :]]:
+            if selection.format.underlineStyle() == QTextCharFormat.UnderlineStyle.WaveUnderline:
+                continue
             cursor = selection.cursor
             drawn.append(
                 (
@@ -106,7 +146,7 @@ class ChunkTextView(QPlainTextEdit):
         self._selected = row
         start, end = self._spans[row]
         marked = self._selection(start, end, SELECTED_COLOUR.lighter(150), outline=True)
-        self.setExtraSelections([*self._base, marked])
+        self.setExtraSelections([*self._base, marked, *self._ocr])
         cursor = QTextCursor(self.document())
         cursor.setPosition(int(self._positions[start]))
         self.blockSignals(True)

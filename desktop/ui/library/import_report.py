@@ -17,7 +17,15 @@ from PySide6.QtWidgets import (
 
 from desktop.library.importer import ImportReport
 
-_COLOURS = {"skipped": "#b71c1c", "missing": "#8a5300", "added": "#1b5e20", "updated": "#0d47a1"}
+_COLOURS = {
+    "skipped": "#b71c1c",
+    "not imported": "#b71c1c",
+    "warning": "#8a5300",
+    "missing": "#8a5300",
+    "added": "#1b5e20",
+    "updated": "#0d47a1",
+}
+_PROBLEMS = ("warning", "skipped", "not imported", "missing")
 
 
 class ImportReportDialog(QDialog):
@@ -27,22 +35,29 @@ class ImportReportDialog(QDialog):
         self.resize(820, 420)
         self.summary = QLabel(report.summary())
         self.summary.setWordWrap(True)
-        self.table = QTableWidget(len(report.outcomes), 3)
+        # Every file the run did not import is a row with its reason: the ones that failed,
+        # the ones passed over in folders (unknown format, a link leaving the folder), and
+        # what could not be looked at (an unreadable folder, a path too long).
+        rows = [(o.path, o.outcome, o.reason) for o in report.outcomes]
+        rows += [(o.path, "not imported", o.reason) for o in report.passed_over]
+        rows += [(path, "warning", reason) for path, reason in report.warnings]
+        self.table = QTableWidget(len(rows), 3)
         self.table.setHorizontalHeaderLabels(["File", "Result", "Reason"])
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(False)
         # Problems first: that is what the user opens the report for.
         order = sorted(
-            report.outcomes, key=lambda o: (o.outcome not in ("skipped", "missing"), o.path)
+            rows,
+            key=lambda r: (_PROBLEMS.index(r[1]) if r[1] in _PROBLEMS else len(_PROBLEMS), r[0]),
         )
-        for row, outcome in enumerate(order):
+        for row, (path, outcome, reason) in enumerate(order):
             items = (
-                QTableWidgetItem(outcome.path),
-                QTableWidgetItem(outcome.outcome),
-                QTableWidgetItem(outcome.reason),
+                QTableWidgetItem(path),
+                QTableWidgetItem(outcome),
+                QTableWidgetItem(reason),
             )
-            colour = _COLOURS.get(outcome.outcome)
+            colour = _COLOURS.get(outcome)
             for column, item in enumerate(items):
                 item.setToolTip(item.text())
                 if colour and column == 1:

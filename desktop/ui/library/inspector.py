@@ -17,9 +17,10 @@ from PySide6.QtWidgets import (
 
 from desktop.library.chunking import ChunkingStrategy
 from desktop.library.preview import ChunkingView, preview, view_of
+from desktop.library.service import OcrSpan
 from desktop.ui.common.histogram import SizeHistogram
 from desktop.ui.common.table_model import record_table
-from desktop.ui.library.chunk_view import ChunkTextView
+from desktop.ui.library.chunk_view import OCR_LOW_CONFIDENCE, ChunkTextView
 from desktop.ui.library.models import ChunkTableModel
 from desktop.ui.library.strategy_form import StrategyForm
 from desktop.workers import TaskManager
@@ -31,6 +32,23 @@ class OpenDocument:
     title: str
     text: str
     pages: tuple[int, ...]
+    ocr: tuple[OcrSpan, ...] = ()  # text read by OCR, marked in the text view
+
+
+def ocr_summary(spans: tuple[OcrSpan, ...]) -> str:
+    """The inspector's line about OCR: each page read by OCR with its confidence."""
+    if not spans:
+        return ""
+    shown = [f"page {s.page} ({s.confidence:.0%})" for s in spans[:8]]
+    more = f" and {len(spans) - 8} more" if len(spans) > 8 else ""
+    low = sum(1 for s in spans if s.confidence < OCR_LOW_CONFIDENCE)
+    warning = f"; {low} below {OCR_LOW_CONFIDENCE:.0%}: check their text" if low else ""
+    return (
+        "Read by OCR (purple text, wavy underline; red below 90%), confidence per page: "
+        + ", ".join(shown)
+        + more
+        + warning
+    )
 
 
 def summary_text(view: ChunkingView) -> str:
@@ -83,8 +101,9 @@ class ChunkPanel(QWidget):
         )
         self.text_view.chunk_clicked.connect(self._select_row)
 
-    def set_text(self, text: str) -> None:
+    def set_text(self, text: str, ocr: tuple[OcrSpan, ...] = ()) -> None:
         self.text_view.set_document(text)
+        self.text_view.set_ocr_spans([(s.start, s.end, s.confidence) for s in ocr])
         self.table_model.set_chunks([])
         self.histogram.set_bins([])
         self.summary.clear()
@@ -143,6 +162,11 @@ class ChunkInspector(QWidget):
         self.document_label.setTextFormat(Qt.TextFormat.PlainText)
         self.document_label.setStyleSheet("font-weight: bold;")
         self.document_label.setAccessibleName("Document shown in the inspector")
+        self.ocr_label = QLabel()
+        self.ocr_label.setWordWrap(True)
+        self.ocr_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.ocr_label.setStyleSheet("color: #5b21b6;")
+        self.ocr_label.hide()
         self.form = StrategyForm(strategy)
         self.mode_label = QLabel()
         self.mode_label.setWordWrap(True)
@@ -166,6 +190,7 @@ class ChunkInspector(QWidget):
         self.panel = ChunkPanel()
         layout = QVBoxLayout(self)
         layout.addWidget(self.document_label)
+        layout.addWidget(self.ocr_label)
         layout.addLayout(header)
         layout.addWidget(self.panel, 1)
 
@@ -187,7 +212,9 @@ class ChunkInspector(QWidget):
         self.document = document
         self.document_label.setText(document.title)
         self.document_label.setToolTip(document.title)
-        self.panel.set_text(document.text)
+        self.ocr_label.setText(ocr_summary(document.ocr))
+        self.ocr_label.setVisible(bool(document.ocr))
+        self.panel.set_text(document.text, document.ocr)
         self.stored_view = view_of(stored_chunks, document.text)
         self.show_stored()
 
@@ -195,6 +222,7 @@ class ChunkInspector(QWidget):
         self.document = None
         self.document_label.setText("No document selected")
         self.document_label.setToolTip("")
+        self.ocr_label.hide()
         self.stored_view = None
         self.panel.set_text("")
         self.mode_label.setText("Select a document to see how it is chunked.")
@@ -279,7 +307,7 @@ class CompareView(QWidget):
     def set_document(self, document: OpenDocument) -> None:
         self.document = document
         for side in (0, 1):
-            self.panels[side].set_text(document.text)
+            self.panels[side].set_text(document.text, document.ocr)
             self._compute(side, self.forms[side].strategy())
 
     def _compute(self, side: int, strategy: ChunkingStrategy) -> None:

@@ -122,6 +122,16 @@ class LibraryTab(QWidget):
         self.find_action = command(
             self, "Filter documents", lambda: self.search.setFocus(), QKeySequence.StandardKey.Find
         )
+        # OCR for this session's imports; its default is the ocr_enabled setting.
+        self.ocr_action = command(
+            self,
+            "Read scans with OCR",
+            lambda: None,
+            None,
+            "Read scanned PDF pages and images with the bundled offline OCR (slower)",
+        )
+        self.ocr_action.setCheckable(True)
+        self.ocr_action.setChecked(context.settings.ocr_enabled)
         self.index_action = command(
             self,
             "Index library",
@@ -173,7 +183,9 @@ class LibraryTab(QWidget):
         self.empty = EmptyState(
             "Your library is empty",
             "Import the documents that hold your domain knowledge: text, Markdown, HTML, "
-            "PDF, Word, CSV or JSON files, or whole folders. You can also drop them here. "
+            "PDF (scans too, read with OCR), Word, PowerPoint, Excel, OpenDocument, e-mail, "
+            "EPUB, RTF, CSV, JSON, images, logs or source code, or whole folders. You can "
+            "also drop them here. "
             "They are then indexed for search with the bundled offline model: no key, "
             "nothing leaves this computer.",
         )
@@ -299,7 +311,12 @@ class LibraryTab(QWidget):
             self._menu = tab_menu(
                 "&Library",
                 self,
-                (self.import_files_action, self.import_folder_action, self.sample_action),
+                (
+                    self.import_files_action,
+                    self.import_folder_action,
+                    self.sample_action,
+                    self.ocr_action,
+                ),
                 (self.rescan_action, self.delete_action, self.find_action),
                 (self.index_action, self.export_action),
             )
@@ -399,7 +416,7 @@ class LibraryTab(QWidget):
         self.text_view.setPlainText(header + content.text)
         from desktop.ui.library.inspector import OpenDocument
 
-        opened = OpenDocument(doc.id, doc.title, content.text, content.pages)
+        opened = OpenDocument(doc.id, doc.title, content.text, content.pages, content.ocr)
         self.inspector.set_document(opened, content.chunks)
         if self._compare is not None and self.views.currentWidget() is self._compare:
             self._compare.set_document(opened)
@@ -416,7 +433,7 @@ class LibraryTab(QWidget):
 
         if self.compare.document is None or self.compare.document.document_id != doc.document.id:
             self.compare.set_document(
-                OpenDocument(doc.document.id, doc.document.title, doc.text, doc.pages)
+                OpenDocument(doc.document.id, doc.document.title, doc.text, doc.pages, doc.ocr)
             )
 
     def show_chunk(self, document_id: int, start: int, end: int) -> None:
@@ -465,10 +482,14 @@ class LibraryTab(QWidget):
         self.import_paths([resource("samples")])
 
     def import_paths(self, paths: Sequence[Path]) -> Worker | None:
-        return self._run_import(lambda: self._service().import_paths(list(paths)), "Importing")
+        ocr = self.ocr_action.isChecked()
+        return self._run_import(
+            lambda: self._service().import_paths(list(paths), ocr=ocr), "Importing"
+        )
 
     def rescan(self) -> Worker | None:
-        return self._run_import(lambda: self._service().rescan(), "Rescanning")
+        ocr = self.ocr_action.isChecked()
+        return self._run_import(lambda: self._service().rescan(ocr=ocr), "Rescanning")
 
     def _run_import(self, operation: Callable[[], object], title: str) -> Worker | None:
         if self._import_worker is not None:

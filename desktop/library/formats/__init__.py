@@ -1,0 +1,1 @@
+"""One module per family of file formats; ``desktop.library.loaders`` picks one."""
