@@ -37,6 +37,7 @@ from desktop.retrieval.service import RetrievalService, search_settings
 from desktop.ui.chat.highlight import highlighted_html
 from desktop.ui.chat.results_model import RetrievalResultsModel, moved, source_label
 from desktop.ui.common.events import EventRelay
+from desktop.ui.common.flow_layout import FlowLayout
 from desktop.ui.common.table_model import RECORD_ROLE, record_table
 from desktop.ui.library.index_bar import IndexBar
 from desktop.workers import SEARCH_QUEUE, SETTINGS_QUEUE, TaskError, TaskManager, Worker
@@ -98,12 +99,6 @@ class RetrievalPanel(QWidget):
             "Chunks less similar than this are shown greyed and never sent to the model"
         )
         self.search_button = QPushButton("Search")
-        row = QHBoxLayout()
-        row.addWidget(self.query, 1)
-        row.addWidget(self.mode)
-        row.addWidget(self.rerank)
-        row.addWidget(self.k)
-        row.addWidget(self.threshold)
         self.document_filter = QComboBox()
         self.document_filter.addItem("All documents", None)
         self.document_filter.setSizeAdjustPolicy(
@@ -115,9 +110,21 @@ class RetrievalPanel(QWidget):
         self.format_filter.addItem("All formats", None)
         for fmt in FORMATS:
             self.format_filter.addItem(fmt, fmt)
-        row.addWidget(self.document_filter)
-        row.addWidget(self.format_filter)
+        # The query and its button on one line; the options wrap below it on a narrow
+        # window instead of widening the tab.
+        row = QHBoxLayout()
+        row.addWidget(self.query, 1)
         row.addWidget(self.search_button)
+        options = FlowLayout()
+        for widget in (
+            self.mode,
+            self.rerank,
+            self.k,
+            self.threshold,
+            self.document_filter,
+            self.format_filter,
+        ):
+            options.addWidget(widget)
 
         self.index_bar = IndexBar(
             lambda: retrieval, tasks, self.events, report_error, context.save_settings, compact=True
@@ -173,6 +180,7 @@ class RetrievalPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        layout.addLayout(options)
         layout.addWidget(self.index_bar)
         layout.addWidget(splitter, 1)
 
