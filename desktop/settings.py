@@ -86,6 +86,8 @@ class Settings:
     # Fine-tuning: a job estimated above this many dollars (or at an unknown price) is
     # confirmed before anything is uploaded; "don't ask again under $X" raises it.
     confirm_spend_above_usd: float = 0.0
+    # Evaluation runs: questions in flight at once (each is one request to the server).
+    eval_concurrency: int = 8
     # USD per million tokens, editable; "embedding" prices by model.
     embedding_prices: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -146,6 +148,7 @@ RULES: dict[str, Rule] = {
     "search_k": Rule(1, 50, help="chunks retrieved per question"),
     "similarity_threshold": Rule(0, 1, help="minimum cosine sent to the model"),
     "hybrid_vector_weight": Rule(0, 1, help="share of the vector ranking in hybrid search"),
+    "eval_concurrency": Rule(1, 64, help="questions an evaluation run keeps in flight"),
 }
 """Every setting a user may change by name. Not here: ``api_key_saved`` (a fact the app
 records), ``embedding_prices`` and ``extra`` (structured; edited in the file)."""
