@@ -13,7 +13,6 @@ retrieval for its search log. Nothing here names another package's tables.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import statistics
 import typing
@@ -25,6 +24,9 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from desktop.chat.prompt import context_limit
+from desktop.evaluation.compare import MIN_DECISION_QUESTIONS, mode_figures
+from desktop.evaluation.metrics import percentile_nearest_rank
+from desktop.evaluation.store import EvalStore
 from desktop.finetune.job_store import JobStore
 from desktop.finetune.store import DatasetStore
 from desktop.finetune.validation import check_preference_record, check_record
@@ -264,9 +266,35 @@ class ProviderFineTuning:
 
 
 @dataclass(frozen=True)
+class MeasuredRun:
+    """The latest evaluation run of one mode that counts as evidence (finished, on the
+    set as it is now, at least ``MIN_EVALUATION_QUESTIONS`` answered)."""
+
+    mode: str = ""
+    """retrieval | base | rag | ft | ft-rag (the evaluation's modes)."""
+    label: str = ""
+    model: str = ""
+    run_id: int = 0
+    set_name: str = ""
+    at: float = 0.0
+    questions: int = 0
+    metric: str = ""
+    """Which figure says how often it was right: "correct" (judged), "f1", "hit@5"."""
+    value: float = 0.0
+    format_adherence: float | None = None
+
+
+@dataclass(frozen=True)
 class EvaluationSets:
     sets: int = 0
+    runs: tuple[MeasuredRun, ...] = ()
+    """The latest qualifying run per mode, on the set most modes were run on."""
     note: str = ""
+
+    @property
+    def measured(self) -> bool:
+        """A set of at least ``MIN_EVALUATION_QUESTIONS`` questions has been run."""
+        return bool(self.runs)
 
 
 @dataclass(frozen=True)
@@ -347,13 +375,17 @@ class EvidenceSources:
     datasets: DatasetStore
     jobs: JobStore
     searches: SearchLog
-    evaluation_sets: int | None = None
-    """Evaluation sets in the workspace (None until the evaluation package answers)."""
+    evaluation: EvalStore | None = None
+    """Eval sets and runs (None: not asked, as if there were none)."""
 
     @classmethod
     def of(cls, workspace: Workspace) -> EvidenceSources:
         return cls(
-            Library(workspace), DatasetStore(workspace), JobStore(workspace), SearchLog(workspace)
+            Library(workspace),
+            DatasetStore(workspace),
+            JobStore(workspace),
+            SearchLog(workspace),
+            EvalStore(workspace),
         )
 
 
@@ -451,14 +483,6 @@ def format_rigidity(examples: Iterable[Any]) -> FormatRigidity:
 
 
 # -- 5. retrieval latency ----------------------------------------------------------------
-
-
-def percentile_nearest_rank(values: Sequence[float], percent: float) -> float:
-    """The smallest value with at least ``percent`` % of the values at or below it
-    (nearest rank: always a value that was measured, never an interpolation)."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(percent / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def retrieval_latency(
@@ -702,10 +726,40 @@ def provider_can_fine_tune(
 # -- evaluation sets and chunking (for the warnings) -------------------------------------
 
 
-def evaluation_sets(count: int | None) -> EvaluationSets:
+MIN_EVALUATION_QUESTIONS = MIN_DECISION_QUESTIONS
+
+
+def evaluation_sets(count: int | None, runs: Sequence[MeasuredRun] = ()) -> EvaluationSets:
     if not count:
         return EvaluationSets(note="no evaluation set yet")
-    return EvaluationSets(sets=count)
+    if not runs:
+        return EvaluationSets(
+            sets=count,
+            note=f"no run of {MIN_EVALUATION_QUESTIONS} or more questions yet",
+        )
+    return EvaluationSets(sets=count, runs=tuple(runs))
+
+
+def evaluation_evidence(store: EvalStore | None) -> EvaluationSets:
+    """The sets, and the latest qualifying run per answering mode (``mode_figures``)."""
+    if store is None:
+        return evaluation_sets(None)
+    runs = [
+        MeasuredRun(
+            f.mode,
+            f.label,
+            f.model,
+            f.run_id,
+            f.set_name,
+            f.at,
+            f.questions,
+            f.metric,
+            f.value,
+            f.format_adherence,
+        )
+        for f in mode_figures(store.runs())
+    ]
+    return evaluation_sets(len(store.sets()), runs)
 
 
 def chunking_config(library: Library) -> ChunkingConfig:
@@ -757,7 +811,7 @@ def gather_evidence(
         examples=labelled_examples(sources.datasets.dataset_names(), records),
         prompt=system_prompt_savings(prompt_tokens, inputs.requests_per_day),
         provider=provider_can_fine_tune(settings, sources.jobs, _today(now)),
-        evaluation=evaluation_sets(sources.evaluation_sets),
+        evaluation=evaluation_evidence(sources.evaluation),
         chunking=chunking_config(sources.library),
         inputs=inputs,
     )

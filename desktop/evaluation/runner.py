@@ -72,6 +72,25 @@ class RunOutcome:
     """Results written by this execution (a resumed run adds to the earlier ones)."""
 
 
+class SharedClient:
+    """One HTTP client for all of a run's answers: a client per answer (what the chat
+    makes) costs a TLS context each, about as much CPU as the rest of the answer. The
+    chat closes its client after each answer, so ``close`` does nothing here; the run
+    ``release``s it at its end."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def close(self) -> None:
+        """The chat's close after each answer: the run closes it once, at its end."""
+
+    def release(self) -> None:
+        self._client.close()
+
+
 def search_settings_of(config: RunConfig) -> SearchSettings:
     search = config.search
     return SearchSettings(
@@ -281,6 +300,11 @@ class RunExecution:
 
     def run(self, cancel: CancelToken | None = None) -> Generator[Any, None, RunOutcome]:
         cancel = cancel or CancelToken()
+        shared: SharedClient | None = None
+        if self.chat is not None:
+            made = self.chat.client_factory(self.chat.provider.config())
+            shared = SharedClient(made)
+            self.chat.client_factory = lambda _config: shared
         todo = [q for q in self.questions if q.id not in self.answered]
         total = len(self.questions)
         done = total - len(todo)
@@ -312,6 +336,8 @@ class RunExecution:
         finally:
             if self._judge is not None:
                 self._judge.close()
+            if shared is not None:
+                shared.release()
             if status != "failed":
                 self._finish(status if status != "running" else "stopped")
         return RunOutcome(self.run_id, status, written)
