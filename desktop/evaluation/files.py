@@ -222,7 +222,13 @@ def parse_csv_questions(
         number = column[1:] if column.startswith("#") else ""
         roles[_CSV_ROLES.get(part, part)] = Column(int(number) - 1 if number.isdigit() else column)
     parsed = parse_csv(data, roles, has_header=has_header)
-    read.problems.extend(p for p in parsed.problems if p.severity == "error")
+    parts = {f"the {role} column": f"the {part} column" for part, role in _CSV_ROLES.items()}
+    for problem in parsed.problems:
+        if problem.severity == "error":
+            message = problem.message
+            for said, meant in parts.items():
+                message = message.replace(said, meant)
+            read.problem(problem.line, message)
     for example, line in zip(parsed.examples, parsed.lines, strict=True):
         texts = {m.role: m.content for m in example.messages if isinstance(m.content, str)}
         question = texts.get("user", "").strip()

@@ -129,7 +129,7 @@ _UNKNOWN = re.compile(
     r"|(no|not enough) (information|context|details) (about|on|in|to|regarding)"
     r"|(unable|not able) to (find|answer|determine)"
     r"|(there is|there's) no (information|mention)"
-    r"|the (documents?|sources?|context) (do|does) not"
+    r"|the (provided |given |retrieved )?(documents?|sources?|context) (do|does) not"
     r"|cannot be (answered|determined)"
     r")\b",
     re.IGNORECASE,
