@@ -361,7 +361,11 @@ def run_command(args: argparse.Namespace) -> CommandResult:
 
         cancel = CancelToken()
         outcome = run_operation(
-            service.execute(run.id, cancel), args, on_event=note, cancel=cancel, stops_itself=True
+            service.run_questions(run.id, cancel),
+            args,
+            on_event=note,
+            cancel=cancel,
+            stops_itself=True,
         )
         view = service.run_view(run.id)
     data = view.to_json()

@@ -358,9 +358,9 @@ def _value(hint: Any, raw: Any) -> Any:
         return _load(hint, raw)
     if typing.get_origin(hint) is tuple:
         (item, *_rest) = typing.get_args(hint)
-        if isinstance(item, type) and is_dataclass(item) and isinstance(raw, list):
+        if isinstance(item, type) and is_dataclass(item) and isinstance(raw, list | tuple):
             return tuple(_load(item, x) for x in raw)
-        return tuple(raw) if isinstance(raw, list) else ()
+        return tuple(raw) if isinstance(raw, list | tuple) else ()
     return raw
 
 

@@ -441,7 +441,7 @@ class EvaluationService:
         )
 
     def start_run(self, reference: int | str, config: RunConfig) -> EvalRun:
-        """Record a run (status "running"); ``execute`` then answers its questions."""
+        """Record a run (status "running"); ``run_questions`` then answers them."""
         found = self.eval_set(reference)
         questions = self.store.questions(found.id)
         if not questions:
@@ -458,7 +458,7 @@ class EvaluationService:
         assert run is not None
         return run
 
-    def execute(
+    def run_questions(
         self, run_id: int, cancel: CancelToken | None = None
     ) -> Generator[Any, None, RunOutcome]:
         """Answer the run's questions not answered yet (a progress generator that also

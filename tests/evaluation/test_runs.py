@@ -53,7 +53,7 @@ def evaluation(chat_context: AppContext, retrieval: RetrievalService) -> Evaluat
 def run(service: EvaluationService, mode: str, **options: Any) -> Any:
     config = service.config(mode, **options)
     started = service.start_run("Support", config)
-    drive(service.execute(started.id), stops_itself=True)
+    drive(service.run_questions(started.id), stops_itself=True)
     return service.run_view(started.id)
 
 
@@ -164,7 +164,7 @@ def test_at_least_eight_questions_are_in_flight(
     assert started.config.concurrency == 8  # the setting's default
     done = threading.Event()
     worker = threading.Thread(
-        target=lambda: (drive(service.execute(started.id), stops_itself=True), done.set())
+        target=lambda: (drive(service.run_questions(started.id), stops_itself=True), done.set())
     )
     worker.start()
     deadline = time.monotonic() + 20
@@ -188,13 +188,15 @@ def test_a_stopped_run_keeps_its_answers_and_resumes_without_counting_twice(
         if isinstance(event, QuestionDone):
             cancel.cancel()
 
-    outcome = drive(evaluation.execute(started.id, cancel), stop_after_first, stops_itself=True)
+    outcome = drive(
+        evaluation.run_questions(started.id, cancel), stop_after_first, stops_itself=True
+    )
     stopped = evaluation.run(started.id)
     assert outcome.status == stopped.status == "stopped" and stopped.resumable
     assert 1 <= stopped.answered < 4  # the one in flight was let finish, nothing more asked
     asked = len(fake_openai.requests_to("/v1/chat/completions"))
     assert asked == stopped.answered
-    drive(evaluation.execute(started.id), stops_itself=True)
+    drive(evaluation.run_questions(started.id), stops_itself=True)
     finished = evaluation.run_view(started.id)
     assert finished.run.status == "complete" and finished.run.answered == 4
     assert sorted(r.question_id for r in finished.results) == sorted(
@@ -202,7 +204,7 @@ def test_a_stopped_run_keeps_its_answers_and_resumes_without_counting_twice(
     )
     assert len(fake_openai.requests_to("/v1/chat/completions")) == 4  # no question twice
     with pytest.raises(EvaluationError, match="complete already"):
-        drive(evaluation.execute(started.id))
+        drive(evaluation.run_questions(started.id))
 
 
 def test_a_run_whose_set_changed_is_stale_and_cannot_be_resumed(
@@ -214,7 +216,7 @@ def test_a_run_whose_set_changed_is_stale_and_cannot_be_resumed(
     evaluation.apply(UpdateQuestions(first.id or 0, [replace(first, answer="two weeks")]))
     assert evaluation.run(started.id).stale
     with pytest.raises(EvaluationError, match="changed since run"):
-        drive(evaluation.execute(started.id))
+        drive(evaluation.run_questions(started.id))
 
 
 def test_the_judge_scores_in_format_replies_and_leaves_the_rest_unjudged(
