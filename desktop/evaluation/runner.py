@@ -319,7 +319,8 @@ class RunExecution:
                 for question in todo:
                     if cancel.cancelled:
                         break
-                    result = self.answer_one(question, cancel)
+                    # The question in flight finishes: stop only stops issuing.
+                    result = self.answer_one(question, CancelToken())
                     if result is not None and self.store.save_result(self.run_id, result):
                         written += 1
                         done += 1

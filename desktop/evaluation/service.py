@@ -10,7 +10,6 @@ them on workers."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -86,6 +85,12 @@ class ImportOutcome:
     imported: int
     problems: list[Any]
     format: str
+
+    def summary(self) -> str:
+        text = f"{self.imported:,} question(s) imported into “{self.set_name}”"
+        if self.problems:
+            text += f"; {len(self.problems):,} line(s) could not be read"
+        return text
 
 
 @dataclass(frozen=True)
@@ -256,6 +261,16 @@ class EvaluationService:
             tags=("from chat",),
             origin="saved from a chat answer",
         )
+
+    def dataset_names(self) -> list[str]:
+        """The fine-tuning datasets a format can be inferred from (or held out)."""
+        if self._finetune is None:
+            return []
+        service = self._finetune()
+        try:
+            return [d.name for d in service.datasets()]
+        finally:
+            service.close()
 
     def infer_format(self, dataset: int | str) -> tuple[FormatSpec, str]:
         if self._finetune is None:
@@ -602,7 +617,3 @@ class EvaluationService:
             + "."
             + (left if diff.added else "")
         )
-
-
-def config_with(config: RunConfig, **changes: Any) -> RunConfig:
-    return dataclasses.replace(config, **changes)

@@ -1,4 +1,5 @@
-"""The undo stack's command for a dataset edit (``desktop.finetune.edits``).
+"""The undo stack's command for a dataset edit (``desktop.finetune.edits``) or an eval
+set edit (``desktop.evaluation.edits``).
 
 ``StoreCommand`` holds no state of its own, so a command Qt deletes takes nothing with
 it: the edit remembers what its inverse needs."""
@@ -6,12 +7,17 @@ it: the edit remembers what its inverse needs."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from PySide6.QtGui import QUndoCommand
 
-from desktop.finetune.edits import DatasetEdit
-
 Submit = Callable[["StoreCommand", bool], None]
+
+
+class Undoable(Protocol):
+    """An edit with its inverse (a dataset's ``DatasetEdit``, an eval set's ``SetEdit``)."""
+
+    text: str
 
 
 class StoreCommand(QUndoCommand):
@@ -20,7 +26,7 @@ class StoreCommand(QUndoCommand):
 
     def __init__(
         self,
-        operation: DatasetEdit,
+        operation: Undoable,
         submit: Submit,
         *,
         done_message: str | None = None,
