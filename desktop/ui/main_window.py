@@ -1,4 +1,4 @@
-"""The one main window: four tabs, a menu bar, a status bar that shows background work."""
+"""The one main window: its tabs, a menu bar, a status bar that shows background work."""
 
 from __future__ import annotations
 
