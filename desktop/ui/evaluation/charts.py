@@ -82,6 +82,8 @@ class BarChart(_Chart):
         chart.addSeries(series)
         categories = QBarCategoryAxis()
         categories.append([_short(label) for label in labels])
+        if len(labels) > 6:
+            categories.setLabelsAngle(-35)
         chart.addAxis(categories, Qt.AlignmentFlag.AlignBottom)
         series.attachAxis(categories)
         axis = QValueAxis()
@@ -123,6 +125,7 @@ class LineChart(_Chart):
             drawn = QLineSeries()
             drawn.setName(MODE_LABELS.get(mode, mode))
             drawn.setPointsVisible(True)
+            drawn.setMarkerSize(9)
             drawn.setColor(QColor(MODE_COLOURS.get(mode, "#333333")))
             for point in line:
                 drawn.append(float(point.at * 1000), point.value * 100)

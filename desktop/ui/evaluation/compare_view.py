@@ -34,9 +34,23 @@ from desktop.ui.evaluation.runs_view import result_html
 PERCENT_KEYS = frozenset(k for k in COMPARED_KEYS if k in metrics.SHARE_KEYS)
 
 
+SHORT_MODES = {
+    "retrieval": "Retrieval",
+    "base": "Base",
+    "rag": "RAG",
+    "ft": "FT",
+    "ft-rag": "FT+RAG",
+}
+
+
 def run_label(run: EvalRun) -> str:
     model = f" · {run.model}" if run.model else ""
     return f"#{run.id} {MODE_LABELS.get(run.mode, run.mode)}{model}"
+
+
+def short_label(run: EvalRun) -> str:
+    """For column headers and chart bars ("#5 FT+RAG"); the full label is the tooltip."""
+    return f"#{run.id} {SHORT_MODES.get(run.mode, run.mode)}"
 
 
 class MetricsModel(ListTableModel):
@@ -60,7 +74,7 @@ class MetricsModel(ListTableModel):
             return None
         if section == 0 or self.comparison is None:
             return "Metric"
-        return run_label(self.comparison.runs[section - 1])
+        return short_label(self.comparison.runs[section - 1])
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
         if not index.isValid() or self.comparison is None:
@@ -117,12 +131,15 @@ class CompareView(QWidget):
         self.metrics = MetricsModel(self)
         self.metrics_proxy = QSortFilterProxyModel(self)
         self.metrics_proxy.setSourceModel(self.metrics)
-        self.metrics_table = record_table(self.metrics_proxy)
+        self.metrics_table = record_table(
+            self.metrics_proxy, stretch=0, samples=("#99 FT+RAG",) * 6
+        )
         self.chart = BarChart()
         self.questions = ComparisonModel(self)
         self.filter = ChangedFilter(self)
         self.filter.setSourceModel(self.questions)
         self.questions_table = record_table(self.filter, sort_column=0)
+        self.questions_table.horizontalHeader().setStretchLastSection(False)
         self.detail = QTextBrowser()
         self.detail.setPlaceholderText("Select a question to see each run's answer and sources.")
         self.changed_label = QLabel()
@@ -136,6 +153,7 @@ class CompareView(QWidget):
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.metrics_table)
         top.addWidget(self.chart)
+        top.setSizes([500, 500])
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.addWidget(self.questions_table)
         bottom.addWidget(self.detail)
@@ -196,8 +214,13 @@ class CompareView(QWidget):
     def show_comparison(self, comparison: Comparison) -> None:
         self.comparison = comparison
         self.metrics.set_comparison(comparison)
-        labels = [run_label(r) for r in comparison.runs]
+        labels = [short_label(r) for r in comparison.runs]
         self.questions.set_comparison(labels, comparison.rows)
+        header = self.questions_table.horizontalHeader()
+        header.setSectionResizeMode(0, header.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, header.ResizeMode.Stretch)
+        for column in range(2, 2 + len(labels)):
+            header.setSectionResizeMode(column, header.ResizeMode.ResizeToContents)
         self.changed_label.setText(f"{len(comparison.changed())} changed")
         current = self.metric.currentData()
         self.metric.blockSignals(True)
@@ -217,7 +240,7 @@ class CompareView(QWidget):
         values = [comparison.value(i, key) for i in range(len(comparison.runs))]
         self.chart.show_values(
             metric_label(key),
-            [run_label(r) for r in comparison.runs],
+            [short_label(r) for r in comparison.runs],
             values,
             percent=key in PERCENT_KEYS,
         )

@@ -95,6 +95,7 @@ class EvaluateTab(QWidget):
         self._sweep: Worker | None = None
         self._draft: Worker | None = None
         self._chosen_runs: list[int] = []
+        self._select_run: int | None = None
         self._runs_ticked = False  # the user chose the runs to compare (else: latest per mode)
         # Questions the tab asks, as attributes so tests answer them without a dialog.
         self.confirm: Confirm = ask(self)
@@ -312,11 +313,13 @@ class EvaluateTab(QWidget):
     def _show_runs(self) -> None:
         view = self.runs_view
         previous = view.selected_run()
+        wanted = self._select_run or (previous.id if previous is not None else None)
+        self._select_run = None
         view.runs.active = set(self._active)
         view.runs.set_items(self.runs)
         view.stack.setCurrentIndex(1 if self.runs else 0)
-        if previous is not None and view.runs.row_of(previous.id) is not None:
-            view.select_run(previous.id)
+        if wanted is not None and view.runs.row_of(wanted) is not None:
+            view.select_run(wanted)
         elif self.runs:
             select_only(view.runs_table, view.runs_proxy.index(0, 0))
         else:
@@ -767,11 +770,13 @@ class EvaluateTab(QWidget):
         view = self.runs_view
         if isinstance(event, tuple) and event and event[0] == "started":
             self._active[event[1]] = worker
+            self._select_run = event[1]  # follow the run that started
             view.runs.active = set(self._active)
             view.progress.show()
             view.progress.setValue(0)
             self.reload_timer.start()
         elif isinstance(event, QuestionDone):
+            view.runs.count_result(state.get("run", -1), event.result.ok)
             selected = view.selected_run()
             if selected is not None and selected.id == state.get("run"):
                 view.results.add_result(event.result)
@@ -932,12 +937,11 @@ class EvaluateTab(QWidget):
 
 
 def _latest_per_mode(runs: Sequence[EvalRun]) -> list[int]:
+    """The latest run of each mode with answers, a complete one before a partial one."""
     latest: dict[str, EvalRun] = {}
-    for run in runs:
-        if run.answered and (
-            run.mode not in latest or run.created_at > latest[run.mode].created_at
-        ):
-            latest[run.mode] = run
+    for run in sorted(runs, key=lambda r: (r.status == "complete", r.created_at)):
+        if run.answered:
+            latest[run.mode] = run  # later in this order wins
     return [r.id for r in sorted(latest.values(), key=lambda r: r.created_at)][-4:]
 
 

@@ -132,6 +132,19 @@ class RunsModel(ListTableModel):
                 return row
         return None
 
+    def count_result(self, run_id: int, ok: bool) -> None:
+        """A result written while the run goes on: its row counts it at once."""
+        from dataclasses import replace
+
+        row = self.row_of(run_id)
+        if row is None:
+            return
+        run = self._items[row]
+        self._items[row] = replace(
+            run, answered=run.answered + int(ok), failed=run.failed + int(not ok)
+        )
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
+
     def status_text(self, run: EvalRun) -> str:
         if run.status == "running" and run.id not in self.active:
             text = "interrupted (resumable)"

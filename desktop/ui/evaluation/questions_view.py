@@ -310,10 +310,10 @@ class QuestionsView(QWidget):
             stretch=QuestionsModel.QUESTION,
             samples=(
                 "999",
-                "A reference answer of medium len",
-                "refund-policy.txt: “…",
-                "tags",
-                "in training data",
+                "A reference answer",
+                "user-manual.md: “A …",
+                "keyword",
+                "no reference",
             ),
             sort_column=QuestionsModel.NUMBER,
             many=True,
@@ -327,6 +327,7 @@ class QuestionsView(QWidget):
         self.splitter.addWidget(self.editor)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([640, 420])
 
         self.no_sets = EmptyState(
             "No eval sets yet",

@@ -155,6 +155,7 @@ class RunsView(QWidget):
         self.splitter.addWidget(lower)
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
+        self.splitter.setSizes([240, 460])
         self.empty = EmptyState(
             "No runs of this set yet",
             "A run answers every question in one mode (retrieval alone, the base model, RAG, "

@@ -181,6 +181,17 @@ class SweepView(QWidget):
             self.embedder_row.addWidget(box)
         self._update_count()
 
+    def show_grid(self, grid: SweepGrid) -> None:
+        """The form as the grid of the sweep shown (to run it again, or change it)."""
+        for name, box in self.strategy_boxes.items():
+            box.setChecked(name in grid.strategies)
+        for name, box in self.embedder_boxes.items():
+            box.setChecked(name in grid.embedders)
+        for mode, box in self.mode_boxes.items():
+            box.setChecked(mode in grid.modes)
+        self.sizes.setText(", ".join(str(n) for n in grid.sizes))
+        self.ks.setText(", ".join(str(k) for k in grid.ks))
+
     def grid(self, vector_weight: float = 0.5) -> SweepGrid:
         """The grid as chosen; raises ValueError with what is wrong."""
         try:
@@ -235,6 +246,7 @@ class SweepView(QWidget):
             self.summary.setText("")
             return
         self.model.set_items(result.rows)
+        self.show_grid(result.grid)
         best = result.best(metrics.HIT_5)
         text = (
             f"{len(result.rows)} configurations over {result.questions} questions "
@@ -275,4 +287,4 @@ def _short_label(row: SweepRow) -> str:
     name = {"recursive_tokens": "rec", "fixed_words": "fixed", "sentences": "sent"}.get(
         row.strategy, row.strategy[:6]
     )
-    return f"{name}{row.size}{unit} {row.mode[:3]} k{row.k}"
+    return f"{name} {row.size}{unit} {row.mode[:3]} k{row.k}"
