@@ -8,6 +8,7 @@ import html
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -118,6 +119,7 @@ class CompareView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.comparison: Comparison | None = None
+        self._pending: Comparison | None = None
         self.run_list = QListWidget()
         self.run_list.setMaximumWidth(260)
         self.run_list.setToolTip("Tick the runs to compare (Space ticks the selected one)")
@@ -211,7 +213,18 @@ class CompareView(QWidget):
             if self.run_list.item(i).checkState() == Qt.CheckState.Checked
         ]
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._pending is not None:
+            self.show_comparison(self._pending)
+
     def show_comparison(self, comparison: Comparison) -> None:
+        """Shown at once when the page is on screen, else when it is next shown."""
+        if not self.isVisible():
+            self._pending = comparison
+            self.comparison = comparison
+            return
+        self._pending = None
         self.comparison = comparison
         self.metrics.set_comparison(comparison)
         labels = [short_label(r) for r in comparison.runs]
@@ -264,6 +277,7 @@ class HistoryView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runs: list[EvalRun] = []
+        self._stale = False
         self.metric = QComboBox()
         for key in COMPARED_KEYS:
             if key in PERCENT_KEYS:
@@ -295,9 +309,18 @@ class HistoryView(QWidget):
         layout.addWidget(self.stack)
         self.metric.currentIndexChanged.connect(lambda _: self.draw())
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.show_runs(self.runs)
+
     def show_runs(self, runs: Sequence[EvalRun]) -> None:
-        """The runs of the set; the metric shown moves to one the runs have, if needed."""
+        """The runs of the set; the metric shown moves to one the runs have, if needed.
+        Drawn when the page is shown (a chart costs the GUI thread a moment)."""
         self.runs = list(runs)
+        self._stale = not self.isVisible()
+        if self._stale:
+            return
         if not history(self.runs, self.metric.currentData() or metrics.F1):
             for index in range(self.metric.count()):
                 if history(self.runs, self.metric.itemData(index)):

@@ -63,6 +63,9 @@ RUN_QUEUE = "evaluation-runs"
 """Runs one after another: each already keeps its own requests in flight."""
 SWEEP_QUEUE = "evaluation-sweep"
 RELOAD_DELAY_MS = 200
+PROGRESS_EVERY_MS = 150
+"""A progress bar repaints at once on each new value (Qt does, so that progress shows
+even while the GUI thread is busy): a run's progress is shown at most this often."""
 
 
 class EvaluateTab(QWidget):
@@ -130,6 +133,12 @@ class EvaluateTab(QWidget):
         self.reload_timer.setSingleShot(True)
         self.reload_timer.setInterval(RELOAD_DELAY_MS)
         self.reload_timer.timeout.connect(self.reload)
+        self._progress: Progress | None = None
+        self._results: list[tuple[int, Any]] = []  # (run id, QuestionResult) not shown yet
+        self._progress_run: int | None = None
+        self.progress_timer = QTimer(self)
+        self.progress_timer.setInterval(PROGRESS_EVERY_MS)
+        self.progress_timer.timeout.connect(self._show_progress)
         self.events = EventRelay(context.events, self)
         for topic in (Topic.EVALUATION, Topic.DATASETS, Topic.LIBRARY):
             self.events.on(topic, self.reload_timer.start, self)
@@ -288,7 +297,13 @@ class EvaluateTab(QWidget):
         assert self.snapshot is not None
         q = self.questions
         selected = [x.id for x in q.selected_questions()] if not switched else []
-        q.model.set_questions(self.snapshot.questions, self.snapshot.leaks)
+        unchanged = (
+            not switched
+            and list(q.model.rows()) == self.snapshot.questions
+            and q.model.leaks == self.snapshot.leaks
+        )
+        if not unchanged:  # a run's start and end re-read the set: no reset for nothing
+            q.model.set_questions(self.snapshot.questions, self.snapshot.leaks)
         if not self.snapshot.sets:
             q.stack.setCurrentWidget(q.no_sets)
         elif not self.snapshot.questions:
@@ -776,15 +791,40 @@ class EvaluateTab(QWidget):
             view.progress.setValue(0)
             self.reload_timer.start()
         elif isinstance(event, QuestionDone):
-            view.runs.count_result(state.get("run", -1), event.result.ok)
-            selected = view.selected_run()
-            if selected is not None and selected.id == state.get("run"):
-                view.results.add_result(event.result)
+            self._results.append((state.get("run", -1), event.result))
+            if not self.progress_timer.isActive():
+                self.progress_timer.start()
+            return
         elif isinstance(event, Progress):
-            view.progress.setRange(0, event.total or 0)
-            view.progress.setValue(event.done)
-            view.progress.setFormat(f"Run #{state.get('run', '?')}: {event.message}")
+            self._progress, self._progress_run = event, state.get("run")
+            if not self.progress_timer.isActive():
+                self.progress_timer.start()
+            return
         self._update_actions()
+
+    def _show_progress(self) -> None:
+        """The results and the progress that came since the last time, in one go."""
+        view = self.runs_view
+        results, self._results = self._results, []
+        selected = view.selected_run()
+        shown = [r for run, r in results if selected is not None and run == selected.id]
+        if shown:
+            view.results.add_results(shown)
+        counts: dict[int, list[int]] = {}
+        for run, result in results:
+            answered_failed = counts.setdefault(run, [0, 0])
+            answered_failed[0 if result.ok else 1] += 1
+        for run, (answered, failed) in counts.items():
+            view.runs.count_results(run, answered, failed)
+        event, bar = self._progress, view.progress
+        if event is None:
+            if not results:
+                self.progress_timer.stop()
+            return
+        self._progress = None
+        bar.setRange(0, event.total or 0)
+        bar.setValue(event.done)
+        bar.setFormat(f"Run #{self._progress_run or '?'}: {event.message}")
 
     def _run_done(self, worker: Worker, state: dict[str, int]) -> None:
         run_id = state.get("run")
@@ -794,6 +834,9 @@ class EvaluateTab(QWidget):
             self._active.pop(run_id, None)
         self.runs_view.runs.active = set(self._active)
         if not self._active:
+            self._show_progress()
+            self.progress_timer.stop()
+            self._progress = None
             self.runs_view.progress.hide()
         self.reload()
         self._update_actions()

@@ -132,8 +132,8 @@ class RunsModel(ListTableModel):
                 return row
         return None
 
-    def count_result(self, run_id: int, ok: bool) -> None:
-        """A result written while the run goes on: its row counts it at once."""
+    def count_results(self, run_id: int, answered: int, failed: int) -> None:
+        """Results written while the run goes on: its row counts them at once."""
         from dataclasses import replace
 
         row = self.row_of(run_id)
@@ -141,7 +141,7 @@ class RunsModel(ListTableModel):
             return
         run = self._items[row]
         self._items[row] = replace(
-            run, answered=run.answered + int(ok), failed=run.failed + int(not ok)
+            run, answered=run.answered + answered, failed=run.failed + failed
         )
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
 
@@ -209,16 +209,22 @@ class ResultsModel(ListTableModel):
         self.run = run
         self.set_items(sorted(results, key=lambda r: r.position))
 
-    def add_result(self, result: QuestionResult) -> None:
-        for row, item in enumerate(self._items):
-            if item.question_id == result.question_id:
-                self._items[row] = result
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
-                return
-        row = len(self._items)
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._items.append(result)
-        self.endInsertRows()
+    def add_results(self, results: Sequence[QuestionResult]) -> None:
+        """Results of a run that goes on: new ones appended in one insert, others replaced."""
+        rows = {item.question_id: row for row, item in enumerate(self._items)}
+        new = []
+        for result in results:
+            row = rows.get(result.question_id)
+            if row is None:
+                new.append(result)
+                continue
+            self._items[row] = result
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
+        if new:
+            first = len(self._items)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self._items.extend(new)
+            self.endInsertRows()
 
     def _score(self, result: QuestionResult) -> tuple[str, float]:
         m = result.metrics
