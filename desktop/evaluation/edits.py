@@ -1,6 +1,4 @@
-"""Undoable changes to eval sets, each a change and its inverse as plain objects (the
-same shape as the dataset builder's edits): ``run`` applies or reverts against the
-store on the one writer queue, and records what its inverse needs."""
+"""Undoable changes to eval sets (``desktop.undoable.Edit``, as the dataset builder's)."""
 
 from __future__ import annotations
 
@@ -8,35 +6,15 @@ from collections.abc import Sequence
 
 from desktop.evaluation.records import EvalQuestion, FormatSpec
 from desktop.evaluation.store import DeletedSet, EvalStore, RemovedQuestion
+from desktop.undoable import Edit
 
 
-class SetEdit:
-    """A change and its inverse; ``done`` says whether the change is in effect now."""
-
-    text = "Change"
+class SetEdit(Edit[EvalStore]):
+    """A change to an eval set and its inverse (``affected_ids``: questions)."""
 
     def __init__(self, set_id: int | None) -> None:
+        super().__init__()
         self.set_id = set_id
-        self.done = False
-
-    def run(self, store: EvalStore, forward: bool) -> SetEdit:
-        if forward:
-            self.apply(store)
-            self.done = True
-        elif self.done:
-            self.revert(store)
-            self.done = False
-        return self
-
-    def apply(self, store: EvalStore) -> None:
-        raise NotImplementedError
-
-    def revert(self, store: EvalStore) -> None:
-        raise NotImplementedError
-
-    def affected_ids(self, forward: bool) -> list[int]:
-        """Questions to select after the change or its undo."""
-        return []
 
 
 class CreateSet(SetEdit):

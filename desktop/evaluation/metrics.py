@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = set(string.punctuation)
+_NO_PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 # Key names, as stored and printed.
 HIT_1, HIT_5, HIT_K = "hit@1", "hit@5", "hit@k"
@@ -87,8 +87,7 @@ DESCRIPTIONS: dict[str, str] = {
 def normalize_answer(text: str) -> str:
     """SQuAD's normalisation: lower case, punctuation removed, articles (a, an, the)
     removed, whitespace collapsed (the official evaluation script's order)."""
-    lowered = text.lower()
-    no_punctuation = "".join(ch for ch in lowered if ch not in _PUNCTUATION)
+    no_punctuation = text.lower().translate(_NO_PUNCTUATION)
     no_articles = _ARTICLES.sub(" ", no_punctuation)
     return " ".join(no_articles.split())
 

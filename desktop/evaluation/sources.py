@@ -132,6 +132,9 @@ class SourceResolver:
                 if not source.passage or " ".join(span.split()) == " ".join(source.passage.split()):
                     return Located(candidate, source.start, min(source.end, len(text)))
             if source.passage:
+                exact = text.find(source.passage)
+                if exact >= 0:
+                    return Located(candidate, exact, exact + len(source.passage))
                 pattern = _passage_pattern(source.passage)
                 match = pattern.search(text) if pattern else None
                 if match:

@@ -60,6 +60,19 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def _fields(q: EvalQuestion) -> tuple[Any, ...]:
+    """question, answer, alternatives, answerable, sources, tags, origin: as stored."""
+    return (
+        q.question,
+        q.answer,
+        _json(list(q.alternatives)),
+        int(q.answerable),
+        _json([s.to_json() for s in q.sources]),
+        _json(list(q.tags)),
+        q.origin,
+    )
+
+
 def _question(row: sqlite3.Row) -> EvalQuestion:
     sources = tuple(
         s for s in (ExpectedSource.from_json(x) for x in json.loads(row["sources"])) if s
@@ -239,13 +252,7 @@ class EvalStore:
                     q.id if keep_ids else None,
                     set_id,
                     q.position if keep_ids else start + offset,
-                    q.question,
-                    q.answer,
-                    _json(list(q.alternatives)),
-                    int(q.answerable),
-                    _json([s.to_json() for s in q.sources]),
-                    _json(list(q.tags)),
-                    q.origin,
+                    *_fields(q),
                     now,
                 ),
             )
@@ -268,17 +275,7 @@ class EvalStore:
                     "UPDATE eval_questions SET question = ?, answer = ?, alternatives = ?, "
                     "answerable = ?, sources = ?, tags = ?, origin = ?, updated_at = ? "
                     "WHERE id = ?",
-                    (
-                        q.question,
-                        q.answer,
-                        _json(list(q.alternatives)),
-                        int(q.answerable),
-                        _json([s.to_json() for s in q.sources]),
-                        _json(list(q.tags)),
-                        q.origin,
-                        now,
-                        q.id,
-                    ),
+                    (*_fields(q), now, q.id),
                 )
             tx.execute(
                 "UPDATE eval_sets SET updated_at = ? WHERE id IN "

@@ -18,32 +18,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.evaluation import metrics
-from desktop.evaluation.compare import metric_label
+from desktop.evaluation.compare import COMPARED_KEYS, metric_label
 from desktop.evaluation.records import EvalRun, QuestionResult
 from desktop.ui.common.empty_state import EmptyState
 from desktop.ui.common.table_model import RECORD_ROLE, SORT_ROLE, record_table
 from desktop.ui.evaluation.models import ResultsModel, RunsModel, figure, when
 from desktop.ui.evaluation.questions_view import make_action, select_only, tool_button
-
-SUMMARY_KEYS = (
-    metrics.CORRECT,
-    metrics.FAITHFUL,
-    metrics.EXACT_MATCH,
-    metrics.F1,
-    metrics.FORMAT_ADHERENCE,
-    metrics.SAID_UNKNOWN,
-    metrics.REFUSED_UNANSWERABLE,
-    metrics.HIT_1,
-    metrics.HIT_5,
-    metrics.MRR,
-    metrics.NDCG_10,
-    metrics.RECALL_K,
-    metrics.ANSWER_IN_CONTEXT,
-    "latency_median_ms",
-    "latency_p95_ms",
-    "tokens_per_answer",
-    "cost_per_answer_usd",
-)
 
 
 def sorted_proxy(model: object, parent: QWidget) -> QSortFilterProxyModel:
@@ -188,7 +168,7 @@ class RunsView(QWidget):
         figures = [
             f"<span title='{html.escape(metrics.DESCRIPTIONS.get(k, ''))}'>"
             f"{metric_label(k)} <b>{figure(k, run.metrics[k])}</b></span>"
-            for k in SUMMARY_KEYS
+            for k in COMPARED_KEYS
             if run.metrics.get(k) is not None
         ]
         head = f"#{run.id} {html.escape(run.config.describe())} · {when(run.created_at)}"

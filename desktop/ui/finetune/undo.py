@@ -7,17 +7,13 @@ it: the edit remembers what its inverse needs."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
+from desktop.undoable import Edit
+
 Submit = Callable[["StoreCommand", bool], None]
-
-
-class Undoable(Protocol):
-    """An edit with its inverse (a dataset's ``DatasetEdit``, an eval set's ``SetEdit``)."""
-
-    text: str
 
 
 class StoreCommand(QUndoCommand):
@@ -26,7 +22,7 @@ class StoreCommand(QUndoCommand):
 
     def __init__(
         self,
-        operation: Undoable,
+        operation: Edit[Any],
         submit: Submit,
         *,
         done_message: str | None = None,
