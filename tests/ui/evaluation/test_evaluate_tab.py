@@ -240,12 +240,15 @@ def test_runs_in_every_mode_start_from_one_dialog_and_show_live(
     assert compare.stack.currentIndex() == 1
     qtbot.waitUntil(lambda: compare.comparison is not None, timeout=10_000)
     assert len(compare.comparison.runs) == 4
+    assert compare.chart.values == []  # drawn when the page is shown, not before
+    tab.pages.setCurrentWidget(compare)
     assert len(compare.chart.values) == 4
     assert compare.metrics.rowCount() == len(compare.comparison.keys)
     compare.only_changed.setChecked(True)
     assert compare.filter.rowCount() == len(compare.comparison.changed())
+    tab.pages.setCurrentWidget(tab.history)
     assert tab.history.stack.currentIndex() == 1
-    assert tab.history.chart.lines  # a line per mode
+    assert set(tab.history.chart.lines) == {"base", "rag", "ft", "ft-rag"}  # a line per mode
 
 
 def test_stop_keeps_what_was_answered_and_resume_finishes(
