@@ -165,12 +165,11 @@ class RunsView(QWidget):
         if run is None:
             self.summary.setText("")
             return
-        figures = [
-            f"<span title='{html.escape(metrics.DESCRIPTIONS.get(k, ''))}'>"
-            f"{metric_label(k)} <b>{figure(k, run.metrics[k])}</b></span>"
-            for k in COMPARED_KEYS
-            if run.metrics.get(k) is not None
-        ]
+        shown = [k for k in COMPARED_KEYS if run.metrics.get(k) is not None]
+        figures = [f"{metric_label(k)} <b>{figure(k, run.metrics[k])}</b>" for k in shown]
+        self.summary.setToolTip(
+            "\n".join(f"{metric_label(k)}: {metrics.DESCRIPTIONS.get(k, '')}" for k in shown)
+        )
         head = f"#{run.id} {html.escape(run.config.describe())} · {when(run.created_at)}"
         if run.stale:
             head += " · <span style='color:#8a5300'>the set changed since this run</span>"

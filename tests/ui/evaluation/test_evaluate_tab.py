@@ -406,3 +406,50 @@ def test_a_chat_answer_and_a_held_out_split_arrive_through_the_window(
     assert [q.question for q in chat_context.evaluation().questions("Held (held out)")] == [
         "Which port?"
     ]
+
+
+def test_drafted_questions_are_reviewed_before_they_are_kept(
+    qtbot: QtBot,
+    open_tab: Callable[[], EvaluateTab],
+    with_set: int,
+    fake_openai: FakeOpenAI,
+    chat_context: AppContext,
+) -> None:
+    fake_openai.chat_reply = json.dumps(
+        {"examples": [{"question": "What is described here?", "answer": "A policy."}]}
+    )
+    tab = open_tab()
+    dialog = tab.open_draft_dialog()
+    assert dialog is not None
+    dialog.count.setValue(3)
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: not tab.busy, timeout=30_000)
+    assert dialog.list.count() == 3
+    dialog.list.item(1).setCheckState(Qt.CheckState.Unchecked)
+    dialog.accept()
+    settle(qtbot, tab)
+    questions = chat_context.evaluation().questions("Support")
+    assert len(questions) == len(QUESTIONS) + 2
+    kept = questions[-2:]
+    assert all(q.tags == ("drafted",) and q.sources for q in kept)
+    assert "“A policy.”" not in kept[0].sources[0].describe()  # the chunk, not the answer
+    tab.undo_stack.undo()
+    settle(qtbot, tab)
+    assert len(chat_context.evaluation().questions("Support")) == len(QUESTIONS)
+
+
+def test_the_summary_tooltip_defines_every_figure(
+    qtbot: QtBot, open_tab: Callable[[], EvaluateTab], with_set: int, chat_context: AppContext
+) -> None:
+    service = chat_context.evaluation()
+    run = service.start_run("Support", service.config("retrieval"))
+    from desktop.progress import drive
+
+    drive(service.run_questions(run.id), stops_itself=True)
+    tab = open_tab()
+    tab.pages.setCurrentWidget(tab.runs_view)
+    tab.runs_view.select_run(run.id)
+    tip = tab.runs_view.summary.toolTip()
+    assert "mrr: Mean reciprocal rank" in tip and "hit@5:" in tip
+    header = tab.runs_view.runs.index(0, tab.runs_view.runs.HEADLINE)
+    assert "covering an expected source in the top 5" in header.data(Qt.ItemDataRole.ToolTipRole)
