@@ -45,7 +45,11 @@ from desktop.evaluation.store import EvalSetError, EvalStore, SweepRecord
 from desktop.evaluation.sweep import ScratchDocument, SweepGrid, SweepResult, SweepRow, run_sweep
 from desktop.evaluation.sweep import strategy_for as sweep_strategy
 from desktop.events import EventBus, Topic
+from desktop.library.chunking import strategy_params
 from desktop.progress import CancelToken, Progress, ProgressGenerator
+from desktop.retrieval.local_embedder import available_models
+from desktop.retrieval.service import EmbedderChoice
+from desktop.tokens import get_tokenizer
 
 if TYPE_CHECKING:
     from desktop.chat.session import ChatSession
@@ -419,8 +423,6 @@ class EvaluationService:
         retrieval = self._retrieval()
         library = self._library()
         chunking = library.chunking()
-        from desktop.library.chunking import strategy_params
-
         return RunConfig(
             mode=mode,
             model=chosen_model,
@@ -560,8 +562,6 @@ class EvaluationService:
         retrieval = self._retrieval()
 
         def embedder_for(name: str) -> Any:
-            from desktop.retrieval.service import EmbedderChoice
-
             settings = self.settings()
             if name == "openai":
                 choice = EmbedderChoice(
@@ -570,8 +570,6 @@ class EvaluationService:
             else:
                 choice = EmbedderChoice("local", name)
             return retrieval.embedder(choice)
-
-        from desktop.tokens import get_tokenizer
 
         tokenizer = get_tokenizer(library.chunking().encoding)
         result = yield from run_sweep(
@@ -587,8 +585,6 @@ class EvaluationService:
 
     def sweep_embedders(self) -> list[str]:
         """What a sweep can embed with: the bundled models (free, offline)."""
-        from desktop.retrieval.local_embedder import available_models
-
         return available_models()
 
     def apply_configuration(self, row: SweepRow) -> ProgressGenerator[str]:
