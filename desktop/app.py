@@ -65,6 +65,11 @@ def tab_factories(context, tasks):
                 q, a, system_prompt=s, sources=c
             )
         )
+        tab.view.save_eval_requested.connect(
+            lambda card: window.tab("Evaluate").add_question_from_chat(
+                card.question, card.text, card.data.get("sources") or ()
+            )
+        )
         return tab
 
     def decide(window):
@@ -88,6 +93,14 @@ def tab_factories(context, tasks):
 
         tab.use_model.connect(use_in_chat)
         tab.compare_model.connect(compare_in_chat)
+        tab.builder.hold_out_requested.connect(lambda name: window.tab("Evaluate").hold_out(name))
+        return tab
+
+    def evaluate(window):
+        from desktop.ui.evaluation.evaluate_tab import EvaluateTab
+
+        tab = EvaluateTab(context, tasks, window.report_task_error)
+        tab.show_requested.connect(lambda: window.select_tab("Evaluate"))
         return tab
 
     def open_workspace() -> None:
@@ -99,6 +112,7 @@ def tab_factories(context, tasks):
         "Library": TabSpec("desktop.ui.library.library_tab", library, open_workspace),
         "Chat": TabSpec("desktop.ui.chat.chat_tab", chat, open_workspace),
         "Fine-tuning": TabSpec("desktop.ui.finetune.finetune_tab", finetune, open_workspace),
+        "Evaluate": TabSpec("desktop.ui.evaluation.evaluate_tab", evaluate, open_workspace),
         "Decide": TabSpec("desktop.ui.decision.decide_tab", decide, open_workspace),
     }
 

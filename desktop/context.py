@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from desktop.chat.session import ChatSession
     from desktop.decision.service import DecisionService
+    from desktop.evaluation.service import EvaluationService
     from desktop.finetune.service import FineTuneService
     from desktop.library.service import LibraryService
     from desktop.retrieval.service import RetrievalService
@@ -157,6 +158,22 @@ class AppContext:
             self.current_settings,
             self.provider,
             library=self.library,
+            events=self.events,
+            evaluation_questions=lambda: self.evaluation().leakage_questions(),
+        )
+
+    def evaluation(self) -> EvaluationService:
+        from desktop.evaluation.service import EvaluationService
+
+        return EvaluationService(
+            self.workspace,
+            self.current_settings,
+            self.provider,
+            library=self.library,
+            retrieval=self.retrieval,
+            chat=self.chat,
+            finetune=self.finetune,
+            save_settings=self.save_settings,
             events=self.events,
         )
 

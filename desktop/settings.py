@@ -101,6 +101,8 @@ class Settings:
     # Fine-tuning: a job estimated above this many dollars (or at an unknown price) is
     # confirmed before anything is uploaded; "don't ask again under $X" raises it.
     confirm_spend_above_usd: float = 0.0
+    # Evaluation runs: questions in flight at once (each is one request to the server).
+    eval_concurrency: int = 8
     # USD per million tokens, editable; "embedding" prices by model.
     embedding_prices: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -176,6 +178,7 @@ RULES: dict[str, Rule] = {
     "rerank_window": Rule(
         0, 254, help="maxsim: tokens of each candidate it reads (0: the whole chunk, slower)"
     ),
+    "eval_concurrency": Rule(1, 64, help="questions an evaluation run keeps in flight"),
 }
 """Every setting a user may change by name. Not here: ``api_key_saved`` (a fact the app
 records), ``embedding_prices`` and ``extra`` (structured; edited in the file)."""

@@ -70,6 +70,8 @@ def main() -> int:
     )
     if not args.empty:
         _fill(context)
+        if not args.tabs or "Evaluate" in args.tabs:
+            _fill_evaluation(context, server)
     tasks = TaskManager(app)
     window = build_main_window(context, tasks)
     window.resize(width, height)
@@ -92,6 +94,12 @@ def main() -> int:
                 chat.ask("How long do I have to return a device?")
                 _settle(app, tasks, 4.0)
         slug = name.lower().replace(" ", "-")
+        if name == "Evaluate" and not args.empty:
+            for page, shot in _evaluate_pages(window, app, tasks, server):
+                path = args.out / f"{args.prefix}{slug}-{page}.png"
+                shot.save(str(path))
+                print(f"{name} ({page}): {path}")
+            continue
         path = args.out / f"{args.prefix}{slug}.png"
         window.grab().save(str(path))
         print(f"{name}: {path} ({window.width()}x{window.height()} logical, scale {args.scale:g})")
@@ -235,6 +243,132 @@ def _inspector_shots(app, tasks, window, context, out: Path, prefix: str) -> Non
         path = out / f"{prefix}{name}.png"
         window.grab().save(str(path))
         print(f"{title}: {path}")
+
+
+FINE_TUNED = "ft:gpt-4.1-mini:lumenfold::demo"
+QUESTIONS_FILE = ROOT / "tests" / "benchmarks" / "data" / "sample_questions.jsonl"
+
+
+def _demo_reply(passages: dict[str, str]):
+    """The stand-in server's answers for the Evaluate demo: with sources it quotes the
+    passage for most questions, alone it often does not know; the fine-tuned model keeps
+    the sample dataset's JSON format; the judge compares the answer with the reference.
+    Deterministic (by the question's text), so the screenshots are the same each time."""
+    import json
+    import zlib
+
+    def reply(body: dict) -> str:
+        messages = body.get("messages") or []
+        text = str(messages[-1].get("content") if messages else "")
+        if body.get("response_format"):  # the judge
+            answer = text.split("Answer to grade:")[-1]
+            reference = text.split("Reference answer:")[-1].split("Sources given")[0].strip()
+            correct = reference[:30].lower() in answer.lower()
+            reason = "states the reference" if correct else "does not state the reference"
+            return json.dumps({"correct": correct, "faithful": correct, "reason": reason})
+        question = text.split("Question:")[-1].strip()
+        passage = passages.get(question, "")
+        luck = zlib.crc32(question.encode()) % 100
+        grounded = "Sources:" in text
+        knows = passage and luck < (85 if grounded else 25)
+        answer = passage if knows else "The provided documents do not answer this question."
+        if str(body.get("model", "")).startswith("ft:"):
+            return json.dumps(
+                {
+                    "category": "other",
+                    "answer": answer,
+                    "next_step": "No action needed.",
+                    "escalate": False,
+                }
+            )
+        return answer + (" [1]" if grounded and knows else "")
+
+    return reply
+
+
+def _fill_evaluation(context, server) -> None:
+    """The sample questions as an eval set with the sample dataset's format, runs in every
+    mode answered by the stand-in server, and a small retrieval sweep."""
+    import json
+
+    from desktop.evaluation.sweep import SweepGrid
+    from desktop.progress import drive, run_to_end
+    from desktop.resources import resource
+
+    finetune = context.finetune()
+    finetune.import_file(resource("datasets", "support-replies.jsonl"), "Support replies")
+    finetune.close()
+    service = context.evaluation()
+    mapping = {
+        "question": "question",
+        "answer": "answer",
+        "source": "document",
+        "passage": "answer",
+        "tags": "kind",
+    }
+    service.import_file(QUESTIONS_FILE, "Sample questions", "jsonl", mapping=mapping)
+    spec, _message = service.infer_format("Support replies")
+    service.set_format("Sample questions", spec)
+    passages = {}
+    for line in QUESTIONS_FILE.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        passages[record["question"]] = record["answer"]
+    server.models.append(FINE_TUNED)
+    server.chat_reply = _demo_reply(passages)
+    for mode in ("retrieval", "base", "rag", "ft", "ft-rag"):
+        model = FINE_TUNED if mode.startswith("ft") else None
+        judge = "gpt-4.1-mini" if mode != "retrieval" else ""
+        config = service.config(mode, model=model, judge_model=judge, limit=40)
+        run = service.start_run("Sample questions", config)
+        drive(service.run_questions(run.id), stops_itself=True)
+    grid = SweepGrid(
+        ("recursive_tokens", "sentences", "fixed_words"),
+        (96, 256),
+        ("minilm-l6-v2-static256",),
+        ("vector", "hybrid"),
+        (3, 5),
+    )
+    run_to_end(service.sweep("Sample questions", grid))
+
+
+def _evaluate_pages(window, app, tasks, server):
+    """The Evaluate tab's pages: the set editor, a run in progress, compare, the sweep."""
+    from desktop.ui.evaluation.dialogs import RunRequest
+
+    tab = window.tab("Evaluate")
+    _settle(app, tasks, 2.0)
+    tab.questions.select_question(tab.questions.model.item(2).id)
+    _settle(app, tasks, 0.5)
+    yield "questions", window.grab()
+    server.inject("/v1/chat/completions", delay=0.6, times=400)
+    request = RunRequest(("rag",), "gpt-4.1-mini", "", "", "", "", "hybrid", 5, 60, 4)
+    tab.start_runs(request)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+        if tab.runs_view.progress.isVisible() and tab.runs_view.progress.value() >= 14:
+            break
+    if tab.runs_view.results.rowCount() > 1:
+        tab.runs_view.results_table.selectRow(1)
+        app.processEvents()
+    shot = window.grab()
+    tab.stop_runs()
+    _settle(app, tasks, 1.0)
+    yield "run", shot
+    _settle(app, tasks, 15.0)
+    tab.pages.setCurrentWidget(tab.compare)
+    _settle(app, tasks, 2.0)
+    compare = tab.compare
+    index = compare.metric.findData("correct")
+    if index >= 0:
+        compare.metric.setCurrentIndex(index)
+    compare.questions_table.selectRow(2)
+    _settle(app, tasks, 1.0)
+    yield "compare", window.grab()
+    tab.pages.setCurrentWidget(tab.sweep)
+    _settle(app, tasks, 1.0)
+    yield "sweep", window.grab()
 
 
 def _settle(app, tasks, seconds: float) -> None:

@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 ROOT = Path(__file__).resolve().parents[1]
-TABS = "tabs: Library, Chat, Fine-tuning, Decide"
+TABS = "tabs: Library, Chat, Fine-tuning, Evaluate, Decide"
 
 
 def start(tmp_path: Path, platform: str, wrapper: list[str]) -> tuple[str, QImage]:
@@ -41,14 +41,14 @@ def start(tmp_path: Path, platform: str, wrapper: list[str]) -> tuple[str, QImag
     return result.stdout, QImage(str(shot))
 
 
-def test_starts_offscreen_with_four_tabs(tmp_path: Path) -> None:
+def test_starts_offscreen_with_every_tab(tmp_path: Path) -> None:
     out, image = start(tmp_path, "offscreen", [])
     assert "window: RAGTune" in out and TABS in out
     assert "current: Decide" in out and "platform: offscreen" in out
     assert image.width() >= 800 and image.height() >= 500
 
 
-def test_starts_under_xvfb_with_four_tabs(tmp_path: Path) -> None:
+def test_starts_under_xvfb_with_every_tab(tmp_path: Path) -> None:
     xvfb_run = shutil.which("xvfb-run")
     if xvfb_run is None:
         if os.environ.get("RAGTUNE_FULL_TESTS") == "1":  # the full test command

@@ -135,7 +135,10 @@ class ChatSession:
         conversation_id: int | None = None,
         cancel: CancelToken | None = None,
         history: Sequence[Turn] | None = None,
+        sources: SearchResult | None = None,
     ) -> Generator[SourcesReady | AnswerDelta | RateLimitWait, None, AnswerRecord]:
+        """``sources``: in RAG mode, retrieved already (an evaluation run searches on its
+        own, without logging its searches as the user's)."""
         cancel = cancel or CancelToken()
         store = self.history
         if history is None:
@@ -146,9 +149,12 @@ class ChatSession:
             ]
         search: SearchResult | None = None
         if options.mode == "rag":
-            if self.retrieval is None:
+            if sources is not None:
+                search = sources
+            elif self.retrieval is None:
                 raise ValueError("retrieval is needed to answer in RAG mode")
-            search = self.retrieval.search(question, options.search, log_kind="answer")
+            else:
+                search = self.retrieval.search(question, options.search, log_kind="answer")
             yield SourcesReady(search)
         config = self.provider.config()
         plan: PromptPlan | None = None

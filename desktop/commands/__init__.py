@@ -9,6 +9,7 @@ from desktop.commands import (
     chat_cmd,
     dataset_cmd,
     decide_cmd,
+    eval_cmd,
     jobs_cmd,
     library_cmd,
     retrieval_cmd,
@@ -22,6 +23,7 @@ MODULES = (
     chat_cmd,
     dataset_cmd,
     jobs_cmd,
+    eval_cmd,
     decide_cmd,
 )
 

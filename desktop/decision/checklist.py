@@ -29,9 +29,11 @@ from typing import Any, Literal
 
 from desktop.decision.evidence import (
     EXAMPLES_WHERE_GAINS_SHOW,
+    MIN_EVALUATION_QUESTIONS,
     MIN_EXAMPLES_TO_TRAIN,
     DecisionInputs,
     Evidence,
+    MeasuredRun,
 )
 
 Direction = Literal["rag", "fine_tune", "both", "neutral"]
@@ -55,6 +57,11 @@ SIZE_LARGE_TIMES_TYPICAL = 10
 to memorise; one that a typical set could cover is not."""
 
 FORMAT_MIN_EXAMPLES = 5
+CONTRADICTION_MARGIN = 0.05
+"""A measured mode beats the recommended one by at least this much (absolute) to say the
+recommendation contradicts the runs."""
+CHOICE_MODES: dict[str, str] = {"rag": "rag", "fine_tune": "ft", "both": "ft-rag"}
+"""The evaluation mode that measures each choice."""
 FORMAT_RIGID_SHARE = 0.6
 FORMAT_FREE_SHARE = 0.2
 
@@ -426,6 +433,9 @@ def _format(e: Evidence) -> Measured:
     if details:
         parts.append(f"({'; '.join(details)})")
     text = " ".join(parts)
+    adherence = format_adherence_text(e)
+    if adherence:
+        text += f"; {adherence}"
     if f.examples < FORMAT_MIN_EXAMPLES:
         return None, text + f"; too few examples to tell (under {FORMAT_MIN_EXAMPLES})"
     if f.rigid_share >= FORMAT_RIGID_SHARE:
@@ -433,6 +443,37 @@ def _format(e: Evidence) -> Measured:
     if f.rigid_share <= FORMAT_FREE_SHARE:
         return "rag", text
     return None, text
+
+
+def _when(moment: float) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(moment).strftime("%Y-%m-%d")
+
+
+def runs_text(runs: tuple[MeasuredRun, ...]) -> str:
+    """ "Base + RAG 85% correct, Fine-tuned 60% F1 (eval set “Support”, 60 questions,
+    2026-11-20)": the latest runs per mode, with where and when they were measured."""
+    if not runs:
+        return ""
+    figures = ", ".join(f"{r.label} {percent(r.value)} {_metric_name(r.metric)}" for r in runs)
+    first = runs[0]
+    sizes = sorted({r.questions for r in runs})
+    size = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}–{sizes[-1]}"
+    latest = max(r.at for r in runs)
+    return f"{figures} (eval set “{first.set_name}”, {size} questions, {_when(latest)})"
+
+
+def _metric_name(metric: str) -> str:
+    return {"correct": "correct", "f1": "F1", "hit@5": "hit@5"}.get(metric, metric)
+
+
+def format_adherence_text(e: Evidence) -> str:
+    runs = [r for r in e.evaluation.runs if r.format_adherence is not None]
+    if not runs:
+        return ""
+    shown = ", ".join(f"{r.label} {percent(r.format_adherence or 0.0)}" for r in runs)
+    return f"measured format adherence: {shown}"
 
 
 def _latency(e: Evidence) -> Measured:
@@ -837,6 +878,11 @@ WARNING_TEXTS: dict[str, str] = {
         "No evaluation set yet: without questions whose right answers are known, neither "
         "retrieval nor fine-tuning can be shown to help. Build one before settling this."
     ),
+    "evaluation_not_run": (
+        "No evaluation run to rely on yet: run an eval set of at least "
+        f"{MIN_EVALUATION_QUESTIONS} questions in the Evaluate tab (base model, RAG, "
+        "fine-tuned) before settling this."
+    ),
     "naive_chunking": (
         "Chunking left at a naive default: the library is cut into fixed word windows that "
         "split sentences and sections, so retrieval looks worse than it can be. Try "
@@ -860,7 +906,11 @@ def warnings_for(evidence: Evidence, answers: Answers, choice: Choice) -> list[D
 
     - fact_injection: the choice is fine-tuning alone and the knowledge changes;
     - prompt_only_format: the choice is RAG alone and a strict format is needed;
-    - no_evaluation_set: no row in an ``evaluation_sets`` table;
+    - no_evaluation_set: no eval set;
+    - evaluation_not_run: eval sets, but none run with at least
+      ``MIN_EVALUATION_QUESTIONS`` questions answered (on the set as it is now);
+    - runs_disagree: a measured mode beats the one that measures the choice by at least
+      ``CONTRADICTION_MARGIN`` (``contradiction``);
     - naive_chunking: the library has chunks made with ``fixed_words``.
     """
     found: list[str] = []
@@ -870,9 +920,35 @@ def warnings_for(evidence: Evidence, answers: Answers, choice: Choice) -> list[D
         found.append("prompt_only_format")
     if evidence.evaluation.sets == 0:
         found.append("no_evaluation_set")
+    elif not evidence.evaluation.measured:
+        found.append("evaluation_not_run")
     if evidence.chunking.naive and evidence.chunking.chunks > 0:
         found.append("naive_chunking")
-    return [DecisionWarning(key, WARNING_TEXTS[key]) for key in found]
+    warnings = [DecisionWarning(key, WARNING_TEXTS[key]) for key in found]
+    disagreement = contradiction(evidence, choice)
+    if disagreement:
+        warnings.append(DecisionWarning("runs_disagree", disagreement))
+    return warnings
+
+
+def contradiction(evidence: Evidence, choice: Choice) -> str:
+    """What the measured runs say against ``choice``: the best mode measured, when it
+    beats the mode that measures the choice (or when that mode was not measured but
+    others were, and one of them beats every other), by ``CONTRADICTION_MARGIN``."""
+    runs = [r for r in evidence.evaluation.runs if r.metric == evidence.evaluation.runs[0].metric]
+    if len(runs) < 2:
+        return ""
+    best = max(runs, key=lambda r: r.value)
+    wanted = CHOICE_MODES[choice]
+    mine = next((r for r in runs if r.mode == wanted), None)
+    if mine is None or best.mode == wanted or best.value - mine.value < CONTRADICTION_MARGIN:
+        return ""
+    return (
+        f"The measured runs disagree with this recommendation: {best.label} scored "
+        f"{percent(best.value)} ({_metric_name(best.metric)}) against {percent(mine.value)} for "
+        f"{mine.label} on eval set “{best.set_name}” ({best.questions} questions, "
+        f"{_when(best.at)}). Compare the runs in the Evaluate tab before settling this."
+    )
 
 
 # -- the comparison table ----------------------------------------------------------------
@@ -933,6 +1009,11 @@ GENERIC_ROWS: tuple[tuple[str, str, str], ...] = (
         "Import, chunk, index; tune retrieval",
         "Collect and check examples, train, evaluate, redeploy",
     ),
+    (
+        "Measured on your questions",
+        "Run an eval set in RAG mode (Evaluate tab)",
+        "Run the same set with the fine-tuned model, alone and with RAG",
+    ),
 )
 
 
@@ -972,6 +1053,12 @@ def _measured_rows(e: Evidence) -> dict[str, str | None]:
         rows["Format control"] = (
             f"{percent(f.rigid_share)} of {f.examples:,} examples in JSON or one template"
         )
+    adherence = format_adherence_text(e)
+    if adherence:
+        rows["Format control"] = "; ".join(x for x in (rows["Format control"], adherence) if x)
+    rows["Measured on your questions"] = runs_text(e.evaluation.runs) or (
+        f"{e.evaluation.sets} eval set(s); {e.evaluation.note}" if e.evaluation.sets else None
+    )
     setup = f"chunking: {e.chunking.strategy}" + (" (naive)" if e.chunking.naive else "")
     setup += (
         f"; fine-tuning with {e.provider.provider or 'the provider'}: {e.provider.can_fine_tune}"

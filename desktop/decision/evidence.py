@@ -12,9 +12,7 @@ retrieval for its search log. Nothing here names another package's tables.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import re
 import statistics
 import typing
@@ -26,12 +24,22 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from desktop.chat.prompt import context_limit
+from desktop.evaluation.compare import MIN_DECISION_QUESTIONS, mode_figures
+from desktop.evaluation.metrics import percentile_nearest_rank
+from desktop.evaluation.store import EvalStore
 from desktop.finetune.job_store import JobStore
 from desktop.finetune.store import DatasetStore
-from desktop.finetune.validation import check_preference_record, check_record, message_text
+from desktop.finetune.validation import check_preference_record, check_record
 from desktop.library.chunking import FixedWords
 from desktop.library.importer import DEFAULT_STRATEGY
 from desktop.library.repository import Library
+from desktop.reply_format import (  # noqa: F401  (re-exported: the evidence's vocabulary)
+    assistant_turns,
+    json_reply,
+    line_frame,
+    reply_formats,
+    reply_skeleton,
+)
 from desktop.retrieval.search_log import SearchLog
 from desktop.settings import Settings
 from desktop.text import plural
@@ -258,9 +266,35 @@ class ProviderFineTuning:
 
 
 @dataclass(frozen=True)
+class MeasuredRun:
+    """The latest evaluation run of one mode that counts as evidence (finished, on the
+    set as it is now, at least ``MIN_EVALUATION_QUESTIONS`` answered)."""
+
+    mode: str = ""
+    """retrieval | base | rag | ft | ft-rag (the evaluation's modes)."""
+    label: str = ""
+    model: str = ""
+    run_id: int = 0
+    set_name: str = ""
+    at: float = 0.0
+    questions: int = 0
+    metric: str = ""
+    """Which figure says how often it was right: "correct" (judged), "f1", "hit@5"."""
+    value: float = 0.0
+    format_adherence: float | None = None
+
+
+@dataclass(frozen=True)
 class EvaluationSets:
     sets: int = 0
+    runs: tuple[MeasuredRun, ...] = ()
+    """The latest qualifying run per mode, on the set most modes were run on."""
     note: str = ""
+
+    @property
+    def measured(self) -> bool:
+        """A set of at least ``MIN_EVALUATION_QUESTIONS`` questions has been run."""
+        return bool(self.runs)
 
 
 @dataclass(frozen=True)
@@ -324,9 +358,9 @@ def _value(hint: Any, raw: Any) -> Any:
         return _load(hint, raw)
     if typing.get_origin(hint) is tuple:
         (item, *_rest) = typing.get_args(hint)
-        if isinstance(item, type) and is_dataclass(item) and isinstance(raw, list):
+        if isinstance(item, type) and is_dataclass(item) and isinstance(raw, list | tuple):
             return tuple(_load(item, x) for x in raw)
-        return tuple(raw) if isinstance(raw, list) else ()
+        return tuple(raw) if isinstance(raw, list | tuple) else ()
     return raw
 
 
@@ -341,13 +375,17 @@ class EvidenceSources:
     datasets: DatasetStore
     jobs: JobStore
     searches: SearchLog
-    evaluation_sets: int | None = None
-    """Evaluation sets in the workspace (None until the evaluation package answers)."""
+    evaluation: EvalStore | None = None
+    """Eval sets and runs (None: not asked, as if there were none)."""
 
     @classmethod
     def of(cls, workspace: Workspace) -> EvidenceSources:
         return cls(
-            Library(workspace), DatasetStore(workspace), JobStore(workspace), SearchLog(workspace)
+            Library(workspace),
+            DatasetStore(workspace),
+            JobStore(workspace),
+            SearchLog(workspace),
+            EvalStore(workspace),
         )
 
 
@@ -425,175 +463,26 @@ def library_size(library: Library, model: str, context_override: int = 0) -> Lib
 
 # -- 4. how rigid the output format is --------------------------------------------------
 
-_FENCE = re.compile(r"^```[\w+-]*\s*\n(.*)\n```$", re.DOTALL)
-_MARKER = re.compile(r"^(#{1,6}\s|[-*+•]\s|\d{1,3}[.)]\s|>\s?|\|)")
-_LABEL = re.compile(r"^(\w[\w'/&()-]*(?: [\w'/&()-]+){0,3})\s*:(?:\s|$)")
-MAX_LABEL_CHARS = 40
-
-
-def _record(example: Any) -> Any:
-    to_openai = getattr(example, "to_openai", None)
-    return to_openai() if callable(to_openai) else example
-
-
-def assistant_turns(example: Any) -> list[Mapping[str, Any]]:
-    """The trained assistant turns of an example (weight absent or 1); for a preference
-    example, its preferred reply."""
-    record = _record(example)
-    if not isinstance(record, Mapping):
-        return []
-    if "messages" not in record and "preferred_output" in record:
-        messages = record.get("preferred_output")
-    else:
-        messages = record.get("messages")
-    if not isinstance(messages, list):
-        return []
-    return [
-        m
-        for m in messages
-        if isinstance(m, Mapping) and m.get("role") == "assistant" and m.get("weight") != 0
-    ]
-
-
-def json_reply(text: str) -> Any | None:
-    """The JSON object or array a reply consists of (optionally inside one Markdown code
-    fence), or None. Bare scalars ("42", "true") are not a structured format."""
-    stripped = text.strip()
-    fenced = _FENCE.match(stripped)
-    if fenced:
-        stripped = fenced.group(1).strip()
-    if not stripped or stripped[0] not in "[{":
-        return None
-    try:
-        value = json.loads(stripped)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict | list) else None
-
-
-def line_frame(line: str) -> str:
-    """The fixed part of one line of a reply: its Markdown marker and its label.
-
-    Marker: heading "#", bullet "-", numbered "1.", quote ">", table "|". Label: one to
-    four words of at most ``MAX_LABEL_CHARS`` characters in all, followed by ":" and a
-    space or the line's end, right after the marker ("Severity:", "- Next step:"). A
-    heading keeps its text, lower-cased: in a template the headings are the fixed part.
-    A line with neither is prose, "¶"."""
-    marker = ""
-    found = _MARKER.match(line)
-    rest = line
-    if found:
-        token = found.group(1).strip()
-        marker = (
-            "#"
-            if token.startswith("#")
-            else "1."
-            if token[0].isdigit()
-            else token
-            if token in (">", "|")
-            else "-"
-        )
-        rest = line[found.end() :].strip()
-    if marker == "#":
-        return "# " + " ".join(rest.lower().split())
-    if marker == "|":
-        return "|"
-    label = _LABEL.match(rest)
-    if label and len(label.group(1)) <= MAX_LABEL_CHARS:
-        name = " ".join(label.group(1).lower().split())
-        return f"{marker} {name}:".strip()
-    return marker or "¶"
-
-
-def reply_skeleton(text: str) -> tuple[str, ...]:
-    """The frames of a reply's non-empty lines, each run of equal frames collapsed to
-    one (lists and paragraphs vary in length inside one template)."""
-    frames: list[str] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        frame = line_frame(line)
-        if not frames or frames[-1] != frame:
-            frames.append(frame)
-    return tuple(frames)
-
-
-def _structured(skeleton: tuple[str, ...]) -> bool:
-    """A template needs at least two fixed parts: one label, or a plain list, is not one."""
-    return sum(1 for frame in skeleton if frame != "¶") >= 2
-
 
 def format_rigidity(examples: Iterable[Any]) -> FormatRigidity:
     """The share of examples whose trained assistant turns are all JSON, or all follow
-    the dataset's one dominant template.
-
-    JSON: ``json_reply`` finds an object or array (tool-call turns without text count as
-    JSON: their arguments are). Template: the example's skeleton (``reply_skeleton`` of
-    each trained assistant turn, in order) is structured (``_structured``) and equals the
-    most common structured skeleton in the set, which must occur at least twice (a
-    template repeats). Examples without a trained assistant turn are left out."""
-    counted = 0
-    json_flags: list[bool] = []
-    skeletons: list[tuple[tuple[str, ...], ...] | None] = []
-    key_sets: Counter[tuple[str, ...]] = Counter()
-    for example in examples:
-        turns = assistant_turns(example)
-        if not turns:
-            continue
-        counted += 1
-        all_json = True
-        shapes: list[tuple[str, ...]] = []
-        for turn in turns:
-            text = message_text(turn)
-            if not text.strip() and turn.get("tool_calls"):
-                shapes.append(("tool call",))
-                continue
-            value = json_reply(text)
-            if value is None:
-                all_json = False
-            elif isinstance(value, dict):
-                key_sets[tuple(sorted(value))] += 1
-            shapes.append(reply_skeleton(text))
-        json_flags.append(all_json)
-        structured = all(_structured(s) for s in shapes if s != ("tool call",)) and any(
-            s != ("tool call",) for s in shapes
-        )
-        skeletons.append(tuple(shapes) if structured else None)
-    if counted == 0:
+    the dataset's one dominant template (``desktop.reply_format.reply_formats``)."""
+    found = reply_formats(examples)
+    if found.examples == 0:
         return FormatRigidity(note="no training examples with an assistant reply yet")
-    template_counts = Counter(s for s in skeletons if s is not None)
-    dominant: tuple[tuple[str, ...], ...] | None = None
-    if template_counts:
-        best, best_count = max(template_counts.items(), key=lambda item: (item[1], item[0]))
-        if best_count >= 2:
-            dominant = best
-    template_flags = [dominant is not None and s == dominant for s in skeletons]
-    rigid = sum(1 for j, t in zip(json_flags, template_flags, strict=True) if j or t)
-    keys = ""
-    if key_sets:
-        top, _count = max(key_sets.items(), key=lambda item: (item[1], item[0]))
-        keys = ", ".join(top)
+    rigid = sum(1 for j, t in zip(found.json_flags, found.template_flags, strict=True) if j or t)
     return FormatRigidity(
-        examples=counted,
-        json_examples=sum(json_flags),
-        template_examples=sum(template_flags),
+        examples=found.examples,
+        json_examples=sum(found.json_flags),
+        template_examples=sum(found.template_flags),
         rigid_examples=rigid,
-        rigid_share=rigid / counted,
-        template=" ‖ ".join(" / ".join(turn) for turn in dominant) if dominant else "",
-        json_keys=keys,
+        rigid_share=rigid / found.examples,
+        template=found.template_text,
+        json_keys=", ".join(found.json_keys),
     )
 
 
 # -- 5. retrieval latency ----------------------------------------------------------------
-
-
-def percentile_nearest_rank(values: Sequence[float], percent: float) -> float:
-    """The smallest value with at least ``percent`` % of the values at or below it
-    (nearest rank: always a value that was measured, never an interpolation)."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(percent / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def retrieval_latency(
@@ -837,10 +726,40 @@ def provider_can_fine_tune(
 # -- evaluation sets and chunking (for the warnings) -------------------------------------
 
 
-def evaluation_sets(count: int | None) -> EvaluationSets:
+MIN_EVALUATION_QUESTIONS = MIN_DECISION_QUESTIONS
+
+
+def evaluation_sets(count: int | None, runs: Sequence[MeasuredRun] = ()) -> EvaluationSets:
     if not count:
         return EvaluationSets(note="no evaluation set yet")
-    return EvaluationSets(sets=count)
+    if not runs:
+        return EvaluationSets(
+            sets=count,
+            note=f"no run of {MIN_EVALUATION_QUESTIONS} or more questions yet",
+        )
+    return EvaluationSets(sets=count, runs=tuple(runs))
+
+
+def evaluation_evidence(store: EvalStore | None) -> EvaluationSets:
+    """The sets, and the latest qualifying run per answering mode (``mode_figures``)."""
+    if store is None:
+        return evaluation_sets(None)
+    runs = [
+        MeasuredRun(
+            f.mode,
+            f.label,
+            f.model,
+            f.run_id,
+            f.set_name,
+            f.at,
+            f.questions,
+            f.metric,
+            f.value,
+            f.format_adherence,
+        )
+        for f in mode_figures(store.runs())
+    ]
+    return evaluation_sets(len(store.sets()), runs)
 
 
 def chunking_config(library: Library) -> ChunkingConfig:
@@ -892,7 +811,7 @@ def gather_evidence(
         examples=labelled_examples(sources.datasets.dataset_names(), records),
         prompt=system_prompt_savings(prompt_tokens, inputs.requests_per_day),
         provider=provider_can_fine_tune(settings, sources.jobs, _today(now)),
-        evaluation=evaluation_sets(sources.evaluation_sets),
+        evaluation=evaluation_evidence(sources.evaluation),
         chunking=chunking_config(sources.library),
         inputs=inputs,
     )

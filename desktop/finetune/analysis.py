@@ -29,6 +29,8 @@ class Analysis:
     """Per example, in the order of ``examples``."""
     tokens: tuple[ExampleTokens | None, ...]
     stats: DatasetStats
+    evaluation: tuple[str, ...] = ()
+    """The eval questions the leakage check ran against."""
 
     @cached_property
     def error_count(self) -> int:
@@ -64,13 +66,22 @@ def analyse(
     price_per_million: float | None,
     counter: TokenCounter,
     previous: Analysis | None = None,
+    evaluation_questions: Sequence[str] = (),
+    evaluation_labels: Sequence[str] | None = None,
 ) -> Analysis:
     """Validate and measure ``examples``; reuses ``previous`` when only the cost inputs
-    (epochs, price) changed since it was made."""
-    if previous is not None and previous.examples is examples and previous.model == model:
+    (epochs, price) changed since it was made. ``evaluation_questions`` (with a label
+    naming each) are checked for leakage into the training examples."""
+    evaluation = tuple(evaluation_questions)
+    if (
+        previous is not None
+        and previous.examples is examples
+        and previous.model == model
+        and previous.evaluation == evaluation
+    ):
         issues, tokens = previous.issues, previous.tokens
     else:
-        issues, tokens = _validate(examples, model, counter)
+        issues, tokens = _validate(examples, model, counter, evaluation, evaluation_labels)
     stats = dataset_stats(
         examples,
         model=model,
@@ -78,18 +89,28 @@ def analyse(
         price_per_million=price_per_million,
         tokens=tokens,
     )
-    return Analysis(examples, model, issues, tokens, stats)
+    return Analysis(examples, model, issues, tokens, stats, evaluation)
 
 
 def _validate(
-    examples: Sequence[AnyExample], model: str, counter: TokenCounter
+    examples: Sequence[AnyExample],
+    model: str,
+    counter: TokenCounter,
+    evaluation: Sequence[str] = (),
+    labels: Sequence[str] | None = None,
 ) -> tuple[tuple[tuple[Issue, ...], ...], tuple[ExampleTokens | None, ...]]:
     chat = [i for i, e in enumerate(examples) if isinstance(e, TrainingExample)]
     preference = [i for i, e in enumerate(examples) if isinstance(e, PreferenceExample)]
     found: list[list[Issue]] = [[] for _ in examples]
     tokens: list[ExampleTokens | None] = [None] * len(examples)
     if chat:
-        report = validate_examples([examples[i] for i in chat], model=model, counter=counter)
+        report = validate_examples(
+            [examples[i] for i in chat],
+            model=model,
+            counter=counter,
+            evaluation_questions=evaluation or None,
+            evaluation_labels=labels,
+        )
         for issue in report.issues:
             found[chat[issue.index]].append(issue)
         for position, counted in enumerate(report.tokens):

@@ -14,36 +14,15 @@ from typing import Any
 from desktop.finetune.examples import AnyExample, Split
 from desktop.finetune.split import split_by_fraction
 from desktop.finetune.store import Dataset, DatasetStore, DeletedDataset, RemovedExample
+from desktop.undoable import Edit
 
 
-class DatasetEdit:
-    """A change and its inverse; ``done`` says whether the change is in effect now."""
-
-    text = "Change"
+class DatasetEdit(Edit[DatasetStore]):
+    """A change to a dataset and its inverse (``affected_ids``: examples)."""
 
     def __init__(self, dataset_id: int | None) -> None:
+        super().__init__()
         self.dataset_id = dataset_id
-        self.done = False
-
-    def run(self, store: DatasetStore, forward: bool) -> DatasetEdit:
-        """Apply or revert on a worker; a revert of a change that never took is a no-op."""
-        if forward:
-            self.apply(store)
-            self.done = True
-        elif self.done:
-            self.revert(store)
-            self.done = False
-        return self
-
-    def apply(self, store: DatasetStore) -> None:
-        raise NotImplementedError
-
-    def revert(self, store: DatasetStore) -> None:
-        raise NotImplementedError
-
-    def affected_ids(self, forward: bool) -> list[int]:
-        """Examples to select after the change or its undo."""
-        return []
 
 
 class AddExamples(DatasetEdit):

@@ -163,9 +163,13 @@ class FineTuneService:
         clock: Callable[[], float] = time.time,
         provider_factory: ProviderFactory = provider_for_config,
         events: EventBus | None = None,
+        evaluation_questions: Callable[[], tuple[list[str], list[str]]] | None = None,
     ) -> None:
+        """``evaluation_questions``: the eval sets' questions and a label for each, for the
+        leakage check (the evaluation's front door answers; None: no check)."""
         self.events = events or EventBus()
         self._settings = settings
+        self._evaluation_questions = evaluation_questions
         self._access = provider
         self._library = library
         self._datasets = DatasetStore(workspace, clock=clock)
@@ -306,7 +310,9 @@ class FineTuneService:
         previous: Analysis | None = None,
     ) -> Analysis:
         """Validation and statistics of what the builder shows; one queue at a time (the
-        token counters are kept between runs)."""
+        token counters are kept between runs). Training examples that hold an eval
+        question are flagged, with the question named."""
+        questions, labels = self._evaluation_questions() if self._evaluation_questions else ([], [])
         return analyse(
             examples,
             model=model,
@@ -314,6 +320,8 @@ class FineTuneService:
             price_per_million=price_per_million,
             counter=self._counters.for_model(model),
             previous=previous,
+            evaluation_questions=questions,
+            evaluation_labels=labels,
         )
 
     @staticmethod

@@ -401,15 +401,22 @@ def _role_warnings(roles: list[str], index: int, line: int | None) -> list[Issue
 # ---------------------------------------------------------------------------
 
 
-def _leakage_issue(leakage: Leakage, number: int, line: int | None, index: int) -> Issue:
+def _leakage_issue(
+    leakage: Leakage,
+    number: int,
+    line: int | None,
+    index: int,
+    labels: Sequence[str] | None = None,
+) -> Issue:
     question = leakage.questions[number]
     shown = question if len(question) <= 80 else question[:77] + "..."
+    name = labels[number] if labels else f"evaluation question {number + 1}"
     return Issue(
         line,
         index,
         LEAKAGE,
         "warning",
-        f"a user message matches evaluation question {number + 1} ({shown!r}): "
+        f"a user message matches {name} ({shown!r}): "
         "the evaluation would measure memory, not skill",
     )
 
@@ -458,6 +465,7 @@ def validate_examples(
     lines: Sequence[int | None] | None = None,
     token_limit: int | None = None,
     evaluation_questions: Sequence[str] | None = None,
+    evaluation_labels: Sequence[str] | None = None,
     near_duplicate_threshold: float | None = DEFAULT_NEAR_DUPLICATE_THRESHOLD,
     counter: TokenCounter | None = None,
 ) -> ValidationReport:
@@ -465,7 +473,8 @@ def validate_examples(
 
     ``model`` chooses the tokenizer and the default token limit; ``lines`` gives each
     example's line in its file, for messages. ``evaluation_questions`` (optional) are
-    checked for leakage into the user messages. ``near_duplicate_threshold=None``
+    checked for leakage into the user messages of training (not held-out) examples;
+    ``evaluation_labels`` name each in the warning. ``near_duplicate_threshold=None``
     turns the near-duplicate search off.
     """
     limit = token_limit if token_limit is not None else token_limit_for_model(model)
@@ -512,7 +521,12 @@ def validate_examples(
                 continue
             message_words = normalised_words(message_text(message))
             words.extend(message_words)
-            if leakage is not None and leaked is None and message.get("role") == "user":
+            if (
+                leakage is not None
+                and leaked is None
+                and message.get("role") == "user"
+                and getattr(example, "split", "train") == "train"  # held out: not trained on
+            ):
                 leaked = leakage.match(message_words)
         text = texts.add(words)
         first = first_of_key.setdefault(_duplicate_key(record), index)
@@ -543,7 +557,7 @@ def validate_examples(
             else:
                 similar_candidates.append(index)
         if leaked is not None and leakage is not None:
-            issues.append(_leakage_issue(leakage, leaked, line, index))
+            issues.append(_leakage_issue(leakage, leaked, line, index, evaluation_labels))
 
     if near_duplicate_threshold is not None and len(similar_candidates) > 1:
         # Exact and normalised duplicates are reported already: only the first of each.

@@ -1,4 +1,4 @@
-"""The one main window: four tabs, a menu bar, a status bar that shows background work."""
+"""The one main window: its tabs, a menu bar, a status bar that shows background work."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from desktop.workers import TaskError, TaskManager
 
 log = logging.getLogger(__name__)
 
-TAB_NAMES = ("Library", "Chat", "Fine-tuning", "Decide")
+TAB_NAMES = ("Library", "Chat", "Fine-tuning", "Evaluate", "Decide")
 
 # Said plainly until each tab's own issue lands: a tab that cannot do its job yet does not
 # pretend to.
@@ -41,6 +41,7 @@ _NOT_BUILT = {
     "Chat": "Grounded chat with retrieved sources is not built yet. It needs the Library "
     "and the retrieval index first.",
     "Fine-tuning": "The dataset builder and the job tracker are not built yet.",
+    "Evaluate": "Eval sets and runs could not be built.",
     "Decide": "The RAG-vs-fine-tuning checklist could not be built.",
 }
 

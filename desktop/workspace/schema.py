@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from desktop.chat import schema as chat
 from desktop.decision import schema as decision
+from desktop.evaluation import schema as evaluation
 from desktop.finetune import schema as finetune
 from desktop.library import schema as library
 from desktop.retrieval import schema as retrieval
@@ -36,6 +37,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     retrieval.RETRIEVAL_V9,
     library.LIBRARY_V10,
     retrieval.stemmed_index(11),
+    evaluation.EVALUATION_V12,
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -49,6 +51,7 @@ OWNERS: dict[str, str] = {
         ("desktop.chat", chat),
         ("desktop.finetune", finetune),
         ("desktop.decision", decision),
+        ("desktop.evaluation", evaluation),
     )
     for table in (TABLES if module is None else module.TABLES)
 }

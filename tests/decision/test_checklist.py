@@ -450,6 +450,7 @@ def test_comparison_table_fills_in_what_was_measured() -> None:
         "Format control",
         "Grounding",
         "Setup complexity",
+        "Measured on your questions",
     ]
     assert (
         rows["Freshness"].measured

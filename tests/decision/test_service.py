@@ -57,7 +57,7 @@ def test_decide_with_an_answers_file(library: Builder, tmp_path: Path) -> None:
         "prompt_only_format",
         "no_evaluation_set",
     }
-    assert len(data["comparison"]) == 9
+    assert len(data["comparison"]) == 10
     assert data["comparison"][0]["aspect"] == "Freshness"
     json.dumps(data)  # all of it is JSON
     assert "1. Does the knowledge change often?  [yes]" in text

@@ -128,3 +128,54 @@ def test_settings_saved_elsewhere_reach_the_retrieval_panel(
     app_context.save_settings(app_context.settings.replace(search_k=9, search_mode="lexical"))
     qtbot.waitUntil(lambda: panel.k.value() == 9, timeout=5_000)
     assert panel.mode.currentData() == "lexical"
+
+
+def test_an_eval_set_made_elsewhere_reaches_the_evaluate_and_decide_tabs_and_the_builder(
+    qtbot: QtBot, window: MainWindow, tasks: TaskManager, app_context: AppContext
+) -> None:
+    from desktop.evaluation.edits import AddQuestions
+    from desktop.evaluation.records import EvalQuestion
+    from desktop.finetune.edits import AddExamples
+    from desktop.finetune.examples import Message, TrainingExample
+
+    finetune = app_context.finetune()
+    dataset = finetune.create_dataset("Replies")
+    question = "Which TCP port does the Hub listen on?"
+    finetune.apply(
+        AddExamples(
+            dataset.id,
+            [TrainingExample((Message("user", question), Message("assistant", "47120")))],
+        )
+    )
+    finetune.close()
+    window.show()
+    window.select_tab("Decide")
+    decide = window.decide_tab
+    qtbot.waitUntil(lambda: decide.evidence is not None and not decide.busy, timeout=30_000)
+    assert decide.evidence.evaluation.sets == 0
+    window.select_tab("Fine-tuning")
+    builder = window.finetune_tab.builder
+    builder.reload()  # the dataset was made before the builder was shown
+    qtbot.waitUntil(lambda: builder.analysis is not None and not builder.busy, timeout=30_000)
+    assert not any(i.category == "leakage" for found in builder.analysis.issues for i in found)
+    # As ragtune eval import or the Evaluate tab would: through the evaluation's front door.
+    app_context.evaluation().apply(
+        AddQuestions(None, [EvalQuestion(question, "47120")], create_name="Support")
+    )
+    evaluate = window.tab("Evaluate")
+    qtbot.waitUntil(
+        lambda: evaluate.eval_set is not None and evaluate.eval_set.name == "Support",
+        timeout=20_000,
+    )
+    qtbot.waitUntil(
+        lambda: (
+            builder.analysis is not None
+            and any(i.category == "leakage" for found in builder.analysis.issues for i in found)
+        ),
+        timeout=30_000,
+    )
+    window.select_tab("Decide")
+    qtbot.waitUntil(
+        lambda: decide.evidence is not None and decide.evidence.evaluation.sets == 1,
+        timeout=30_000,
+    )

@@ -36,6 +36,7 @@ class AnswerCard(QFrame):
     prompt_requested = Signal(object)
     retry_requested = Signal(object)
     save_requested = Signal(object)
+    save_eval_requested = Signal(object)  # AnswerCard: keep the turn as an eval question
     settings_requested = Signal()
 
     def __init__(self, question: str, meta: str = "", parent: QWidget | None = None) -> None:
@@ -74,11 +75,18 @@ class AnswerCard(QFrame):
             "Open this question and answer, editable, in the Fine-tuning tab's dataset builder"
         )
         self.save_button.setEnabled(False)
+        self.save_eval_button = QPushButton("Save as eval question")
+        self.save_eval_button.setToolTip(
+            "Keep this question, with the answer as its reference and the sources as where "
+            "the answer is, in an eval set of the Evaluate tab"
+        )
+        self.save_eval_button.setEnabled(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.meta, 1)
         buttons.addWidget(self.settings_button)
         buttons.addWidget(self.retry_button)
         buttons.addWidget(self.save_button)
+        buttons.addWidget(self.save_eval_button)
         buttons.addWidget(self.prompt_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.question_label)
@@ -93,6 +101,7 @@ class AnswerCard(QFrame):
         self.retry_button.clicked.connect(lambda: self.retry_requested.emit(self))
         self.settings_button.clicked.connect(self.settings_requested.emit)
         self.save_button.clicked.connect(lambda: self.save_requested.emit(self))
+        self.save_eval_button.clicked.connect(lambda: self.save_eval_requested.emit(self))
         self.answer.set_answer_markdown("_…_")
 
     def mousePressEvent(self, event: object) -> None:
@@ -121,6 +130,7 @@ class AnswerCard(QFrame):
         self.meta.setText(meta)
         self.prompt_button.setEnabled(bool(self.data.get("prompt")))
         self.save_button.setEnabled(bool(text))
+        self.save_eval_button.setEnabled(bool(text))
         self.retry_button.setVisible(status in ("cut_off", "error", "stopped"))
         self.settings_button.setVisible(
             status == "no_provider" or self.data.get("error_kind") in ("auth", "not_found")
@@ -148,6 +158,8 @@ def _escape(text: str) -> str:
 
 
 class ConversationView(QScrollArea):
+    save_eval_requested = Signal(object)  # AnswerCard: any card's "Save as eval question"
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
@@ -179,6 +191,7 @@ class ConversationView(QScrollArea):
         self.placeholder.hide()
         self.layout_.insertWidget(self.layout_.count() - 1, card)
         self.cards.append(card)
+        card.save_eval_requested.connect(self.save_eval_requested.emit)
         QTimer.singleShot(0, self.scroll_to_end)
         return card
 

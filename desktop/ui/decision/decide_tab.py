@@ -84,7 +84,14 @@ class DecideTab(QWidget):
         # What the evidence is measured from changes in other tabs: measure again (when
         # shown; a hidden tab measures when it is shown anyway).
         self.events = EventRelay(context.events, self)
-        for topic in (Topic.LIBRARY, Topic.INDEX, Topic.DATASETS, Topic.JOBS, Topic.SETTINGS):
+        for topic in (
+            Topic.LIBRARY,
+            Topic.INDEX,
+            Topic.DATASETS,
+            Topic.JOBS,
+            Topic.SETTINGS,
+            Topic.EVALUATION,
+        ):
             self.events.on(topic, self._evidence_changed, self)
         self.tasks = tasks
         self.report_error = report_error

@@ -20,6 +20,7 @@ from PySide6.QtGui import QHideEvent, QUndoStack
 from PySide6.QtWidgets import QWidget
 from shiboken6 import isValid
 
+from desktop.events import Topic
 from desktop.finetune.analysis import Analysis
 from desktop.finetune.edits import (
     AddExamples,
@@ -39,6 +40,7 @@ from desktop.finetune.files import counted
 from desktop.finetune.saved_answers import SAVED_ANSWERS, ChatOrigin
 from desktop.finetune.service import DatasetSnapshot, FineTuneService
 from desktop.finetune.store import Dataset
+from desktop.ui.common.events import EventRelay
 from desktop.ui.common.table_model import RECORD_ROLE
 from desktop.ui.finetune.dataset_builder_layout import DatasetBuilderLayout
 from desktop.ui.finetune.dataset_files import DatasetFiles
@@ -60,6 +62,7 @@ class DatasetBuilder(DatasetBuilderLayout):
     refreshed = Signal()  # the table shows the store as it is now
     analysed = Signal()  # validation and statistics are up to date
     show_requested = Signal()  # something (a saved chat answer) wants the tab in front
+    hold_out_requested = Signal(str)  # a dataset's name: make its validation an eval set
 
     def __init__(
         self,
@@ -93,6 +96,9 @@ class DatasetBuilder(DatasetBuilderLayout):
         self.edits = ExampleEdits(self)
         self._connect()
         self._update_actions()
+        # Eval questions changed: the leakage warnings must be checked again.
+        self.events = EventRelay(service.events, self)
+        self.events.on(Topic.EVALUATION, self._evaluation_changed, self)
         self.reload()
 
     def _connect(self) -> None:
@@ -113,6 +119,7 @@ class DatasetBuilder(DatasetBuilderLayout):
             (self.new_example_action, self.new_example),
             (self.generate_action, self.open_generate_dialog),
             (self.find_action, self.search.setFocus),
+            (self.hold_out_action, self._hold_out),
         ):
             action.triggered.connect(lambda _=False, slot=slot: slot())
         self.dataset_combo.activated.connect(self._dataset_chosen)
@@ -191,6 +198,7 @@ class DatasetBuilder(DatasetBuilderLayout):
             action.setEnabled(has_dataset)
         for action in (
             self.split_action,
+            self.hold_out_action,
             self.export_chat_action,
             self.export_preference_action,
             self.export_messages_action,
@@ -208,6 +216,10 @@ class DatasetBuilder(DatasetBuilderLayout):
             self.delete_action,
         ):
             action.setEnabled(selected)
+
+    def _hold_out(self) -> None:
+        if self.dataset is not None:
+            self.hold_out_requested.emit(self.dataset.name)
 
     def hideEvent(self, event: QHideEvent) -> None:
         self.editor.flush()  # leaving the tab, or the window closing, saves pending typing
@@ -474,6 +486,10 @@ class DatasetBuilder(DatasetBuilderLayout):
         self.status_filter.setCurrentIndex(self.status_filter.findData(ExampleFilterProxy.PROBLEMS))
 
     # -- validation and statistics -----------------------------------------------------------
+
+    def _evaluation_changed(self) -> None:
+        self.analysis = None  # the reuse of an analysis assumes the same eval questions
+        self._schedule_analysis()
 
     def _schedule_analysis(self) -> None:
         self.analysis_timer.start()

@@ -140,6 +140,11 @@ class DatasetBuilderLayout(QWidget):
             "Let the chat model draft question-and-answer pairs from library chunks",
         )
         self.split_action = a("Split…", None, "Hold out a share for validation")
+        self.hold_out_action = a(
+            "Hold out as eval set",
+            None,
+            "Make an eval set of the validation split, in the Evaluate tab",
+        )
         self.export_chat_action = a("OpenAI chat JSONL (training + validation)…", "Ctrl+E")
         self.export_preference_action = a("OpenAI DPO JSONL (training + validation)…")
         self.export_messages_action = a("Chat-messages JSONL for TRL / Axolotl…")
@@ -208,6 +213,8 @@ class DatasetBuilderLayout(QWidget):
             self.export_messages_action,
         ):
             self.export_menu.addAction(action)
+        self.export_menu.addSeparator()
+        self.export_menu.addAction(self.hold_out_action)
         self.new_example_button = tool_button(self.new_example_action)
         self.import_button = menu_button("Import", self.import_menu, "Import examples")
         self.generate_button = tool_button(self.generate_action)

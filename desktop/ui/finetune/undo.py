@@ -1,4 +1,5 @@
-"""The undo stack's command for a dataset edit (``desktop.finetune.edits``).
+"""The undo stack's command for a dataset edit (``desktop.finetune.edits``) or an eval
+set edit (``desktop.evaluation.edits``).
 
 ``StoreCommand`` holds no state of its own, so a command Qt deletes takes nothing with
 it: the edit remembers what its inverse needs."""
@@ -6,10 +7,11 @@ it: the edit remembers what its inverse needs."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from desktop.finetune.edits import DatasetEdit
+from desktop.undoable import Edit
 
 Submit = Callable[["StoreCommand", bool], None]
 
@@ -20,7 +22,7 @@ class StoreCommand(QUndoCommand):
 
     def __init__(
         self,
-        operation: DatasetEdit,
+        operation: Edit[Any],
         submit: Submit,
         *,
         done_message: str | None = None,

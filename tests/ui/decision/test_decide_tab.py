@@ -186,6 +186,7 @@ def test_the_comparison_table_has_every_aspect_with_measured_figures(
         "Format control",
         "Grounding",
         "Setup complexity",
+        "Measured on your questions",
     ]
     measured = {
         model.index(r, ComparisonModel.ASPECT).data(): model.index(

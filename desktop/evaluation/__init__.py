@@ -1,0 +1,1 @@
+"""Evaluation: eval sets, runs, metrics, the judge, retrieval sweeps, comparison."""
