@@ -55,6 +55,9 @@ class EmbedderKey:
 
 
 class Embedder(Protocol):
+    """``embed`` embeds passages (the library's chunks), ``embed_query`` a search query:
+    some models (e5) expect a different prefix for each."""
+
     @property
     def key(self) -> EmbedderKey: ...
 
@@ -64,7 +67,14 @@ class Embedder(Protocol):
     @property
     def paid(self) -> bool: ...
 
+    @property
+    def windowed(self) -> bool:
+        """True: a text over ``max_tokens`` is embedded whole (in windows); False: cut."""
+        ...
+
     def embed(self, texts: Sequence[str]) -> FloatArray: ...
+
+    def embed_query(self, text: str) -> FloatArray: ...
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -81,6 +91,7 @@ class LocalModelEmbedder:
     """The bundled model behind the common interface."""
 
     paid = False
+    windowed = True
 
     def __init__(self, model: str | None = None, *, threads: int = 2) -> None:
         from desktop.retrieval.local_embedder import DEFAULT_MODEL, LocalEmbedder
@@ -95,14 +106,18 @@ class LocalModelEmbedder:
     def max_tokens(self) -> int:
         return self.model.max_tokens
 
+    @property
+    def reference_rate(self) -> float | None:
+        return self.model.reference_rate
+
     def embed(self, texts: Sequence[str]) -> FloatArray:
         return self.model.embed(list(texts))
 
+    def embed_query(self, text: str) -> FloatArray:
+        return self.model.embed_query(text)
+
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text)
-
-    def truncated(self, text: str) -> bool:
-        return self.model.truncated(text)
 
     def batches(self, texts: Sequence[str]) -> list[list[int]]:
         # Small batches keep progress and cancel responsive; the model's speed does not
@@ -115,6 +130,7 @@ class OpenAIEmbedder:
     (with Retry-After) are the SDK's, configured on the injected client."""
 
     paid = True
+    windowed = False
 
     def __init__(
         self,
@@ -183,6 +199,9 @@ class OpenAIEmbedder:
         if not texts:
             return np.zeros((0, self.key.dimensions), dtype=np.float32)
         return self._request([self.fit(t) for t in texts])
+
+    def embed_query(self, text: str) -> FloatArray:
+        return self.embed([text])[0]
 
     def _request(self, inputs: list[str]) -> FloatArray:
         if any(not text.strip() for text in inputs):

@@ -33,7 +33,8 @@ class IndexStatus:
     embedder: str
     chunks: int
     embedded: int
-    truncated: int
+    truncated: int  # cut at the embedder's limit
+    windowed: int = 0  # longer than the model's window, embedded whole in windows
 
     @property
     def complete(self) -> bool:
@@ -43,15 +44,23 @@ class IndexStatus:
         if self.chunks == 0:
             return "The library is empty."
         text = f"{self.embedded:,} of {self.chunks:,} chunks embedded with {self.embedder}"
+        if self.windowed:
+            text += (
+                f"; {self.windowed:,} longer than the model's window were embedded in "
+                "windows (whole)"
+            )
         if self.truncated:
             text += (
-                f"; {self.truncated:,} longer than the model's window were embedded "
+                f"; {self.truncated:,} longer than the model's limit were embedded "
                 "from their beginning"
             )
         return text + "."
 
 
 ACTIVE_EMBEDDER_META = "retrieval.embedder"
+RATE_META = "retrieval.rate."  # + embedder/model: tokens per second measured here
+#: Runs shorter than this many tokens do not replace the measured rate (too noisy).
+RATE_MIN_TOKENS = 20_000
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,10 @@ def choice_of_key(key: EmbedderKey) -> EmbedderChoice:
         return EmbedderChoice("local", key.model)
     native = NATIVE_DIMENSIONS.get(key.model)
     return EmbedderChoice("openai", key.model, 0 if native == key.dimensions else key.dimensions)
+
+
+def _rate_name(key: EmbedderKey) -> str:
+    return f"{key.embedder}/{key.model}"
 
 
 def search_settings(settings: Settings) -> SearchSettings:
@@ -231,7 +244,9 @@ class RetrievalService:
         return embedder
 
     def retriever(self, requested: str | EmbedderChoice | None = None) -> Retriever:
-        embedder = self.embedder(requested)
+        return self._retriever_of(self.embedder(requested))
+
+    def _retriever_of(self, embedder: Embedder) -> Retriever:
         key = embedder.key
         with self._lock:
             retriever = self._retrievers.get(key)
@@ -243,12 +258,29 @@ class RetrievalService:
     def plan(self, requested: str | EmbedderChoice | None = None) -> tuple[Embedder, IndexPlan]:
         """What an index run would embed, and its cost; ``requested`` None: ``target()``."""
         embedder = self.embedder(requested if requested is not None else self.target())
-        return embedder, plan_index(self.workspace, embedder, prices(self.settings))
+        plan = plan_index(self.workspace, embedder, prices(self.settings), self._rate(embedder))
+        return embedder, plan
+
+    def _rate(self, embedder: Embedder) -> tuple[float, str] | None:
+        """Tokens per second for a local model's time estimate: the last long run in this
+        workspace, else the rate measured for the model on two cores when it was added."""
+        if embedder.paid:
+            return None
+        measured = self.workspace.get_meta(RATE_META + _rate_name(embedder.key))
+        if measured:
+            try:
+                return float(measured), "at the rate measured on this computer"
+            except ValueError:
+                pass
+        reference = getattr(embedder, "reference_rate", None)
+        if reference:
+            return float(reference), "at the rate measured on 2 cores; a first run measures yours"
+        return None
 
     def status(self, requested: str | EmbedderChoice | None = None) -> IndexStatus:
         embedder = self.embedder(requested)
-        chunks, embedded, truncated = index_status(self.workspace, embedder.key)
-        return IndexStatus(embedder.key.label(), chunks, embedded, truncated)
+        chunks, embedded, truncated, windowed = index_status(self.workspace, embedder.key)
+        return IndexStatus(embedder.key.label(), chunks, embedded, truncated, windowed)
 
     def lexical_retriever(self) -> Retriever:
         """BM25 alone: needs no embedder (and so no model load or key)."""
@@ -274,12 +306,26 @@ class RetrievalService:
         )
         return retriever.search(query, settings, filters, log_kind=log_kind)
 
-    def index(self, embedder: Embedder, plan: IndexPlan) -> Generator[Progress, None, IndexResult]:
-        """Embed what ``plan`` found missing; a cancelled run keeps what it embedded, and
-        others hear of it either way."""
+    def index(
+        self, embedder: Embedder, plan: IndexPlan, *, wait_for_search_index: bool = False
+    ) -> Generator[Progress, None, IndexResult]:
+        """Embed what ``plan`` found missing, then bring the vector file (and, for a large
+        library, the approximate index) up to date so the next search opens at once; a
+        cancelled run keeps what it embedded, and others hear of it either way.
+        ``wait_for_search_index``: build the approximate index here rather than on a
+        background thread (``ragtune index``: the process ends after this)."""
         try:
             result = yield from run_index(self.workspace, embedder, plan)
-            chunks, embedded, _cut = index_status(self.workspace, embedder.key)
+            if not embedder.paid and result.tokens >= RATE_MIN_TOKENS and result.seconds > 0:
+                self.workspace.set_meta(
+                    RATE_META + _rate_name(embedder.key), f"{result.tokens / result.seconds:.1f}"
+                )
+            chunks, embedded, _cut, _windowed = index_status(self.workspace, embedder.key)
+            retriever = self._retriever_of(embedder)
+            if retriever.index is not None:
+                yield Progress(0, 0, "updating the vector file")
+                retriever.index.background = not wait_for_search_index
+                retriever.index.sync(self.workspace)
             if embedded >= chunks:
                 self._record_active(choice_of_key(embedder.key))
             return result
