@@ -30,6 +30,7 @@ once, under a lock; ``embed`` may then be called from several threads at once.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -46,6 +47,9 @@ __all__ = [
     "LocalEmbedder",
     "LocalModelError",
     "available_models",
+    "find_model",
+    "installed_models_dir",
+    "model_roots",
     "models_dir",
 ]
 
@@ -80,12 +84,44 @@ def models_dir() -> Path:
     return candidates[-1]
 
 
+#: Extra folders of models (``os.pathsep``-separated), searched after the bundled ones.
+MODELS_PATH_ENV = "RAGTUNE_MODELS_PATH"
+
+
+def installed_models_dir() -> Path:
+    """Where optional model packages are unpacked: ``models`` in the user data folder
+    (``RAGTUNE_DATA_DIR`` when set). Models too large for the app bundle ship as separate
+    packages (``packaging/models/make_model_package.py``), never fetched from a hub."""
+    from desktop.paths import AppPaths
+
+    return AppPaths.resolve().data_dir / "models"
+
+
+def model_roots() -> list[Path]:
+    """Folders holding models, first match wins: bundled, then ``RAGTUNE_MODELS_PATH``,
+    then the installed-models folder."""
+    extra = [Path(p) for p in os.environ.get(MODELS_PATH_ENV, "").split(os.pathsep) if p]
+    return [models_dir(), *extra, installed_models_dir()]
+
+
 def available_models(root: Path | None = None) -> list[str]:
-    """Names of the bundled models (directories with a ``config.json``), sorted."""
-    base = root if root is not None else models_dir()
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if (p / "config.json").is_file())
+    """Names of the models (directories with a ``config.json``) in ``root``, or in every
+    folder of ``model_roots()``, sorted."""
+    roots = [root] if root is not None else model_roots()
+    names: set[str] = set()
+    for base in roots:
+        if base.is_dir():
+            names.update(p.name for p in base.iterdir() if (p / "config.json").is_file())
+    return sorted(names)
+
+
+def find_model(model: str) -> Path:
+    """The folder of ``model``: the first root that has it (else where the bundle keeps
+    models, so the error names a sensible place)."""
+    for base in model_roots():
+        if (base / model / "config.json").is_file():
+            return base / model
+    return models_dir() / model
 
 
 def _read_config(directory: Path) -> dict[str, Any]:
@@ -93,7 +129,7 @@ def _read_config(directory: Path) -> dict[str, Any]:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        known = ", ".join(available_models(directory.parent)) or "none"
+        known = ", ".join(available_models()) or "none"
         raise LocalModelError(
             f"no local embedding model at {directory} (bundled: {known})"
         ) from None
@@ -307,7 +343,7 @@ class LocalEmbedder:
     ) -> None:
         if threads < 1:
             raise ValueError("threads must be at least 1")
-        self._dir = (root if root is not None else models_dir()) / model
+        self._dir = root / model if root is not None else find_model(model)
         self._config = _read_config(self._dir)
         window = int(self._config["max_tokens"])
         if max_tokens is not None and not 1 <= max_tokens <= window:

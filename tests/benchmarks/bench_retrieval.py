@@ -977,6 +977,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--parts", default="1,2,3,4", help="which parts to run, e.g. 1,4 (default: all)"
     )
+    parser.add_argument("--model", help="the bundled local model to use (default: the default)")
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",")}
     started = time.perf_counter()
@@ -992,7 +993,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_storage(corpus, folder, args)
         if "2" in parts and corpus is not None:
             bench_openai_indexing(corpus)
-        embedder = LocalModelEmbedder() if parts & {"3", "4"} else None
+        embedder = LocalModelEmbedder(args.model) if parts & {"3", "4"} else None
         if "3" in parts and corpus is not None and embedder is not None:
             bench_local_indexing(corpus, embedder, args)
         if corpus is not None:

@@ -343,3 +343,34 @@ def test_a_long_passage_is_windowed_with_the_prefix_in_every_window(e5: LocalEmb
     assert le._split(list(range(5)), 2, 6) == [list(range(5))]
     vector = e5.embed([long_text])[0]
     assert abs(float(np.linalg.norm(vector)) - 1) < 1e-5
+
+
+def test_an_optional_model_package_unpacked_in_the_data_folder_is_offered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """packaging/models/make_model_package.py's archive, unpacked where the README says."""
+    import tarfile
+
+    sys.path.insert(0, str(ROOT / "packaging" / "models"))
+    try:
+        import make_model_package
+    finally:
+        sys.path.remove(str(ROOT / "packaging" / "models"))
+    archive = make_model_package.package(STATIC, models_dir(), tmp_path / "dist")
+    data = tmp_path / "data"
+    (data / "models").mkdir(parents=True)
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        tar.extractall(data / "models", filter="data")
+    assert f"{STATIC}/SHA256SUMS" in names and f"{STATIC}/LICENSE" in names
+    (data / "models" / STATIC).rename(data / "models" / "extra-static")
+    monkeypatch.setenv("RAGTUNE_DATA_DIR", str(data))
+    assert "extra-static" in available_models()
+    assert le.find_model("extra-static") == data / "models" / "extra-static"
+    installed = LocalEmbedder("extra-static")
+    np.testing.assert_allclose(
+        installed.embed(["a refund"]), LocalEmbedder(STATIC).embed(["a refund"]), atol=1e-6
+    )
+    monkeypatch.delenv("RAGTUNE_DATA_DIR")
+    monkeypatch.setenv("RAGTUNE_MODELS_PATH", str(data / "models"))
+    assert "extra-static" in available_models()
