@@ -871,7 +871,7 @@ def bench_quality(folder: Path, embedder: LocalModelEmbedder, args: argparse.Nam
     heading("4. Retrieval quality on the sample library (60 questions, k = 5)")
     workspace = Workspace(folder / "samples.ragtune.sqlite")
     service = LibraryService(workspace, Settings())
-    report = run_to_end(service.import_paths([SAMPLES]))
+    report = run_to_end(service.import_paths([args.documents]))
     began = time.perf_counter()
     run_to_end(run_index(workspace, embedder, plan_index(workspace, embedder)))
     library = Library(workspace)
@@ -882,7 +882,9 @@ def bench_quality(folder: Path, embedder: LocalModelEmbedder, args: argparse.Nam
         f"indexed with {embedder.key.label()} in {time.perf_counter() - began:.1f} s"
     )
     questions = [
-        Question(**json.loads(row)) for row in QUESTIONS.read_text(encoding="utf-8").splitlines()
+        Question(**json.loads(row))
+        for row in args.questions.read_text(encoding="utf-8").splitlines()
+        if row.strip()
     ]
     spans: dict[str, tuple[int, tuple[int, int]]] = {}
     whole = 0
@@ -978,6 +980,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--parts", default="1,2,3,4", help="which parts to run, e.g. 1,4 (default: all)"
     )
     parser.add_argument("--model", help="the bundled local model to use (default: the default)")
+    parser.add_argument(
+        "--documents", type=Path, default=SAMPLES, help="part 4: the library to import"
+    )
+    parser.add_argument(
+        "--questions", type=Path, default=QUESTIONS, help="part 4: its questions (JSONL)"
+    )
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",")}
     started = time.perf_counter()
