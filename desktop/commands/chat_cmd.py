@@ -40,6 +40,7 @@ def ask_command(args: argparse.Namespace) -> CommandResult | int:
 
     context = context_from(args)
     chat = context.chat()
+    chat.retrieval.approximate = "never"  # one question, then the process ends
     settings = chat.retrieval.search_settings()
     if args.k is not None:
         if args.k < 1:

@@ -137,6 +137,7 @@ def search_command(args: argparse.Namespace) -> CommandResult:
     import dataclasses
 
     service = _retrieval(args)
+    service.approximate = "never"  # one search, then the process ends: one exact pass
     settings = service.search_settings()
     if args.k is not None:
         if args.k < 1:

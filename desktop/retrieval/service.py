@@ -128,6 +128,9 @@ class RetrievalService:
         self._lock = threading.Lock()
         self._embedders: dict[tuple[str, ...], Embedder] = {}
         self._retrievers: dict[object, Retriever] = {}
+        #: How large vector files get their approximate index (``VectorIndex``): the app
+        #: loads or builds it in the background; one-shot commands set "never".
+        self.approximate = "background"
 
     def choice(self, requested: str | None = None) -> EmbedderChoice:
         """Which embedder a search or an index run uses: the one ``requested`` ("local" or
@@ -252,6 +255,8 @@ class RetrievalService:
             retriever = self._retrievers.get(key)
             if retriever is None:
                 retriever = Retriever(self.workspace, embedder)
+                if retriever.index is not None:
+                    retriever.index.approximate_mode = self.approximate
                 self._retrievers[key] = retriever
         return retriever
 
@@ -324,8 +329,13 @@ class RetrievalService:
             retriever = self._retriever_of(embedder)
             if retriever.index is not None:
                 yield Progress(0, 0, "updating the vector file")
-                retriever.index.background = not wait_for_search_index
-                retriever.index.sync(self.workspace)
+                mode = retriever.index.approximate_mode
+                if wait_for_search_index:
+                    retriever.index.approximate_mode = "now"
+                try:
+                    retriever.index.sync(self.workspace)
+                finally:
+                    retriever.index.approximate_mode = mode
             if embedded >= chunks:
                 self._record_active(choice_of_key(embedder.key))
             return result

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from desktop.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
+APPROXIMATE_MODES = ("background", "now", "never")
 _SQL_BATCH = 900  # stay under SQLite's bound-parameter limit
 _BLOCK = 65_536  # rows per block when a base file is written
 
@@ -93,13 +95,17 @@ class VectorIndex:
         key: EmbedderKey,
         *,
         ann_min_values: int = ann.ANN_MIN_VALUES,
-        background: bool = True,
+        approximate: str = "background",
     ) -> None:
+        if approximate not in APPROXIMATE_MODES:
+            raise ValueError(f"approximate must be one of {APPROXIMATE_MODES}")
         self.key = key
         self.ann_min_values = ann_min_values
-        #: Build the approximate index on a thread (the app) or in the sync (``ragtune
-        #: index``, benchmarks, tests: a process that would exit before a thread finished).
-        self.background = background
+        #: How a large base gets its approximate index: "background" (the app: loaded or
+        #: built on a thread, exact search meanwhile), "now" (in the sync: ``ragtune
+        #: index``, benchmarks) or "never" (one-shot commands: the process ends before a
+        #: build would, and one exact pass over the mapped file beats loading the index).
+        self.approximate_mode = approximate
         #: The delta is folded into a new base when it exceeds this share of the base.
         self.compact_share = 0.05
         #: Bases up to this many floats (16 MB) are simply rewritten on every change.
@@ -487,8 +493,10 @@ class VectorIndex:
 
     def _start_ann(self, workspace: Workspace) -> None:
         """Load or build the approximate index of the current base when it is large
-        enough (on a thread in the app; waited for when ``background`` is off)."""
+        enough (see ``approximate_mode``)."""
         segment = self._segment
+        if self.approximate_mode == "never":
+            return
         if segment is None or not ann.wanted(
             segment.rows, self.key.dimensions, self.ann_min_values
         ):
@@ -499,9 +507,9 @@ class VectorIndex:
             self._builder = ann.Builder(
                 segment,
                 vector_path(workspace, self.key, "ann"),
-                threads=1 if self.background else None,
+                threads=1 if self.approximate_mode == "background" else None,
             )
-        if not self.background:
+        if self.approximate_mode == "now":
             self._builder.wait()
             self._current_ann()
 
@@ -517,6 +525,8 @@ class VectorIndex:
                 and builder.base.header.checksum == segment.header.checksum
             ):
                 self._ann, self._builder = builder.result, None
+                if self._ann is not None:
+                    _release_pages(self._base.vectors)
             if self._ann is not None and self._ann.base_checksum == segment.header.checksum:
                 return self._ann
             return None
@@ -596,10 +606,7 @@ class VectorIndex:
             if len(rows) >= min(k, wanted):
                 return scores, base.ids[rows]
         if mask is not None and wanted <= ann.EXACT_FILTER_ROWS:
-            rows = np.flatnonzero(mask)
-            scores = base.vectors[rows] @ query
-            top = _top(scores, k)
-            return scores[top], base.ids[rows[top]]
+            return _scan_rows(base, mask, query, k)
         scores = base.vectors @ query
         if mask is not None:
             scores = np.where(mask, scores, -np.inf)
@@ -635,6 +642,39 @@ class VectorIndex:
                 for chunk_id, row in zip(wanted[hit], position[hit], strict=True):
                     found.setdefault(int(chunk_id), float(base.vectors[row] @ query))
         return found
+
+
+def _release_pages(vectors: FloatArray) -> None:
+    """Once the approximate index answers, the base vectors are only read a few rows at a
+    time (cosines, narrow filters): let the process drop the pages an exact search mapped,
+    so its memory is the index's pages, not both copies. They stay in the OS's file cache
+    and come back on the next touch."""
+    mapping = getattr(vectors, "_mmap", None)
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if mapping is None or advice is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        mapping.madvise(advice)
+
+
+def _scan_rows(
+    base: _Rows, mask: BoolArray, query: FloatArray, k: int
+) -> tuple[FloatArray, Int64Array]:
+    """Exact scores of the rows ``mask`` allows. Rows are sorted by chunk id, so a
+    document's chunks sit together: each run of allowed rows is one product over the mapped
+    file (no copy); scattered rows are gathered instead."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.view(np.int8), [0]])))
+    starts, stops = edges[::2], edges[1::2]
+    if len(starts) > 2_000:
+        rows = np.flatnonzero(mask)
+        scores = np.asarray(base.vectors[rows]) @ query
+    else:
+        rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops, strict=True)])
+        scores = np.concatenate(
+            [base.vectors[a:b] @ query for a, b in zip(starts, stops, strict=True)]
+        )
+    top = _top(scores, k)
+    return scores[top], base.ids[rows[top]]
 
 
 def _top(scores: FloatArray, k: int) -> Int64Array:

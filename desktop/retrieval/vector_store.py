@@ -25,6 +25,7 @@ compactions, a small *delta* file holding rows added since and the base rows rem
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -33,7 +34,7 @@ import re
 import secrets
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,42 @@ FloatArray = npt.NDArray[np.float32]
 
 class VectorFileError(Exception):
     """A vector file that cannot be trusted; the message says why (for the log)."""
+
+
+class Stopped(Exception):
+    """Background work given up because the process is ending."""
+
+
+# Background threads (checksum checks, approximate index builds) are daemons, but a daemon
+# thread still inside native code when the interpreter finalizes can abort the process.
+# At exit they are told to stop and are waited for: each checks between short steps.
+_SHUTDOWN = threading.Event()
+_THREADS: list[threading.Thread] = []
+_THREADS_LOCK = threading.Lock()
+
+
+def check_running() -> None:
+    """Raise ``Stopped`` when the process is ending (called between steps)."""
+    if _SHUTDOWN.is_set():
+        raise Stopped
+
+
+def start_background(target: Callable[[], None], name: str) -> threading.Thread:
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    with _THREADS_LOCK:
+        _THREADS[:] = [t for t in _THREADS if t.is_alive()]
+        _THREADS.append(thread)
+    thread.start()
+    return thread
+
+
+@atexit.register
+def _stop_background() -> None:
+    _SHUTDOWN.set()
+    with _THREADS_LOCK:
+        threads = list(_THREADS)
+    for thread in threads:
+        thread.join(timeout=60)
 
 
 def key_slug(key: EmbedderKey) -> str:
@@ -140,6 +177,7 @@ class Segment:
         with open(self.path, "rb") as handle:
             handle.seek(HEADER_SIZE)
             while block := handle.read(_READ_BLOCK):
+                check_running()
                 crc = zlib.crc32(block, crc)
         if f"{crc:08x}" != self.header.checksum:
             raise VectorFileError(f"{self.path.name}: the checksum does not match its content")
@@ -353,20 +391,21 @@ def write_record(workspace: Workspace, key: EmbedderKey, record: FileRecord) -> 
 
 class BackgroundCheck:
     """Verifies large files' checksums on a daemon thread; ``failed`` says what went wrong
-    (read by the next sync, which then rebuilds)."""
+    (read by the next sync, which then rebuilds). It starts after ``delay`` seconds, so the
+    first search after opening a workspace does not share the cores with it."""
 
-    def __init__(self, segments: list[Segment]) -> None:
+    def __init__(self, segments: list[Segment], delay: float = 3.0) -> None:
         self.failed: str | None = None
         self.done = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(segments,), name="vector-file-check", daemon=True
-        )
-        self._thread.start()
+        start_background(lambda: self._run(segments, delay), "vector-file-check")
 
-    def _run(self, segments: list[Segment]) -> None:
+    def _run(self, segments: list[Segment], delay: float) -> None:
         try:
+            _SHUTDOWN.wait(delay)
             for segment in segments:
                 segment.verify()
+        except Stopped:
+            pass
         except (OSError, VectorFileError) as error:
             self.failed = str(error)
             log.warning("Vector file check failed, it will be rebuilt: %s", error)

@@ -301,7 +301,7 @@ def test_above_the_threshold_an_approximate_index_answers_with_filters_applied_f
     exact_ivf: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    index = VectorIndex(KEY, ann_min_values=1, background=False)
+    index = VectorIndex(KEY, ann_min_values=1, approximate="now")
     index.sync(workspace)
     assert index.approximate
     ann_path = vector_path(workspace, KEY, "ann")
@@ -335,7 +335,7 @@ def test_above_the_threshold_an_approximate_index_answers_with_filters_applied_f
 def test_the_approximate_index_is_updated_incrementally_and_reopened_from_disk(
     workspace: Workspace, library: LibraryService, tmp_path: Path, exact_ivf: None
 ) -> None:
-    index = VectorIndex(KEY, ann_min_values=1, background=False)
+    index = VectorIndex(KEY, ann_min_values=1, approximate="now")
     index.small_values = 0
     index.compact_share = 1.0
     index.sync(workspace)
@@ -355,7 +355,7 @@ def test_the_approximate_index_is_updated_incrementally_and_reopened_from_disk(
         assert not set(hits) & removed_ids
 
     # Another process opens the files and the saved approximate index as they are.
-    reopened = VectorIndex(KEY, ann_min_values=1, background=False)
+    reopened = VectorIndex(KEY, ann_min_values=1, approximate="now")
     reopened.small_values = 0
     reopened.sync(workspace)
     assert reopened.approximate and ann_path.stat().st_mtime_ns == built
@@ -366,7 +366,7 @@ def test_the_approximate_index_is_updated_incrementally_and_reopened_from_disk(
 def test_the_approximate_index_builds_in_the_background_while_exact_search_answers(
     workspace: Workspace, library: LibraryService, exact_ivf: None
 ) -> None:
-    index = VectorIndex(KEY, ann_min_values=1, background=True)
+    index = VectorIndex(KEY, ann_min_values=1, approximate="background")
     index.sync(workspace)
     q = query_vector(4)
     assert top(index, q, 5) == exact(workspace, q, 5)  # whether or not the build is done
@@ -377,10 +377,10 @@ def test_the_approximate_index_builds_in_the_background_while_exact_search_answe
 def test_a_damaged_approximate_index_is_not_used_and_is_rebuilt(
     workspace: Workspace, library: LibraryService, exact_ivf: None
 ) -> None:
-    VectorIndex(KEY, ann_min_values=1, background=False).sync(workspace)
+    VectorIndex(KEY, ann_min_values=1, approximate="now").sync(workspace)
     ann_path = vector_path(workspace, KEY, "ann")
     _flip(ann_path, ann_path.stat().st_size // 2)
-    index = VectorIndex(KEY, ann_min_values=1, background=False)
+    index = VectorIndex(KEY, ann_min_values=1, approximate="now")
     index.sync(workspace)
     assert index.approximate
     q = query_vector(2)
@@ -396,3 +396,43 @@ def test_header_is_one_page_and_vectors_are_page_aligned(
     VectorIndex(KEY).sync(workspace)
     segment = open_segment(vector_path(workspace, KEY, "base"), KEY, "base")
     assert segment.vectors.offset % 4096 == 0 and segment.ids.offset == HEADER_SIZE  # type: ignore[attr-defined]
+
+
+_EXIT_WHILE_BUILDING = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    import numpy as np
+    from desktop.retrieval import ann
+    from desktop.retrieval.embedders import EmbedderKey
+    from desktop.retrieval.vector_store import blocks, open_segment, write_segment
+
+    key = EmbedderKey("test", "exit", 64)
+    path = Path(sys.argv[1])
+    vectors = np.random.default_rng(0).standard_normal((60_000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(len(vectors), dtype=np.int64)
+    write_segment(path, kind="base", key=key, generation=1, ids=ids, document_ids=ids,
+                  embedding_ids=ids, vector_blocks=blocks(vectors))
+    ann._ADD_BLOCK = 64  # many short steps: the build is surely still running at exit
+    builder = ann.Builder(open_segment(path, key, "base"), path.with_suffix(".ann"), 1)
+    print("BUILDING", flush=True)
+    """
+)
+
+
+def test_a_process_that_ends_during_a_background_build_exits_cleanly(tmp_path: Path) -> None:
+    """The build stops between two short steps instead of being cut off inside faiss
+    (a daemon thread in native code at interpreter shutdown can abort the process)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run(
+        [sys.executable, "-c", _EXIT_WHILE_BUILDING, str(tmp_path / "v.base")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "BUILDING"
+    assert not (tmp_path / "v.ann").exists()  # stopped before it was written
