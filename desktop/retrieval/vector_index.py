@@ -62,6 +62,13 @@ class VectorHit:
     rank: int
 
 
+@dataclass(frozen=True)
+class DocumentFilter:
+    """The documents a search may return chunks of (``VectorIndex.allowed``)."""
+
+    document_ids: Int64Array
+
+
 @dataclass
 class _Rows:
     """Rows of vectors with their chunk, document and embedding ids (mapped or in RAM)."""
@@ -540,21 +547,31 @@ class VectorIndex:
 
     # -- search ----------------------------------------------------------------------------
 
-    def allowed(self, document_ids: Iterable[int] | None) -> BoolArray | None:
-        """Rows (base then delta) of chunks in ``document_ids``; None: no filter."""
+    def allowed(self, document_ids: Iterable[int] | None) -> DocumentFilter | None:
+        """A filter to the chunks of ``document_ids`` for ``search``; None: no filter. It
+        is resolved to rows inside the search, under the lock, so a sync on another thread
+        in between (an index run while the user searches) cannot misalign it."""
         if document_ids is None:
             return None
-        wanted = np.fromiter(document_ids, dtype=np.int64)
-        with self._lock:
+        return DocumentFilter(np.fromiter(document_ids, dtype=np.int64))
+
+    def _rows_allowed(self, allowed: DocumentFilter | BoolArray) -> BoolArray:
+        if isinstance(allowed, DocumentFilter):
             return np.concatenate(
                 [
-                    np.isin(self._base.document_ids, wanted),
-                    np.isin(self._delta.document_ids, wanted),
+                    np.isin(self._base.document_ids, allowed.document_ids),
+                    np.isin(self._delta.document_ids, allowed.document_ids),
                 ]
             )
+        if len(allowed) != len(self._base) + len(self._delta):
+            raise ValueError("a row mask must cover every row (base, then delta)")
+        return allowed
 
     def search(
-        self, query: npt.NDArray[np.float32], k: int, allowed: BoolArray | None = None
+        self,
+        query: npt.NDArray[np.float32],
+        k: int,
+        allowed: DocumentFilter | BoolArray | None = None,
     ) -> list[VectorHit]:
         """Top ``k`` by cosine (vectors are unit length, so a dot product). Filters apply
         before ranking: excluded rows can never take a place in the top k."""
@@ -563,8 +580,8 @@ class VectorIndex:
             if len(self) == 0 or k <= 0:
                 return []
             base, delta = self._base, self._delta
-            if allowed is not None and len(allowed) != len(base) + len(delta):
-                raise ValueError("the filter was made before the index changed")
+            if allowed is not None:
+                allowed = self._rows_allowed(allowed)
             base_allowed = None if allowed is None else allowed[: len(base)]
             candidates = [self._search_base(query, k, base_allowed)]
             if len(delta):

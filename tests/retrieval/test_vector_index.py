@@ -436,3 +436,17 @@ def test_a_process_that_ends_during_a_background_build_exits_cleanly(tmp_path: P
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "BUILDING"
     assert not (tmp_path / "v.ann").exists()  # stopped before it was written
+
+
+def test_a_filter_made_before_a_sync_still_applies_after_it(
+    workspace: Workspace, library: LibraryService, tmp_path: Path
+) -> None:
+    """An index run may sync between a search's filter and its ranking (two threads)."""
+    index = VectorIndex(KEY)
+    index.sync(workspace)
+    first = library.library.documents()[0].id
+    allowed = index.allowed([first])
+    build_library(workspace, tmp_path / "more", documents=1, chunks=20, tag="n")
+    index.sync(workspace)
+    q = query_vector(6)
+    assert top(index, q, 10, allowed) == exact(workspace, q, 10, {first})
