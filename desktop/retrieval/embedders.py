@@ -148,7 +148,7 @@ class OpenAIEmbedder:
         self.max_inputs = max_inputs
         self.max_request_tokens = max_request_tokens
         self.max_input_tokens = max_input_tokens
-        self.tokenizer = get_tokenizer(encoding_for_model(model))
+        self._tokenizer: Any = None
         self._known_dimensions: int | None = dimensions or NATIVE_DIMENSIONS.get(model)
 
     @property
@@ -162,6 +162,14 @@ class OpenAIEmbedder:
     def max_tokens(self) -> int:
         return self.max_input_tokens
 
+    @property
+    def tokenizer(self) -> Any:
+        """Loaded on first use: a search that embeds one short question never needs it
+        (loading the BPE ranks is a second of a command's start-up)."""
+        if self._tokenizer is None:
+            self._tokenizer = get_tokenizer(encoding_for_model(self.model))
+        return self._tokenizer
+
     def count_tokens(self, text: str) -> int:
         return self.tokenizer.count(text)
 
@@ -170,6 +178,8 @@ class OpenAIEmbedder:
 
     def fit(self, text: str) -> str:
         """The part of ``text`` the API accepts: the first ``max_input_tokens`` tokens."""
+        if len(text.encode("utf-8")) <= self.max_input_tokens:
+            return text  # a byte-level BPE token is at least one byte: it fits
         tokens = self.tokenizer.encode(text)
         if len(tokens) <= self.max_input_tokens:
             return text
