@@ -102,6 +102,23 @@ class AnnIndex:
         return scores[0][keep], rows[0][keep].astype(np.int64)
 
 
+def check(vectors: npt.NDArray[np.float32], query: npt.NDArray[np.float32]) -> int:
+    """The best row for ``query`` through a one-list faiss index: proves faiss loads and
+    searches (``ragtune --selftest``; a library reaches the approximate index only at
+    ~200k chunks, too late to find a broken install)."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    centre = vectors.mean(axis=0, keepdims=True)
+    centre /= max(float(np.linalg.norm(centre)), 1e-12)
+    quantizer = faiss.IndexFlatIP(vectors.shape[1])
+    quantizer.add(centre)
+    index = faiss.IndexIVFFlat(quantizer, vectors.shape[1], 1, faiss.METRIC_INNER_PRODUCT)
+    index.add(vectors)
+    found = AnnIndex(index, len(vectors), 1, "").search(query, 1, None)[1]
+    return int(found[0])
+
+
 def _paths(path: Path) -> tuple[Path, Path]:
     return path, path.with_name(path.name + ".json")
 
