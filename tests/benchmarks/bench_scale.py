@@ -30,7 +30,6 @@ import argparse
 import hashlib
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -148,10 +147,12 @@ def insert(workspace: Workspace, key: EmbedderKey, clusters: Clusters, start: in
             )
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """Resident MB now (``VmHWM``: the peak of this process's own memory; getrusage's
+    ru_maxrss would also count the parent's memory at fork time)."""
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -216,7 +217,7 @@ def child(spec: dict) -> None:
         p95_ms=1000 * latencies[int(0.95 * (len(latencies) - 1))],
         found=found,
         rss_mb=rss_mb(),
-        max_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        max_rss_mb=rss_mb("VmHWM"),
         approximate=index.approximate,
     )
     del first
