@@ -79,10 +79,16 @@ class AnnIndex:
     base_checksum: str
 
     def search(
-        self, query: npt.NDArray[np.float32], k: int, bitmap: npt.NDArray[np.uint8] | None
+        self,
+        query: npt.NDArray[np.float32],
+        k: int,
+        bitmap: npt.NDArray[np.uint8] | None,
+        share: float = 1.0,
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """Top ``k`` (scores, base rows); ``bitmap`` (packed little-endian bits over the
-        base rows) keeps only the rows whose bit is set, inside the search."""
+        base rows) keeps only the rows whose bit is set, inside the search. ``share``, the
+        part of the rows it allows, widens the probe: a list then holds fewer candidates
+        (30% allowed at 300k × 1,536: recall@10 0.973 with the plain probe)."""
         import faiss
 
         # One query gains nothing from a second OpenMP thread, and on busy cores its idle
@@ -90,7 +96,8 @@ class AnnIndex:
         # setting is per thread: a build on another thread keeps its own.
         faiss.omp_set_num_threads(1)
         params = faiss.SearchParametersIVF()
-        params.nprobe = self.probes
+        lists = int(self.index.nlist)
+        params.nprobe = min(lists, math.ceil(self.probes / math.sqrt(max(share, 1e-6))))
         selector = None
         if bitmap is not None:
             selector = faiss.IDSelectorBitmap(self.rows, faiss.swig_ptr(bitmap))

@@ -619,7 +619,8 @@ class VectorIndex:
                 bits = self._live_packed()
             else:
                 bits = np.packbits(mask, bitorder="little")
-            scores, rows = index.search(query, k, bits)
+            share = 1.0 if allowed is None else wanted / len(base)
+            scores, rows = index.search(query, k, bits, share)
             if len(rows) >= min(k, wanted):
                 return scores, base.ids[rows]
         if mask is not None and wanted <= ann.EXACT_FILTER_ROWS:

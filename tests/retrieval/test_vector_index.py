@@ -310,9 +310,9 @@ def test_above_the_threshold_an_approximate_index_answers_with_filters_applied_f
     calls: list[bool] = []
     search = ann.AnnIndex.search
 
-    def counted(self, query, k, bitmap):  # type: ignore[no-untyped-def]
+    def counted(self, query, k, bitmap, share=1.0):  # type: ignore[no-untyped-def]
         calls.append(bitmap is not None)
-        return search(self, query, k, bitmap)
+        return search(self, query, k, bitmap, share)
 
     monkeypatch.setattr(ann.AnnIndex, "search", counted)
     q = query_vector(3)
