@@ -559,8 +559,8 @@ class VectorIndex:
         if isinstance(allowed, DocumentFilter):
             return np.concatenate(
                 [
-                    np.isin(self._base.document_ids, allowed.document_ids),
-                    np.isin(self._delta.document_ids, allowed.document_ids),
+                    _member(self._base.document_ids, allowed.document_ids),
+                    _member(self._delta.document_ids, allowed.document_ids),
                 ]
             )
         if len(allowed) != len(self._base) + len(self._delta):
@@ -660,6 +660,19 @@ class VectorIndex:
                 for chunk_id, row in zip(wanted[hit], position[hit], strict=True):
                     found.setdefault(int(chunk_id), float(base.vectors[row] @ query))
         return found
+
+
+def _member(values: Int64Array, wanted: Int64Array) -> BoolArray:
+    """``np.isin`` for ids: a lookup table when the ids are small (document ids are), a
+    gather instead of a sort: ~3 ms instead of ~30 at 1M rows."""
+    if not len(values) or not len(wanted):
+        return np.zeros(len(values), dtype=bool)
+    top = max(int(values.max()), int(wanted.max()))
+    if top >= 50_000_000 or min(int(values.min()), int(wanted.min())) < 0:
+        return np.isin(values, wanted)
+    table = np.zeros(top + 1, dtype=bool)
+    table[wanted] = True
+    return table[values]
 
 
 def _release_pages(vectors: FloatArray) -> None:
