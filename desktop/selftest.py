@@ -67,7 +67,17 @@ def _steps() -> list[tuple[str, Callable[[dict[str, object]], str]]]:
         best = int((vectors @ query).argmax())
         if EXPECTED.lower() not in chunks[best].lower():
             raise RuntimeError(f"the search found the wrong chunk for {QUESTION!r}")
+        state["vectors"], state["query"], state["best"] = vectors, query, best
         return f"search with {model.model} ({vectors.shape[1]} dims) found the answer"
+
+    def approximate(state: dict[str, object]) -> str:
+        import faiss
+
+        from desktop.retrieval.ann import check
+
+        if check(state["vectors"], state["query"]) != state["best"]:  # type: ignore[arg-type]
+            raise RuntimeError("the approximate index (faiss) found another chunk")
+        return f"approximate index (faiss {faiss.__version__}) found the same chunk"
 
     return [
         ("workspace", workspace),
@@ -76,6 +86,7 @@ def _steps() -> list[tuple[str, Callable[[dict[str, object]], str]]]:
         ("tokens", tokens),
         ("library", library),
         ("local search", search),
+        ("approximate index", approximate),
         ("window", qt),
     ]
 

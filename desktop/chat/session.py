@@ -40,6 +40,7 @@ class AskOptions:
     search: SearchSettings = field(default_factory=SearchSettings)
     system_prompt: str | None = None
     max_tokens: int | None = None
+    embedder: str | None = None  # local | openai; None: the workspace's own (RetrievalService)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,9 @@ class ChatSession:
             elif self.retrieval is None:
                 raise ValueError("retrieval is needed to answer in RAG mode")
             else:
-                search = self.retrieval.search(question, options.search, log_kind="answer")
+                search = self.retrieval.search(
+                    question, options.search, embedder=options.embedder, log_kind="answer"
+                )
             yield SourcesReady(search)
         config = self.provider.config()
         plan: PromptPlan | None = None

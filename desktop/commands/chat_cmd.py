@@ -24,6 +24,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     ask.add_argument("--model", help="chat model (default: the settings' chat model)")
     ask.add_argument("--k", type=int, help="number of chunks to retrieve")
     ask.add_argument(
+        "--embedder",
+        choices=("local", "openai"),
+        help="whose vectors to search (default: the ones this workspace was indexed with)",
+    )
+    ask.add_argument(
         "--no-retrieval", action="store_true", help="ask the model alone, without sources"
     )
     ask.set_defaults(handler=ask_command)
@@ -38,6 +43,7 @@ def ask_command(args: argparse.Namespace) -> CommandResult | int:
 
     context = context_from(args)
     chat = context.chat()
+    chat.retrieval.approximate = "never"  # one question, then the process ends
     settings = chat.retrieval.search_settings()
     if args.k is not None:
         if args.k < 1:
@@ -47,6 +53,7 @@ def ask_command(args: argparse.Namespace) -> CommandResult | int:
         model=args.model or context.settings.chat_model,
         mode="none" if args.no_retrieval else "rag",
         search=settings,
+        embedder=args.embedder,
     )
     stream = not args.json
     live = sys.stderr.isatty()

@@ -20,6 +20,12 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     index.add_argument(
         "--embedder", choices=("local", "openai"), help="default: the settings' choice"
     )
+    index.add_argument(
+        "--model",
+        metavar="NAME",
+        help="the embedding model: a bundled one for --embedder local (see `ragtune settings "
+        "list`), the provider's model name for --embedder openai",
+    )
     index.add_argument("--yes", action="store_true", help="do not ask before a paid run")
     index.set_defaults(handler=index_command)
 
@@ -72,7 +78,7 @@ def index_command(args: argparse.Namespace) -> CommandResult | int:
     from desktop.commands.common import run_operation
 
     service = _retrieval(args)
-    embedder, plan = service.plan(args.embedder)
+    embedder, plan = service.plan(_requested(args))
     summary = {
         "embedder": plan.key.label(),
         "chunks": plan.total_chunks,
@@ -89,11 +95,14 @@ def index_command(args: argparse.Namespace) -> CommandResult | int:
         if answer.strip().lower() not in ("y", "yes"):
             print("Nothing embedded.", file=sys.stderr)
             return EXIT_FAILURE
-    result = run_operation(service.index(embedder, plan), args)
+    if not plan.paid and not args.json:
+        print(plan.describe(), file=sys.stderr)
+    result = run_operation(service.index(embedder, plan, wait_for_search_index=True), args)
     data = {
         **summary,
         "embedded": result.embedded,
         "truncated": result.truncated,
+        "windowed": result.windowed,
         "requests": result.requests,
         "seconds": round(result.seconds, 3),
     }
@@ -101,15 +110,43 @@ def index_command(args: argparse.Namespace) -> CommandResult | int:
         f"Embedded {result.embedded:,} chunks with {plan.key.label()} in "
         f"{result.seconds:.1f} s ({result.requests} requests)"
     )
+    if result.windowed:
+        text += (
+            f"; {result.windowed:,} were longer than the model's window and were embedded "
+            "in windows"
+        )
     if result.truncated:
-        text += f"; {result.truncated} were longer than the model's window and were cut"
+        text += f"; {result.truncated:,} were longer than the model's limit and were cut"
     return CommandResult(data, text + ".")
+
+
+def _requested(args: argparse.Namespace):
+    """``--embedder`` alone, or with ``--model`` the exact embedder to index with."""
+    from desktop.retrieval.local_embedder import available_models
+    from desktop.retrieval.service import EmbedderChoice
+
+    if not args.model:
+        return args.embedder
+    bundled = available_models()
+    kind = args.embedder or ("local" if args.model in bundled else None)
+    if kind is None:
+        raise CommandError(
+            f"{args.model!r} is not a bundled model ({', '.join(bundled)}); for your "
+            "provider's model add --embedder openai"
+        )
+    if kind == "local" and args.model not in bundled:
+        raise CommandError(
+            f"no bundled embedding model is named {args.model!r}; choose one of "
+            f"{', '.join(bundled)}"
+        )
+    return EmbedderChoice(kind, args.model)
 
 
 def search_command(args: argparse.Namespace) -> CommandResult:
     import dataclasses
 
     service = _retrieval(args)
+    service.approximate = "never"  # one search, then the process ends: one exact pass
     settings = service.search_settings()
     if args.k is not None:
         if args.k < 1:

@@ -61,6 +61,9 @@ class EmbedderKey:
 
 
 class Embedder(Protocol):
+    """``embed`` embeds passages (the library's chunks), ``embed_query`` a search query:
+    some models (e5) expect a different prefix for each."""
+
     @property
     def key(self) -> EmbedderKey: ...
 
@@ -70,7 +73,14 @@ class Embedder(Protocol):
     @property
     def paid(self) -> bool: ...
 
+    @property
+    def windowed(self) -> bool:
+        """True: a text over ``max_tokens`` is embedded whole (in windows); False: cut."""
+        ...
+
     def embed(self, texts: Sequence[str]) -> FloatArray: ...
+
+    def embed_query(self, text: str) -> FloatArray: ...
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -87,6 +97,7 @@ class LocalModelEmbedder:
     """The bundled model behind the common interface."""
 
     paid = False
+    windowed = True
 
     def __init__(self, model: str | None = None, *, threads: int = 2) -> None:
         from desktop.retrieval.local_embedder import DEFAULT_MODEL, LocalEmbedder
@@ -101,14 +112,18 @@ class LocalModelEmbedder:
     def max_tokens(self) -> int:
         return self.model.max_tokens
 
+    @property
+    def reference_rate(self) -> float | None:
+        return self.model.reference_rate
+
     def embed(self, texts: Sequence[str]) -> FloatArray:
         return self.model.embed(list(texts))
 
+    def embed_query(self, text: str) -> FloatArray:
+        return self.model.embed_query(text)
+
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text)
-
-    def truncated(self, text: str) -> bool:
-        return self.model.truncated(text)
 
     def batches(self, texts: Sequence[str]) -> list[list[int]]:
         # Small batches keep progress and cancel responsive; the model's speed does not
@@ -123,6 +138,7 @@ class OpenAIEmbedder:
     injectable so tests do not wait."""
 
     paid = True
+    windowed = False
 
     def __init__(
         self,
@@ -147,7 +163,7 @@ class OpenAIEmbedder:
         self.max_inputs = max_inputs
         self.max_request_tokens = max_request_tokens
         self.max_input_tokens = max_input_tokens
-        self.tokenizer = get_tokenizer(encoding_for_model(model))
+        self._tokenizer: Any = None
         self._known_dimensions: int | None = dimensions or NATIVE_DIMENSIONS.get(model)
 
     @property
@@ -162,6 +178,14 @@ class OpenAIEmbedder:
     def max_tokens(self) -> int:
         return self.max_input_tokens
 
+    @property
+    def tokenizer(self) -> Any:
+        """Loaded on first use: a search that embeds one short question never needs it
+        (loading the BPE ranks is a second of a command's start-up)."""
+        if self._tokenizer is None:
+            self._tokenizer = get_tokenizer(encoding_for_model(self.model))
+        return self._tokenizer
+
     def count_tokens(self, text: str) -> int:
         return self.tokenizer.count(text)
 
@@ -170,6 +194,8 @@ class OpenAIEmbedder:
 
     def fit(self, text: str) -> str:
         """The part of ``text`` the API accepts: the first ``max_input_tokens`` tokens."""
+        if len(text.encode("utf-8")) <= self.max_input_tokens:
+            return text  # a byte-level BPE token is at least one byte: it fits
         tokens = self.tokenizer.encode(text)
         if len(tokens) <= self.max_input_tokens:
             return text
@@ -206,6 +232,9 @@ class OpenAIEmbedder:
         if self._known_dimensions is None:
             _ = self.key  # probe once for the size every answer must have
         return (yield from self._attempts([self.fit(t) for t in texts]))
+
+    def embed_query(self, text: str) -> FloatArray:
+        return self.embed([text])[0]
 
     def _attempts(self, inputs: list[str]) -> Generator[RetryWait, None, FloatArray]:
         if any(not text.strip() for text in inputs):

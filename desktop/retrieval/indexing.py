@@ -1,7 +1,12 @@
 """Embedding the library's chunks: plan (what is missing, how many tokens, what it costs),
 then run in batches. Vectors are cached by (embedder, model, dimensions, text hash), so a
 re-chunk embeds only new text and switching models back costs nothing. Each batch is
-saved in its own transaction: a cancelled, failed or killed run resumes where it stopped."""
+saved in its own transaction: a cancelled, failed or killed run resumes where it stopped.
+
+A text longer than the embedder's window is either embedded whole in windows (the local
+models) or cut at the limit (the API's 8,192 tokens); the cache row records which
+(``embeddings.truncated``: 0 whole in one window, 1 cut, 2 embedded in windows), so the
+index status can say so."""
 
 from __future__ import annotations
 
@@ -25,6 +30,8 @@ class IndexPlan:
     tokens: int
     price_per_million: float | None
     paid: bool
+    seconds: float | None = None  # estimated time: local models, from a measured rate
+    rate_source: str = ""  # where the rate behind ``seconds`` was measured
 
     @property
     def cost_usd(self) -> float | None:
@@ -45,51 +52,88 @@ class IndexPlan:
             if self.paid
             else ""
         )
+        time_text = ""
+        if self.seconds is not None:
+            time_text = f", about {duration(self.seconds)}"
+            if self.rate_source:
+                time_text += f" ({self.rate_source})"
         return (
             f"{len(self.missing):,} of {self.total_chunks:,} chunks to embed with "
-            f"{self.key.label()}: {self.tokens:,} tokens{price}."
+            f"{self.key.label()}: {self.tokens:,} tokens{price}{time_text}."
         )
+
+
+def duration(seconds: float) -> str:
+    """'40 s', '3 min 5 s', '2 h 10 min': how long, in words a user reads at a glance."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{max(1, seconds)} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 @dataclass(frozen=True)
 class IndexResult:
     key: EmbedderKey
     embedded: int
-    truncated: int
+    truncated: int  # cut at the embedder's limit
     requests: int
     seconds: float
+    windowed: int = 0  # longer than the window, embedded whole in windows
+    tokens: int = 0
 
 
-def _embedded(workspace: Workspace, key: EmbedderKey) -> dict[str, bool]:
-    """Text hash → whether its vector was embedded from a cut text, for ``key``."""
+WHOLE, CUT, WINDOWED = 0, 1, 2  # embeddings.truncated
+
+
+def _embedded(workspace: Workspace, key: EmbedderKey) -> dict[str, int]:
+    """Text hash → how its vector was embedded (WHOLE, CUT or WINDOWED), for ``key``."""
     rows = workspace.connection().execute(
         "SELECT text_hash, truncated FROM embeddings WHERE embedder = ? AND model = ? "
         "AND dimensions = ?",
         (key.embedder, key.model, key.dimensions),
     )
-    return {str(digest): bool(cut) for digest, cut in rows}
+    return {str(digest): int(how) for digest, how in rows}
 
 
-def index_status(workspace: Workspace, key: EmbedderKey) -> tuple[int, int, int]:
-    """(chunks, chunks with a vector for ``key``, of those embedded from a cut text)."""
+def index_status(workspace: Workspace, key: EmbedderKey) -> tuple[int, int, int, int]:
+    """(chunks, chunks with a vector for ``key``, of those embedded from a cut text, of
+    those embedded in windows)."""
     hashes = Library(workspace).chunk_keys().text_hashes
     embedded = _embedded(workspace, key)
     have = [embedded[h] for h in hashes if h in embedded]
-    return len(hashes), len(have), sum(have)
+    return len(hashes), len(have), have.count(CUT), have.count(WINDOWED)
 
 
 def plan_index(
-    workspace: Workspace, embedder: Embedder, prices: dict[str, float] | None = None
+    workspace: Workspace,
+    embedder: Embedder,
+    prices: dict[str, float] | None = None,
+    rate: tuple[float, str] | None = None,
 ) -> IndexPlan:
+    """What is missing for ``embedder`` and what it costs; ``rate`` (tokens per second,
+    where it was measured) gives the time estimate."""
     key = embedder.key
     hashes = Library(workspace).chunk_keys().text_hashes
     embedded = _embedded(workspace, key)
     wanted = [h for h in dict.fromkeys(hashes) if h not in embedded]  # first use first
     texts = Library(workspace).texts_for_hashes(wanted)
     missing = tuple((h, texts[h]) for h in wanted if h in texts)
-    tokens = sum(min(embedder.count_tokens(text), embedder.max_tokens) for _, text in missing)
+    counts = (embedder.count_tokens(text) for _, text in missing)
+    tokens = sum(counts) if embedder.windowed else sum(min(c, embedder.max_tokens) for c in counts)
     price = (prices or {}).get(key.model) if embedder.paid else 0.0
-    return IndexPlan(key, len(hashes), missing, tokens, price, embedder.paid)
+    seconds = tokens / rate[0] if rate and rate[0] > 0 and missing else None
+    return IndexPlan(
+        key,
+        len(hashes),
+        missing,
+        tokens,
+        price,
+        embedder.paid,
+        seconds,
+        rate[1] if rate and seconds is not None else "",
+    )
 
 
 def run_index(
@@ -99,7 +143,7 @@ def run_index(
     texts = [text for _, text in plan.missing]
     batches = embedder.batches(texts)
     started = time.monotonic()
-    done = truncated = 0
+    done = truncated = windowed = tokens = 0
     yield Progress(0, len(texts), f"embedding with {key.label()}")
     for number, batch in enumerate(batches, start=1):
         vectors = yield from embed_batch(embedder, [texts[i] for i in batch], done, len(texts))
@@ -108,7 +152,9 @@ def run_index(
                 f"expected {len(batch)}×{key.dimensions} vectors, got "
                 f"{vectors.shape[0]}×{vectors.shape[1]}"
             )
-        cut = [embedder.count_tokens(texts[i]) > embedder.max_tokens for i in batch]
+        counts = [embedder.count_tokens(texts[i]) for i in batch]
+        over = WINDOWED if embedder.windowed else CUT
+        how = [over if count > embedder.max_tokens else WHOLE for count in counts]
         now = time.time()
         with workspace.transaction() as tx:
             tx.executemany(
@@ -121,14 +167,16 @@ def run_index(
                         key.dimensions,
                         plan.missing[i][0],
                         np.ascontiguousarray(vectors[row], dtype="<f4").tobytes(),
-                        int(c),
+                        h,
                         now,
                     )
-                    for row, (i, c) in enumerate(zip(batch, cut, strict=True))
+                    for row, (i, h) in enumerate(zip(batch, how, strict=True))
                 ),
             )
         done += len(batch)
-        truncated += sum(cut)
+        truncated += how.count(CUT)
+        windowed += how.count(WINDOWED)
+        tokens += sum(counts)
         elapsed = time.monotonic() - started
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (len(texts) - done) / rate if rate > 0 else 0.0
@@ -139,4 +187,6 @@ def run_index(
             f"ETA {int(eta) // 60}:{int(eta) % 60:02d} "
             f"(request {number}/{len(batches)})",
         )
-    return IndexResult(key, done, truncated, len(batches), time.monotonic() - started)
+    return IndexResult(
+        key, done, truncated, len(batches), time.monotonic() - started, windowed, tokens
+    )

@@ -11,9 +11,17 @@ runtime it needs:
     A static (model2vec-style) model: one vector per token, so an embedding is the
     normalised mean of table rows. Only ``tokenizers`` and numpy; thousands of texts/s.
 
-Texts longer than the model's window are truncated (only the first ``max_tokens``
-tokens are embedded). That is never silent: ``truncated(text)`` says whether it
-happens, so callers can mark those chunks.
+Texts longer than the model's window are embedded in windows, never cut: the text's
+tokens are split into the fewest windows of at most ``max_tokens`` (of nearly equal size,
+each with the model's prefix), each window is embedded alone, and the text's vector is the
+mean of the window vectors weighted by their tokens, renormalised. ``windowed(text)`` says
+whether that happens, so callers can count those chunks. (The static model averages every
+token's row anyway, so it needs no windows: a long text is simply averaged whole.)
+
+Some models are trained with prefixes: e5 expects ``"query: "`` before a search and
+``"passage: "`` before an indexed text (``query_prefix``/``passage_prefix`` in its
+``config.json``). ``embed`` embeds passages and ``embed_query`` a search query, each with
+its prefix; models without prefixes embed both the same way.
 
 Heavy imports (onnxruntime, tokenizers) and the model files are loaded on first use,
 once, under a lock; ``embed`` may then be called from several threads at once.
@@ -22,6 +30,7 @@ once, under a lock; ``embed`` may then be called from several threads at once.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -38,6 +47,9 @@ __all__ = [
     "LocalEmbedder",
     "LocalModelError",
     "available_models",
+    "find_model",
+    "installed_models_dir",
+    "model_roots",
     "models_dir",
 ]
 
@@ -72,12 +84,44 @@ def models_dir() -> Path:
     return candidates[-1]
 
 
+#: Extra folders of models (``os.pathsep``-separated), searched after the bundled ones.
+MODELS_PATH_ENV = "RAGTUNE_MODELS_PATH"
+
+
+def installed_models_dir() -> Path:
+    """Where optional model packages are unpacked: ``models`` in the user data folder
+    (``RAGTUNE_DATA_DIR`` when set). Models too large for the app bundle ship as separate
+    packages (``packaging/models/make_model_package.py``), never fetched from a hub."""
+    from desktop.paths import AppPaths
+
+    return AppPaths.resolve().data_dir / "models"
+
+
+def model_roots() -> list[Path]:
+    """Folders holding models, first match wins: bundled, then ``RAGTUNE_MODELS_PATH``,
+    then the installed-models folder."""
+    extra = [Path(p) for p in os.environ.get(MODELS_PATH_ENV, "").split(os.pathsep) if p]
+    return [models_dir(), *extra, installed_models_dir()]
+
+
 def available_models(root: Path | None = None) -> list[str]:
-    """Names of the bundled models (directories with a ``config.json``), sorted."""
-    base = root if root is not None else models_dir()
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if (p / "config.json").is_file())
+    """Names of the models (directories with a ``config.json``) in ``root``, or in every
+    folder of ``model_roots()``, sorted."""
+    roots = [root] if root is not None else model_roots()
+    names: set[str] = set()
+    for base in roots:
+        if base.is_dir():
+            names.update(p.name for p in base.iterdir() if (p / "config.json").is_file())
+    return sorted(names)
+
+
+def find_model(model: str) -> Path:
+    """The folder of ``model``: the first root that has it (else where the bundle keeps
+    models, so the error names a sensible place)."""
+    for base in model_roots():
+        if (base / model / "config.json").is_file():
+            return base / model
+    return models_dir() / model
 
 
 def _read_config(directory: Path) -> dict[str, Any]:
@@ -85,7 +129,7 @@ def _read_config(directory: Path) -> dict[str, Any]:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        known = ", ".join(available_models(directory.parent)) or "none"
+        known = ", ".join(available_models()) or "none"
         raise LocalModelError(
             f"no local embedding model at {directory} (bundled: {known})"
         ) from None
@@ -99,6 +143,10 @@ def _read_config(directory: Path) -> dict[str, Any]:
 
 
 class _Backend(Protocol):
+    #: Whether texts over the window are split into windows (a transformer) or averaged
+    #: whole (a static table, where the mean of all rows is the exact answer).
+    windows: bool
+
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]: ...
 
     def embed_ids(self, ids: Sequence[Sequence[int]], batch_size: int) -> FloatArray: ...
@@ -132,6 +180,8 @@ class _OnnxBackend:
     (about 155 vs 102 texts/s at 124 tokens). Otherwise texts are batched by length and
     one call uses ``threads`` intra-op threads.
     """
+
+    windows = True
 
     def __init__(self, directory: Path, config: dict[str, Any], threads: int) -> None:
         import onnxruntime as ort
@@ -219,6 +269,8 @@ class _OnnxBackend:
 class _StaticBackend:
     """One vector per token: the embedding is the normalised mean of the text's rows."""
 
+    windows = False
+
     def __init__(self, directory: Path, config: dict[str, Any]) -> None:
         self.dimensions = int(config["dimensions"])
         self.tokenizer = _load_tokenizer(directory / config["tokenizer_file"])
@@ -254,14 +306,26 @@ class _StaticBackend:
         return out
 
 
+def _split(sequence: list[int], lead: int, size: int) -> list[list[int]]:
+    """``sequence`` as is when it fits in ``size`` tokens; else its first ``lead`` tokens
+    (the prefix) followed by each of the fewest nearly equal slices of the rest."""
+    if len(sequence) <= size:
+        return [sequence]
+    head, body = sequence[:lead], sequence[lead:]
+    room = max(1, size - lead)
+    count = -(-len(body) // room)
+    step = -(-len(body) // count)
+    return [head + body[start : start + step] for start in range(0, len(body), step)]
+
+
 class LocalEmbedder:
     """Embeds text with a model bundled in ``resources/models`` (see module docstring).
 
     ``LocalEmbedder()`` uses ``DEFAULT_MODEL``; ``LocalEmbedder("minilm-l6-v2-static256")``
     the static one (``available_models()`` lists them). ``threads`` is how many cores the
     ONNX model uses (texts run in parallel, or intra-op threads: see ``_OnnxBackend``).
-    ``max_tokens`` may lower the model's window (never raise it): fewer tokens embed
-    faster, and the rest of a longer text is reported as truncated.
+    ``max_tokens`` may lower the model's window (never raise it): a longer text then takes
+    more, shorter windows.
 
     Only ``config.json`` is read here; the model loads on the first call that needs it
     (or on ``load()``), once, even when several threads ask at the same time.
@@ -279,7 +343,7 @@ class LocalEmbedder:
     ) -> None:
         if threads < 1:
             raise ValueError("threads must be at least 1")
-        self._dir = (root if root is not None else models_dir()) / model
+        self._dir = root / model if root is not None else find_model(model)
         self._config = _read_config(self._dir)
         window = int(self._config["max_tokens"])
         if max_tokens is not None and not 1 <= max_tokens <= window:
@@ -288,6 +352,7 @@ class LocalEmbedder:
         self._threads = threads
         self._max_tokens = window if max_tokens is None else max_tokens
         self._backend: _Backend | None = None
+        self._lead: dict[str, int] = {}
         self._lock = threading.Lock()
 
     @property
@@ -311,6 +376,13 @@ class LocalEmbedder:
     @property
     def threads(self) -> int:
         return self._threads
+
+    @property
+    def reference_rate(self) -> float | None:
+        """Tokens per second measured for this model on two cores (``config.json``
+        ``tokens_per_second``): the time estimate until this computer measured its own."""
+        value = self._config.get("tokens_per_second")
+        return float(value) if value else None
 
     @property
     def config(self) -> dict[str, Any]:
@@ -345,14 +417,23 @@ class LocalEmbedder:
                     raise LocalModelError(f"cannot load {self._dir}: {error}") from error
             return self._backend
 
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> FloatArray:
+    def prefix(self, kind: str) -> str:
+        """What the model expects before a text of ``kind`` ("query" or "passage")."""
+        if kind not in ("query", "passage"):
+            raise ValueError(f"kind must be 'query' or 'passage', not {kind!r}")
+        return str(self._config.get(f"{kind}_prefix", ""))
+
+    def embed(
+        self, texts: Sequence[str], batch_size: int = 32, *, kind: str = "passage"
+    ) -> FloatArray:
         """One float32 row of ``dimensions`` per text, in order, each of unit length.
 
-        Texts over ``max_tokens`` are embedded from their first ``max_tokens`` tokens
-        (check ``truncated``). With the static model a text with no known token (such as
-        ``""``) has nothing to average and gets a zero row. ``batch_size`` caps texts per
-        model call; the int8 model runs one text per call whatever it says, so a text's
-        vector never depends on the other texts in the call.
+        Texts are passages unless ``kind="query"`` (see ``embed_query``); each gets the
+        model's prefix for its kind. Texts over ``max_tokens`` are embedded in windows (see
+        the module docstring; ``windowed`` says when). With the static model a text with no
+        known token (such as ``""``) has nothing to average and gets a zero row.
+        ``batch_size`` caps texts per model call; the int8 model runs one text (one window)
+        per call whatever it says, so a text's vector never depends on the other texts.
         """
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not a single string")
@@ -361,17 +442,56 @@ class LocalEmbedder:
         if len(texts) == 0:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         backend = self._get_backend()
-        limit = self._max_tokens
-        ids = [seq[:limit] for seq in backend.token_ids(texts)]
-        return backend.embed_ids(ids, batch_size)
+        prefix = self.prefix(kind)
+        sequences = backend.token_ids([prefix + text for text in texts])
+        if not backend.windows:
+            return backend.embed_ids(sequences, batch_size)
+        lead = self._prefix_tokens(prefix)
+        parts: list[list[int]] = []
+        owners: list[int] = []
+        for row, sequence in enumerate(sequences):
+            for part in _split(sequence, lead, self._max_tokens):
+                parts.append(part)
+                owners.append(row)
+        vectors = backend.embed_ids(parts, batch_size)
+        if len(parts) == len(sequences):
+            return vectors
+        out = np.zeros((len(sequences), self.dimensions), dtype=np.float32)
+        weights = np.asarray([max(1, len(p) - lead) for p in parts], dtype=np.float32)
+        np.add.at(out, np.asarray(owners), vectors * weights[:, None])
+        return _normalise(out)
+
+    def embed_query(self, text: str) -> FloatArray:
+        """The vector of one search query (with the model's query prefix)."""
+        return self.embed([text], kind="query")[0]
+
+    def _prefix_tokens(self, prefix: str) -> int:
+        """How many leading tokens of ``prefix + text`` are the prefix: they start every
+        window of a long text."""
+        if not prefix.strip():
+            return 0
+        cached = self._lead.get(prefix)
+        if cached is None:
+            cached = self._lead[prefix] = len(self._get_backend().token_ids([prefix.rstrip()])[0])
+        return cached
 
     def count_tokens(self, text: str) -> int:
-        """Model tokens in ``text``, special tokens not counted (may exceed max_tokens)."""
+        """Model tokens in ``text``, special tokens and prefix not counted (may exceed
+        max_tokens)."""
         return len(self._get_backend().token_ids([text])[0])
 
-    def truncated(self, text: str) -> bool:
-        """True when ``embed`` would leave part of ``text`` out."""
-        return self.count_tokens(text) > self._max_tokens
+    def windows(self, text: str) -> int:
+        """How many windows ``embed`` uses for ``text`` as a passage (1 when it fits)."""
+        backend = self._get_backend()
+        prefix = self.prefix("passage")
+        sequence = backend.token_ids([prefix + text])[0]
+        if not backend.windows:
+            return 1
+        return len(_split(sequence, self._prefix_tokens(prefix), self._max_tokens))
+
+    def windowed(self, text: str) -> bool:
+        """True when ``text`` is longer than the window and is embedded in windows."""
+        return self.windows(text) > 1
 
     def __repr__(self) -> str:
         return (

@@ -199,7 +199,7 @@ class Retriever:
         if use_vectors and self.index is not None and self.embedder is not None:
             self.sync()
             embed_started = time.perf_counter()
-            query_vector = self.embedder.embed([query])[0]
+            query_vector = self.embedder.embed_query(query)
             embed_ms = (time.perf_counter() - embed_started) * 1000
             wanted = depth if mode == "vector" else max(depth, settings.candidates)
             vector_hits = self.index.search(query_vector, wanted, self.index.allowed(allowed_docs))

@@ -41,7 +41,8 @@ class IndexStatus:
     embedder: str
     chunks: int
     embedded: int
-    truncated: int
+    truncated: int  # cut at the embedder's limit
+    windowed: int = 0  # longer than the model's window, embedded whole in windows
 
     @property
     def complete(self) -> bool:
@@ -51,15 +52,23 @@ class IndexStatus:
         if self.chunks == 0:
             return "The library is empty."
         text = f"{self.embedded:,} of {self.chunks:,} chunks embedded with {self.embedder}"
+        if self.windowed:
+            text += (
+                f"; {self.windowed:,} longer than the model's window were embedded in "
+                "windows (whole)"
+            )
         if self.truncated:
             text += (
-                f"; {self.truncated:,} longer than the model's window were embedded "
+                f"; {self.truncated:,} longer than the model's limit were embedded "
                 "from their beginning"
             )
         return text + "."
 
 
 ACTIVE_EMBEDDER_META = "retrieval.embedder"
+RATE_META = "retrieval.rate."  # + embedder/model: tokens per second measured here
+#: Runs shorter than this many tokens do not replace the measured rate (too noisy).
+RATE_MIN_TOKENS = 20_000
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,10 @@ def choice_of_key(key: EmbedderKey) -> EmbedderChoice:
         return EmbedderChoice("local", key.model)
     native = NATIVE_DIMENSIONS.get(key.model)
     return EmbedderChoice("openai", key.model, 0 if native == key.dimensions else key.dimensions)
+
+
+def _rate_name(key: EmbedderKey) -> str:
+    return f"{key.embedder}/{key.model}"
 
 
 def search_settings(settings: Settings) -> SearchSettings:
@@ -125,6 +138,9 @@ class RetrievalService:
         self._embedders: dict[tuple[str, ...], Embedder] = {}
         self._retrievers: dict[object, Retriever] = {}
         self._maxsim: dict[int, MaxSimReranker] = {}
+        #: How large vector files get their approximate index (``VectorIndex``): the app
+        #: loads or builds it in the background; one-shot commands set "never".
+        self.approximate = "background"
 
     def choice(self, requested: str | None = None) -> EmbedderChoice:
         """Which embedder a search or an index run uses: the one ``requested`` ("local" or
@@ -241,24 +257,45 @@ class RetrievalService:
         return embedder
 
     def retriever(self, requested: str | EmbedderChoice | None = None) -> Retriever:
-        embedder = self.embedder(requested)
+        return self._retriever_of(self.embedder(requested))
+
+    def _retriever_of(self, embedder: Embedder) -> Retriever:
         key = embedder.key
         with self._lock:
             retriever = self._retrievers.get(key)
             if retriever is None:
                 retriever = Retriever(self.workspace, embedder)
+                if retriever.index is not None:
+                    retriever.index.approximate_mode = self.approximate
                 self._retrievers[key] = retriever
         return retriever
 
     def plan(self, requested: str | EmbedderChoice | None = None) -> tuple[Embedder, IndexPlan]:
         """What an index run would embed, and its cost; ``requested`` None: ``target()``."""
         embedder = self.embedder(requested if requested is not None else self.target())
-        return embedder, plan_index(self.workspace, embedder, prices(self.settings))
+        plan = plan_index(self.workspace, embedder, prices(self.settings), self._rate(embedder))
+        return embedder, plan
+
+    def _rate(self, embedder: Embedder) -> tuple[float, str] | None:
+        """Tokens per second for a local model's time estimate: the last long run in this
+        workspace, else the rate measured for the model on two cores when it was added."""
+        if embedder.paid:
+            return None
+        measured = self.workspace.get_meta(RATE_META + _rate_name(embedder.key))
+        if measured:
+            try:
+                return float(measured), "at the rate measured on this computer"
+            except ValueError:
+                pass
+        reference = getattr(embedder, "reference_rate", None)
+        if reference:
+            return float(reference), "at the rate measured on 2 cores; a first run measures yours"
+        return None
 
     def status(self, requested: str | EmbedderChoice | None = None) -> IndexStatus:
         embedder = self.embedder(requested)
-        chunks, embedded, truncated = index_status(self.workspace, embedder.key)
-        return IndexStatus(embedder.key.label(), chunks, embedded, truncated)
+        chunks, embedded, truncated, windowed = index_status(self.workspace, embedder.key)
+        return IndexStatus(embedder.key.label(), chunks, embedded, truncated, windowed)
 
     def lexical_retriever(self) -> Retriever:
         """BM25 alone: needs no embedder (and so no model load or key)."""
@@ -320,15 +357,34 @@ class RetrievalService:
             query, settings, filters, log_kind=log_kind, reranker=self.reranker(rerank)
         )
 
-    def index(self, embedder: Embedder, plan: IndexPlan) -> Generator[Progress, None, IndexResult]:
-        """Embed what ``plan`` found missing; a cancelled run keeps what it embedded, and
-        others hear of it either way."""
+    def index(
+        self, embedder: Embedder, plan: IndexPlan, *, wait_for_search_index: bool = False
+    ) -> Generator[Progress, None, IndexResult]:
+        """Embed what ``plan`` found missing, then bring the vector file (and, for a large
+        library, the approximate index) up to date so the next search opens at once; a
+        cancelled run keeps what it embedded, and others hear of it either way.
+        ``wait_for_search_index``: build the approximate index here rather than on a
+        background thread (``ragtune index``: the process ends after this)."""
         try:
             result = yield from run_index(self.workspace, embedder, plan)
             # The stemmed BM25 index catches up here, so the next search need not (about
             # 0.5 s per 10,000 new chunks).
             sync_stemmed(self.workspace)
-            chunks, embedded, _cut = index_status(self.workspace, embedder.key)
+            if not embedder.paid and result.tokens >= RATE_MIN_TOKENS and result.seconds > 0:
+                self.workspace.set_meta(
+                    RATE_META + _rate_name(embedder.key), f"{result.tokens / result.seconds:.1f}"
+                )
+            chunks, embedded, _cut, _windowed = index_status(self.workspace, embedder.key)
+            retriever = self._retriever_of(embedder)
+            if retriever.index is not None:
+                yield Progress(0, 0, "updating the vector file")
+                mode = retriever.index.approximate_mode
+                if wait_for_search_index:
+                    retriever.index.approximate_mode = "now"
+                try:
+                    retriever.index.sync(self.workspace)
+                finally:
+                    retriever.index.approximate_mode = mode
             if embedded >= chunks:
                 self._record_active(choice_of_key(embedder.key))
             return result

@@ -40,6 +40,7 @@ class StaticQueryEmbedder:
     a fixed unit vector per query text at once."""
 
     paid = False
+    windowed = False
     max_tokens = 8192
 
     def __init__(self, dims: int) -> None:
@@ -53,6 +54,9 @@ class StaticQueryEmbedder:
                 [np.random.default_rng(s).normal(size=self.dims).astype(np.float32) for s in seeds]
             )
         )
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())

@@ -285,11 +285,12 @@ def timed(fn: Callable[[], object], repeats: int) -> list[float]:
 
 
 def index_of(matrix: npt.NDArray[np.float32], key: EmbedderKey) -> VectorIndex:
-    index = VectorIndex(key)
-    index.matrix = matrix
-    index.ids = np.arange(1, len(matrix) + 1, dtype=np.int64)
-    index.document_ids = np.zeros(len(matrix), dtype=np.int64)
-    return index
+    return VectorIndex.from_arrays(
+        key,
+        np.arange(1, len(matrix) + 1, dtype=np.int64),
+        np.zeros(len(matrix), dtype=np.int64),
+        matrix,
+    )
 
 
 def bench_vector_search(args: argparse.Namespace) -> None:
@@ -368,13 +369,6 @@ def bench_vector_search(args: argparse.Namespace) -> None:
     )
 
 
-def row_dict_bytes(index: VectorIndex) -> int:
-    """What the chunk id → row dict adds (the dict and its int objects)."""
-    mapping = index._row
-    ints = sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in mapping.items() if k > 256)
-    return sys.getsizeof(mapping) + ints
-
-
 def insert_random_vectors(
     workspace: Workspace, key: EmbedderKey, hashes: Sequence[str], seed: int
 ) -> None:
@@ -434,6 +428,7 @@ class RandomQueries:
     """A query embedder for vectors that are random: same key, a random unit query."""
 
     paid = False
+    windowed = False
     max_tokens = 8192
 
     def __init__(self, key: EmbedderKey) -> None:
@@ -442,6 +437,9 @@ class RandomQueries:
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         return unit_vectors(self.rng, len(texts), self.key.dimensions)
+
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        return self.embed([text])[0]
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -475,19 +473,18 @@ def bench_storage(corpus: Workspace, folder: Path, args: argparse.Namespace) -> 
         index.sync(corpus)
         real = time.perf_counter() - began
         began = time.perf_counter()
-        ids, matrix = load_with_cross_join(corpus, sized)
+        ids, _matrix = load_with_cross_join(corpus, sized)
         fixed = time.perf_counter() - began
-        assert len(ids) == len(index) == n and np.array_equal(matrix, index.matrix)
+        assert len(ids) == len(index) == n
         line(
             f"first sync of {n:>6,} chunks: {real:7.2f} s (VectorIndex.sync); the bare query with "
             f"CROSS JOIN: {fixed:5.2f} s ({real / fixed:,.0f}×)"
         )
         if n == sizes[-1]:
             noop = timed(lambda index=index: index.sync(corpus), 5)
-            ram = index.nbytes + row_dict_bytes(index)
             line(
-                f"in RAM after sync: {ram / n:,.0f} bytes per chunk (arrays "
-                f"{index.nbytes / n:,.0f} B + id→row dict {row_dict_bytes(index) / n:,.0f} B)"
+                f"after sync: {index.nbytes / n:,.0f} bytes per chunk of arrays, mapped from "
+                "the vector file (no id→row dict any more)"
             )
             line(
                 f"a sync with nothing new ({n:,} chunks), median of 5: "
@@ -530,13 +527,10 @@ def bench_sync_at_scale(folder: Path, args: argparse.Namespace) -> None:
         )
     insert_random_vectors(workspace, key, [f"large-{i}" for i in range(rows)], seed=2)
     # Loaded the fast way (the shipped first sync would take too long here, see above).
-    index = VectorIndex(key)
     began = time.perf_counter()
     ids, matrix = load_with_cross_join(workspace, key)
     load_seconds = time.perf_counter() - began
-    index.matrix, index.ids = matrix, ids
-    index.document_ids = np.ones(len(ids), dtype=np.int64)
-    index._row = {int(chunk_id): row for row, chunk_id in enumerate(ids)}
+    index = VectorIndex.from_arrays(key, ids, np.ones(len(ids), dtype=np.int64), matrix)
     line(
         f"workspace of {rows:,} chunks × {SEARCH_DIMS} dims built in "
         f"{time.perf_counter() - started:.1f} s; loaded with CROSS JOIN batches in "
@@ -691,10 +685,10 @@ def bench_local_indexing(
         missing=texts,
         tokens=sum(min(embedder.count_tokens(t), embedder.max_tokens) for _, t in texts),
     )
-    cut = sum(embedder.truncated(t) for _, t in texts)
+    cut = sum(embedder.model.windowed(t) for _, t in texts)
     line(
         f"{len(texts):,} chunks, {plan.tokens / len(texts):.0f} model tokens on average, "
-        f"{cut} over the model's {embedder.max_tokens}-token window"
+        f"{cut} over the model's {embedder.max_tokens}-token window (embedded in windows)"
     )
     tasks = TaskManager()
     loop = QEventLoop()
@@ -778,15 +772,17 @@ class CachedQueries:
         self.inner = embedder
         self.key = embedder.key
         self.paid = embedder.paid
+        self.windowed = embedder.windowed
         self.max_tokens = embedder.max_tokens
         self._cache: dict[str, npt.NDArray[np.float32]] = {}
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        missing = [t for t in texts if t not in self._cache]
-        if missing:
-            for text, vector in zip(missing, self.inner.embed(missing), strict=True):
-                self._cache[text] = vector
-        return np.stack([self._cache[t] for t in texts])
+        return self.inner.embed(texts)
+
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        if text not in self._cache:
+            self._cache[text] = self.inner.embed_query(text)
+        return self._cache[text]
 
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
@@ -877,7 +873,7 @@ def bench_quality(folder: Path, embedder: LocalModelEmbedder, args: argparse.Nam
     heading("4. Retrieval quality on the sample library (60 questions, k = 5)")
     workspace = Workspace(folder / "samples.ragtune.sqlite")
     service = LibraryService(workspace, Settings())
-    report = run_to_end(service.import_paths([SAMPLES]))
+    report = run_to_end(service.import_paths([args.documents]))
     began = time.perf_counter()
     run_to_end(run_index(workspace, embedder, plan_index(workspace, embedder)))
     library = Library(workspace)
@@ -888,7 +884,9 @@ def bench_quality(folder: Path, embedder: LocalModelEmbedder, args: argparse.Nam
         f"indexed with {embedder.key.label()} in {time.perf_counter() - began:.1f} s"
     )
     questions = [
-        Question(**json.loads(row)) for row in QUESTIONS.read_text(encoding="utf-8").splitlines()
+        Question(**json.loads(row))
+        for row in args.questions.read_text(encoding="utf-8").splitlines()
+        if row.strip()
     ]
     spans: dict[str, tuple[int, tuple[int, int]]] = {}
     whole = 0
@@ -983,6 +981,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--parts", default="1,2,3,4", help="which parts to run, e.g. 1,4 (default: all)"
     )
+    parser.add_argument("--model", help="the bundled local model to use (default: the default)")
+    parser.add_argument(
+        "--documents", type=Path, default=SAMPLES, help="part 4: the library to import"
+    )
+    parser.add_argument(
+        "--questions", type=Path, default=QUESTIONS, help="part 4: its questions (JSONL)"
+    )
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",")}
     started = time.perf_counter()
@@ -998,7 +1003,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_storage(corpus, folder, args)
         if "2" in parts and corpus is not None:
             bench_openai_indexing(corpus)
-        embedder = LocalModelEmbedder() if parts & {"3", "4"} else None
+        embedder = LocalModelEmbedder(args.model) if parts & {"3", "4"} else None
         if "3" in parts and corpus is not None and embedder is not None:
             bench_local_indexing(corpus, embedder, args)
         if corpus is not None:

@@ -48,3 +48,26 @@ def test_ask_without_retrieval_and_with_a_failure(tmp_path: Path, fake_openai: F
     failed = ragtune("--data-dir", data, "ask", "Hi?", env=env)
     assert failed.returncode == 1
     assert "rejected the API key" in failed.stderr
+
+
+def test_ask_searches_the_vectors_of_the_embedder_it_is_told(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    data = prepare(tmp_path)
+    env = {"OPENAI_API_KEY": "sk-cli", "OPENAI_BASE_URL": fake_openai.base_url}
+    assert ragtune("--data-dir", data, "index", "--embedder", "local", env=env).returncode == 0
+    fake_openai.clear_requests()
+    local = json.loads(
+        ragtune(
+            "--data-dir", data, "ask", "Which port?", "--embedder", "local", "--json", env=env
+        ).stdout
+    )
+    assert local["sources"][0]["cosine"] is not None  # found by its local vector
+    assert fake_openai.requests_to("/v1/embeddings") == []
+    told = json.loads(
+        ragtune(
+            "--data-dir", data, "ask", "Which port?", "--embedder", "openai", "--json", env=env
+        ).stdout
+    )
+    assert len(fake_openai.requests_to("/v1/embeddings")) == 1  # the question, by the provider
+    assert all(s["cosine"] is None for s in told["sources"])  # no provider vectors yet

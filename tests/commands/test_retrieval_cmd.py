@@ -129,3 +129,28 @@ def test_search_shows_the_rerank_score_and_the_place_before_it(tmp_path: Path) -
     )
     wrong = ragtune("--data-dir", data, "settings", "set", "rerank", "crossencoder")
     assert wrong.returncode != 0 and "rerank must be one of: off, maxsim, llm" in wrong.stderr
+
+
+def test_index_with_a_chosen_bundled_model_then_search_uses_it(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ports.md").write_text("# Network\n\nThe Hub listens on TCP port 47120.")
+    (docs / "cats.md").write_text("# Cats\n\nCats sleep most of the day.")
+    assert ragtune("--data-dir", data, "import", str(docs)).returncode == 0
+    model = "multilingual-e5-small-v80kw-int8"
+    indexed = ragtune("--data-dir", data, "index", "--embedder", "local", "--model", model)
+    assert indexed.returncode == 0, indexed.stderr
+    assert "to embed with multilingual-e5-small-v80kw-int8" in indexed.stderr
+    assert "about " in indexed.stderr  # the time estimate
+    files = list((tmp_path / "data" / "workspaces").glob("*.vectors.local-multilingual*"))
+    assert [f.suffix for f in files] == [".base"]
+
+    found = ragtune("--data-dir", data, "search", "Auf welchem Port?", "--mode", "vector", "--json")
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)[0]["document"] == "Network"
+
+    wrong = ragtune("--data-dir", data, "index", "--embedder", "local", "--model", "bert-huge")
+    assert wrong.returncode == 1
+    assert "no bundled embedding model is named 'bert-huge'" in wrong.stderr
+    assert "minilm-l6-v2-int8" in wrong.stderr

@@ -43,7 +43,7 @@ def test_requests_respect_the_input_and_token_limits(
     requests = fake_openai.requests_to("/v1/embeddings")
     assert result.requests == len(requests) == 2  # ceil(2100 / 2048)
     assert all(len(r.json["input"]) <= 2048 for r in requests)
-    assert index_status(workspace, embedder.key) == (2100, 2100, 0)
+    assert index_status(workspace, embedder.key) == (2100, 2100, 0, 0)
 
     # A tighter token budget per request splits further, and no request exceeds it.
     fake_openai.clear_requests()
@@ -103,7 +103,7 @@ def test_only_changed_chunks_are_embedded_again_and_switching_models_back_is_fre
     )
     small = OpenAIEmbedder(client, "text-embedding-3-small")
     run_to_end(run_index(workspace, small, plan_index(workspace, small)))
-    assert index_status(workspace, small.key) == (7, 7, 0)
+    assert index_status(workspace, small.key) == (7, 7, 0, 0)
 
     (tmp_path / "docs" / "a.txt").write_text(words.replace("word550", "CHANGED"))
     run_to_end(service.rescan())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from desktop.progress import run_to_end
-from desktop.retrieval.embedders import LocalModelEmbedder
+from desktop.retrieval.embedders import EmbedderKey, LocalModelEmbedder, OpenAIEmbedder
 from desktop.retrieval.indexing import plan_index, run_index
 from desktop.retrieval.lexical import LexicalHit, fts_query
 from desktop.retrieval.search import Retriever, SearchFilters, SearchSettings, fuse
@@ -103,17 +103,14 @@ def test_fts_syntax_in_a_question_is_plain_text() -> None:
 
 def test_top_k_matches_a_brute_force_ranking() -> None:
     rng = np.random.default_rng(7)
-    index = VectorIndex.__new__(VectorIndex)
-    VectorIndex.__init__(
-        index,
-        key=__import__("desktop.retrieval.embedders", fromlist=["EmbedderKey"]).EmbedderKey(
-            "t", "m", 16
-        ),
-    )
     matrix = rng.normal(size=(500, 16)).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    index.matrix, index.ids = matrix, np.arange(500, dtype=np.int64) + 1000
-    index.document_ids = np.zeros(500, dtype=np.int64)
+    index = VectorIndex.from_arrays(
+        EmbedderKey("t", "m", 16),
+        np.arange(500, dtype=np.int64) + 1000,
+        np.zeros(500, dtype=np.int64),
+        matrix,
+    )
     query = matrix[42]
     hits = index.search(query, 5)
     expected = np.argsort(-(matrix @ query))[:5] + 1000

@@ -299,6 +299,8 @@ def describe(status: IndexStatus, choice: EmbedderChoice, active: EmbedderChoice
         text = f"{share}: the rest are found by keywords only until indexed."
     if active is not None and active != choice:
         text += f" Searches use {active.label()} until this index is complete."
+    if status.windowed:
+        text += f" {status.windowed:,} longer than the model's window were embedded in windows."
     if status.truncated:
-        text += f" {status.truncated:,} longer than the model's window were cut."
+        text += f" {status.truncated:,} longer than the model's limit were cut."
     return text
