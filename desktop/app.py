@@ -192,7 +192,7 @@ def run_app(args: argparse.Namespace) -> int:
     from desktop.context import AppContext
     from desktop.logs import setup_logging
     from desktop.ui.common.exception_dialog import install_excepthook
-    from desktop.workers import TaskManager
+    from desktop.workers import STARTUP_QUEUE, TaskManager
 
     context = AppContext.create(data_dir=args.data_dir, workspace=args.workspace)
     log_path = setup_logging(context.paths.log_dir)
@@ -228,7 +228,7 @@ def run_app(args: argparse.Namespace) -> int:
         from desktop.warmup import warm_up
 
         def after_first_paint() -> None:
-            tasks.run(warm_up, context, title="Getting ready", queue="warm-up")
+            tasks.run(warm_up, context, title="Getting ready", queue=STARTUP_QUEUE)
             # What start-up created lives as long as the app: keep it out of the garbage
             # collector's full passes, which otherwise take ~0.1 s on the GUI thread.
             gc.freeze()

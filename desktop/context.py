@@ -44,6 +44,9 @@ class AppContext:
     _services: dict[str, object] = field(default_factory=dict)
     events: EventBus = field(default_factory=EventBus)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    # Its own lock: the window reads the settings while a worker holds ``_lock`` opening
+    # (and perhaps migrating) the workspace, and must not wait for that.
+    _settings_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def create(
@@ -72,7 +75,7 @@ class AppContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            with self._lock:
+            with self._settings_lock:
                 if self._settings is None:
                     self._settings = self.settings_store.load()
         return self._settings

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 STORE_QUEUE = "store"  # the one writer to the workspace; its queued writes survive a quit
 SEARCH_QUEUE = "search"  # searches and index runs, one at a time (they share the index)
+STARTUP_QUEUE = "start-up"  # what start-up does after the first paint, one step at a time
 SETTINGS_QUEUE = "settings"  # settings file writes, in order
 
 

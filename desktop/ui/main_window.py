@@ -27,8 +27,9 @@ from desktop.context import AppContext
 from desktop.progress import Progress
 from desktop.ui.common.empty_state import EmptyState
 from desktop.ui.common.message_bar import MessageBar
+from desktop.ui.common.qt_types import create_widget_types
 from desktop.ui.common.task_status import TaskStatusWidget
-from desktop.workers import TaskError, TaskManager
+from desktop.workers import STARTUP_QUEUE, TaskError, TaskManager
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,10 @@ class MainWindow(QMainWindow):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self and event.type() == QEvent.Type.Paint:
             self.removeEventFilter(self)
+            # Queued first: what runs after it on the start-up queue (the app's warm-up)
+            # waits, so the tabs' imports do not share the GIL with it.
+            self._import_tab_modules()
             self.first_painted.emit()
-            QTimer.singleShot(0, self._import_tab_modules)
         return False
 
     # -- tabs, built when first needed -------------------------------------------------------
@@ -207,6 +210,7 @@ class MainWindow(QMainWindow):
         preparations = {name: self._specs[name].prepare for name in order}
 
         def run():
+            create_widget_types()
             for done, (name, module) in enumerate(modules, start=1):
                 importlib.import_module(module)
                 yield Progress(done, len(modules), name)  # the tab can be built now
@@ -214,7 +218,7 @@ class MainWindow(QMainWindow):
                 if prepare is not None:
                     prepare()  # meanwhile: what its first reads will need
 
-        worker = self.tasks.run(run, title="Getting ready")
+        worker = self.tasks.run(run, title="Getting ready", queue=STARTUP_QUEUE)
         worker.signals.progress.connect(self._tab_module_imported)
 
     def _tab_module_imported(self, step: object) -> None:

@@ -83,7 +83,10 @@ def launch(command: list[str], env: dict[str, str]) -> dict[str, float]:
             if parts[0] == "idle":
                 marks["stall_ms"] = float(parts[3])
     if "idle" not in marks:
-        raise RuntimeError(f"{command} did not report idle:\n{done.stdout}\n{done.stderr}")
+        raise RuntimeError(
+            f"{command} did not report idle (exit code {done.returncode}):\n"
+            f"{done.stdout}\n{done.stderr}"
+        )
     return marks
 
 
@@ -97,7 +100,7 @@ def startup(runs: int) -> None:
     }
     env["QT_QPA_PLATFORM"] = "offscreen"
     data = tempfile.mkdtemp(prefix="bench-gui-")
-    app = [sys.executable, "-m", "desktop", "--data-dir", data]
+    app = [sys.executable, "-X", "faulthandler", "-m", "desktop", "--data-dir", data]
     app_env = {**env, "RAGTUNE_REPORT_STARTUP": "1", "RAGTUNE_QUIT_IDLE": "1"}
     bare = [sys.executable, "-c", BARE]
     for command, environment in ((bare, env), (app, app_env)):

@@ -62,13 +62,13 @@ def test_a_spoiled_batch_is_rejected_and_nothing_of_it_is_kept(
     assert f"127.0.0.1:{fake_openai.port}" in message
     assert WHAT_WAS_WRONG[defect] in message
     assert "nothing from this batch was saved" in message.lower()
-    assert index_status(workspace, embedder.key) == (4, 0, 0)
+    assert index_status(workspace, embedder.key) == (4, 0, 0, 0)
 
     # Nothing was cached by text: the next run embeds all four again, correctly.
     plan = plan_index(workspace, embedder)
     assert len(plan.missing) == 4
     run_to_end(run_index(workspace, embedder, plan))
-    assert index_status(workspace, embedder.key) == (4, 4, 0)
+    assert index_status(workspace, embedder.key) == (4, 4, 0, 0)
     vectors = stored_vectors(workspace)
     assert all(np.isfinite(v).all() and np.linalg.norm(v) > 0.99 for v in vectors.values())
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from desktop.progress import run_to_end
-from desktop.retrieval.embedders import EmbedderKey, LocalModelEmbedder, OpenAIEmbedder
+from desktop.retrieval.embedders import EmbedderKey, LocalModelEmbedder
 from desktop.retrieval.indexing import plan_index, run_index
 from desktop.retrieval.lexical import LexicalHit, fts_query
 from desktop.retrieval.search import Retriever, SearchFilters, SearchSettings, fuse
