@@ -23,6 +23,11 @@ rm -rf dist/ragtune dist/RAGTune.app
 QT_QPA_PLATFORM=offscreen "$PYTHON" -m PyInstaller --noconfirm --log-level WARN \
   --distpath dist --workpath build/pyinstaller packaging/ragtune.spec
 
+if [ "$(uname -s)" = "Linux" ]; then
+  step "strip"
+  "$PYTHON" packaging/strip_bundle.py dist/ragtune
+fi
+
 deb=""
 if command -v dpkg-deb >/dev/null 2>&1 && [ "$(uname -s)" = "Linux" ]; then
   step ".deb"
@@ -32,7 +37,7 @@ if command -v dpkg-deb >/dev/null 2>&1 && [ "$(uname -s)" = "Linux" ]; then
 fi
 
 step "done"
-echo "bundle: dist/ragtune ($(du -sh dist/ragtune | cut -f1) on disk)"
+echo "bundle: dist/ragtune ($(du -s --apparent-size --block-size=1 dist/ragtune | awk '{printf "%.0f MB", $1 / 1e6}'))"
 if [ -n "$deb" ]; then
   echo "deb:    $deb ($(du -h --apparent-size "$deb" | cut -f1))"
 fi

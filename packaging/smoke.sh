@@ -69,6 +69,21 @@ run "--screenshot" "^window: RAGTune; .*screenshot: $scratch/window.png\$" \
   "$exe" --data-dir "$scratch/app" --screenshot "$scratch/window.png"
 [ -s "$scratch/window.png" ] || fail "the screenshot is empty"
 
+# Every loader and the OCR models inside the bundle (and that stripping it broke none).
+PYTHON="${PYTHON:-.venv/bin/python}"
+if [ -x "$PYTHON" ]; then
+  "$PYTHON" packaging/smoke_formats.py write "$scratch/formats"
+  timeout 300 "$exe" --data-dir "$scratch/formats-app" import "$scratch/formats" --json \
+    >"$scratch/formats.json" 2>"$scratch/stderr" || { cat "$scratch/stderr" >&2; fail "import of every format"; }
+  formats=$("$PYTHON" packaging/smoke_formats.py check "$scratch/formats.json") || fail "import of every format"
+  ok "$formats"
+fi
+
+# The size budget (issue 17: under 450 MB with OCR; the figure is printed by build.sh).
+size=$(du -s --apparent-size --block-size=1 "$bundle" | cut -f1)
+[ "$size" -lt 450000000 ] || fail "the bundle is $((size / 1000000)) MB, over the 450 MB budget"
+ok "bundle size $((size / 1000000)) MB (budget 450 MB)"
+
 [ -f "$bundle/_internal/resources/icons/ragtune.svg" ] || fail "resources/ missing from the bundle"
 if find "$bundle" -iname "*torch*" | grep -q .; then fail "torch is in the bundle"; fi
 for plugin in platforms/libqxcb.so platforms/libqoffscreen.so imageformats/libqsvg.so \
