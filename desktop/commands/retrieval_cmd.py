@@ -23,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     index.add_argument(
         "--model",
         metavar="NAME",
-        help="the embedding model: a bundled one for --embedder local (see `ragtune settings "
-        "list`), the provider's model name for --embedder openai",
+        help="the embedding model: a bundled one for --embedder local (a wrong name lists them), "
+        "the provider's model name for --embedder openai",
     )
     index.add_argument("--yes", action="store_true", help="do not ask before a paid run")
     index.set_defaults(handler=index_command)

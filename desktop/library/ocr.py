@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from desktop.onnx import cpu_session
+
 logger = logging.getLogger(__name__)
 
 DETECTION_MODEL = "PP-OCRv6_det_small.onnx"
@@ -86,19 +88,12 @@ class OcrEngine:
             raise OcrUnavailable(
                 f"the OCR models are missing from {folder} (packaging/ocr/fetch_models.py)"
             )
+        threads = threads or max(1, min(4, os.cpu_count() or 1))
         try:
-            import onnxruntime as ort
+            self._det = cpu_session(detection, threads, memory_arena=False)
+            self._rec = cpu_session(recognition, threads, memory_arena=False)
         except ImportError:  # pragma: no cover - a dependency
             raise OcrUnavailable("onnxruntime is not installed") from None
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or max(1, min(4, os.cpu_count() or 1))
-        options.inter_op_num_threads = 1
-        options.enable_cpu_mem_arena = False
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        providers = ["CPUExecutionProvider"]
-        self._det = ort.InferenceSession(str(detection), options, providers=providers)
-        self._rec = ort.InferenceSession(str(recognition), options, providers=providers)
         self._det_input = self._det.get_inputs()[0].name
         self._rec_input = self._rec.get_inputs()[0].name
         characters = self._rec.get_modelmeta().custom_metadata_map["character"].split("\n")

@@ -184,7 +184,7 @@ class _OnnxBackend:
     windows = True
 
     def __init__(self, directory: Path, config: dict[str, Any], threads: int) -> None:
-        import onnxruntime as ort
+        from desktop.onnx import cpu_session
 
         self.threads = threads
         self.one_text_per_run = bool(config.get("one_text_per_run", False))
@@ -194,17 +194,8 @@ class _OnnxBackend:
         self.cls_id, self.sep_id, self.pad_id = (
             self._token_id(special[k]) for k in ("cls", "sep", "pad")
         )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1 if self.one_text_per_run else threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3  # errors only; warnings would go to stderr
-        # Idle worker threads sleep instead of spinning: the GUI thread shares the cores.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(
-            str(directory / config["model_file"]),
-            sess_options=options,
-            providers=["CPUExecutionProvider"],
+        self.session = cpu_session(
+            directory / config["model_file"], 1 if self.one_text_per_run else threads
         )
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.output = config.get("output", self.session.get_outputs()[0].name)

@@ -194,8 +194,9 @@ class _MaxSimModel:
     [CLS] and [SEP] rows left out."""
 
     def __init__(self, directory: Path, threads: int) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
+
+        from desktop.onnx import cpu_session
 
         try:
             config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
@@ -211,16 +212,7 @@ class _MaxSimModel:
             self.cls_id, self.sep_id = (int(i) for i in ids)
             self.max_tokens = int(config["max_tokens"])
             self.dimensions = int(config["dimensions"])
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self.session = ort.InferenceSession(
-                str(directory / config["model_file"]),
-                sess_options=options,
-                providers=["CPUExecutionProvider"],
-            )
+            self.session = cpu_session(directory / config["model_file"], 1)
             self.output = config.get("output", self.session.get_outputs()[0].name)
         except (OSError, KeyError, ValueError) as error:
             raise RerankError(
