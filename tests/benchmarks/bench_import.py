@@ -191,7 +191,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument(
-        "--before", default="8958a02", help="commit whose import is 'before' (default: 8958a02)"
+        "--before",
+        default="614f3b8",
+        help="commit whose import is 'before' (default: 614f3b8, before this wave's changes)",
     )
     args = parser.parse_args()
     print(
