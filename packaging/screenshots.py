@@ -91,6 +91,7 @@ def main() -> int:
         if name == "Chat" and not args.empty:
             chat = window.chat_tab
             if not chat.view.cards:
+                server.chat_reply = _chat_reply
                 chat.ask("How long do I have to return a device?")
                 _settle(app, tasks, 4.0)
         slug = name.lower().replace(" ", "-")
@@ -247,6 +248,27 @@ def _inspector_shots(app, tasks, window, context, out: Path, prefix: str) -> Non
 
 FINE_TUNED = "ft:gpt-4.1-mini:lumenfold::demo"
 QUESTIONS_FILE = ROOT / "tests" / "benchmarks" / "data" / "sample_questions.jsonl"
+
+
+def _chat_reply(body: dict) -> str:
+    """The stand-in server's answer to the Chat tab's question, citing the sources that
+    hold the facts it states (found by their text, whatever their order)."""
+    import re
+
+    text = "\n".join(str(m.get("content") or "") for m in body.get("messages") or [])
+    blocks = dict(re.findall(r'<source id="(\d+)"[^>]*>(.*?)</source>', text, re.DOTALL))
+
+    def cite(fact: str) -> str:
+        numbers = [n for n, block in blocks.items() if fact in " ".join(block.split())]
+        return f" [{numbers[0]}]" if numbers else ""
+
+    return (
+        "You can return a Lumenfold Hub 2 or Hub 4 for any reason **within 30 days** of the "
+        "delivery date shown in your order history"
+        + cite("within 30 days of the delivery date")
+        + ". Ask for an RMA number first and send the parcel while it is valid: the RMA "
+        "number is valid for 21 days" + cite("valid for 21 days") + "."
+    )
 
 
 def _demo_reply(passages: dict[str, str]):

@@ -167,14 +167,15 @@ def _not_json(answer: str) -> str:
         return "the answer is empty"
     try:
         json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        if exc.pos == 0:
+            start = " ".join(stripped.split())
+            start = start if len(start) <= 40 else start[:40].rstrip() + "…"
+            return f"plain text, not JSON (it begins “{start}”)"
+        reason = exc.msg[0].lower() + exc.msg[1:]
+        return f"not valid JSON at line {exc.lineno}, column {exc.colno}: {reason}"
     except ValueError as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        where = (
-            f" (line {exc.lineno}, column {exc.colno})"
-            if isinstance(exc, json.JSONDecodeError)
-            else ""
-        )
-        return f"not JSON: {reason}{where}"
+        return f"not valid JSON: {exc}"
     return "not a JSON object or array"
 
 

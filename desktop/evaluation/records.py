@@ -213,7 +213,9 @@ class RunConfig:
     system_prompt: str = ""
     """Sent with every question ("": the chat's own for the mode)."""
     search: Mapping[str, Any] = field(default_factory=dict)
-    """mode, k, threshold, vector_weight of the retrieval settings in force."""
+    """mode, k, threshold, vector_weight and the reranker (rerank, rerank_candidates,
+    rerank_window) of the retrieval settings in force; a run recorded before reranking
+    existed has no "rerank" and is run without one."""
     embedder: str = ""
     chunking: Mapping[str, Any] = field(default_factory=dict)
     limit: int | None = None
@@ -222,6 +224,10 @@ class RunConfig:
     @property
     def k(self) -> int:
         return int(self.search.get("k", 5))
+
+    @property
+    def rerank(self) -> str:
+        return str(self.search.get("rerank") or "off")
 
     @property
     def answers(self) -> bool:
@@ -269,6 +275,8 @@ class RunConfig:
         if self.retrieves:
             search = self.search
             parts.append(f"{search.get('mode', 'hybrid')} k={self.k}")
+            if self.rerank != "off":
+                parts.append(f"reranked ({self.rerank})")
         if self.judge_model:
             parts.append(f"judge {self.judge_model}")
         return " · ".join(parts)

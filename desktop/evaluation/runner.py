@@ -41,12 +41,14 @@ from desktop.evaluation.records import (
 )
 from desktop.evaluation.sources import ChunkSpan, SourceResolver, covers, retrieval_scores
 from desktop.progress import CancelToken, Progress, drive
+from desktop.retrieval.rerank import DEFAULT_CANDIDATES
 from desktop.retrieval.search import SearchResult, SearchSettings
 
 if TYPE_CHECKING:
     from desktop.chat.session import ChatSession
     from desktop.evaluation.store import EvalStore
     from desktop.retrieval.service import RetrievalService
+    from desktop.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +100,18 @@ def search_settings_of(config: RunConfig) -> SearchSettings:
         k=config.k,
         threshold=float(search.get("threshold", 0.0)),
         vector_weight=float(search.get("vector_weight", 0.5)),
+        rerank_candidates=int(search.get("rerank_candidates") or DEFAULT_CANDIDATES),
     )
+
+
+def rerank_in_force(settings: Settings) -> dict[str, Any]:
+    """The reranker part of a run's search settings: what ``_retrieve`` will use."""
+    in_force: dict[str, Any] = {"rerank": settings.rerank}
+    if settings.rerank != "off":
+        in_force["rerank_candidates"] = settings.rerank_candidates
+    if settings.rerank == "maxsim":
+        in_force["rerank_window"] = settings.rerank_window
+    return in_force
 
 
 class RunExecution:
@@ -143,7 +156,13 @@ class RunExecution:
     def _retrieve(self, question: EvalQuestion) -> tuple[SearchResult, dict[str, float]]:
         assert self.retrieval is not None
         with self._search_lock:
-            result = self.retrieval.search(question.question, self._metric_search, log_kind=None)
+            result = self.retrieval.search(
+                question.question,
+                self._metric_search,
+                log_kind=None,
+                rerank=self.config.rerank,
+                rerank_window=self.config.search.get("rerank_window"),
+            )
         spans = [ChunkSpan(r.document_id, r.start, r.end, r.text) for r in result.results]
         located = self.resolver.locate_all(question.sources) if question.sources else None
         references = question.references if question.answerable else ()

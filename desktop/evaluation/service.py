@@ -39,7 +39,7 @@ from desktop.evaluation.records import (
     first_questions,
     questions_hash,
 )
-from desktop.evaluation.runner import RunExecution, RunOutcome
+from desktop.evaluation.runner import RunExecution, RunOutcome, rerank_in_force
 from desktop.evaluation.sources import DocumentRef, SourceResolver
 from desktop.evaluation.store import EvalSetError, EvalStore, SweepRecord
 from desktop.evaluation.sweep import ScratchDocument, SweepGrid, SweepResult, SweepRow, run_sweep
@@ -434,6 +434,7 @@ class EvaluationService:
                 "k": k or settings.search_k,
                 "threshold": settings.similarity_threshold,
                 "vector_weight": settings.hybrid_vector_weight,
+                **rerank_in_force(settings),
             },
             embedder=retrieval.choice().label() if mode != "base" and mode != "ft" else "",
             chunking={**strategy_params(chunking.strategy), "encoding": chunking.encoding},

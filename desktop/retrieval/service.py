@@ -305,9 +305,10 @@ class RetrievalService:
                 retriever = self._retrievers["lexical"] = Retriever(self.workspace, None)
         return retriever
 
-    def reranker(self, name: str | None = None) -> Reranker | None:
+    def reranker(self, name: str | None = None, window: int | None = None) -> Reranker | None:
         """The reranker ``name`` ("off", "maxsim", "llm"; default: the settings'), or None
-        for "off". The bundled one is loaded once and kept."""
+        for "off"; ``window``: MaxSim's tokens per candidate (default: the settings').
+        The bundled one is loaded once and kept."""
         settings = self.settings
         name = settings.rerank if name is None else name
         if name not in RERANKERS:
@@ -316,7 +317,7 @@ class RetrievalService:
             return None
         if name == "llm":
             return LLMReranker(self._ask_chat_model, settings.chat_model)
-        window = settings.rerank_window
+        window = settings.rerank_window if window is None else window
         with self._lock:
             reranker = self._maxsim.get(window)
             if reranker is None:
@@ -346,16 +347,17 @@ class RetrievalService:
         embedder: str | None = None,
         log_kind: str | None = "search",
         rerank: str | None = None,
+        rerank_window: int | None = None,
     ) -> SearchResult:
         """What the chat, the retrieval test panel and ``ragtune search`` all call;
-        ``rerank`` overrides the settings' reranker ("off", "maxsim", "llm")."""
+        ``rerank`` and ``rerank_window`` override the settings' reranker ("off", "maxsim",
+        "llm") and its window."""
         settings = settings or self.search_settings()
         retriever = (
             self.lexical_retriever() if settings.mode == "lexical" else self.retriever(embedder)
         )
-        return retriever.search(
-            query, settings, filters, log_kind=log_kind, reranker=self.reranker(rerank)
-        )
+        reranker = self.reranker(rerank, rerank_window)
+        return retriever.search(query, settings, filters, log_kind=log_kind, reranker=reranker)
 
     def index(
         self, embedder: Embedder, plan: IndexPlan, *, wait_for_search_index: bool = False

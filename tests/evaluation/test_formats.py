@@ -33,7 +33,10 @@ def test_json_format_names_the_first_violation() -> None:
     assert check_format('```json\n["a"]\n```', spec) is None
     assert check_format("", spec) == "the answer is empty"
     assert check_format('{"a": 1,}', spec) == (
-        "not JSON: Expecting property name enclosed in double quotes (line 1, column 9)"
+        "not valid JSON at line 1, column 9: expecting property name enclosed in double quotes"
+    )
+    assert check_format("Restart the Agent, then pair it again.", spec) == (
+        "plain text, not JSON (it begins “Restart the Agent, then pair it again.”)"
     )
     assert check_format("42", spec) == "not a JSON object or array"
 

@@ -96,7 +96,7 @@ def test_a_rag_run_answers_every_question_and_scores_it(
     assert metrics["refused_unanswerable"] == 1.0
     assert metrics["said_unknown"] == 0.25
     assert metrics["format_adherence"] == 0.0  # plain text where JSON was declared
-    assert view.results[0].format_violation.startswith("not JSON")
+    assert view.results[0].format_violation.startswith("plain text, not JSON (it begins “")
     assert metrics["tokens_per_answer"] > 0 and metrics["cost_per_answer_usd"] > 0
     assert metrics["latency_median_ms"] > 0
     data = json.loads(json.dumps(view.to_json()))
@@ -263,3 +263,35 @@ def test_fine_tuned_modes_need_a_fine_tuned_model(evaluation: EvaluationService)
     with pytest.raises(EvaluationError, match="needs a fine-tuned model"):
         evaluation.config("ft")
     assert evaluation.config("ft-rag", model="ft:gpt-4.1-mini:org::abc").model.startswith("ft:")
+
+
+def test_a_run_keeps_the_reranker_in_force_and_is_run_with_it(
+    evaluation: EvaluationService, chat_context: AppContext, retrieval: RetrievalService
+) -> None:
+    """The reranker is part of the retrieval settings a run measures: it is recorded with
+    the run, named in its description, and used for it even if the settings change before
+    the run goes (or resumes)."""
+    chat_context.save_settings(
+        chat_context.settings.replace(rerank="maxsim", rerank_candidates=10, rerank_window=32)
+    )
+    config = evaluation.config("retrieval")
+    assert config.search["rerank"] == "maxsim"
+    assert (config.search["rerank_candidates"], config.search["rerank_window"]) == (10, 32)
+    assert "reranked (maxsim)" in config.describe()
+    started = evaluation.start_run("Support", config)
+    chat_context.save_settings(chat_context.settings.replace(rerank="off"))
+    used: list[tuple[str | None, int | None]] = []
+    search = retrieval.search
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        used.append((kwargs.get("rerank"), kwargs.get("rerank_window")))
+        return search(*args, **kwargs)
+
+    retrieval.search = spy  # type: ignore[method-assign]
+    drive(evaluation.run_questions(started.id), stops_itself=True)
+    assert used and set(used) == {("maxsim", 32)}
+    assert evaluation.run(started.id).config.rerank == "maxsim"
+
+    chat_context.save_settings(chat_context.settings.replace(rerank="off"))
+    plain = evaluation.config("retrieval")
+    assert plain.search["rerank"] == "off" and "reranked" not in plain.describe()

@@ -6,16 +6,15 @@ from __future__ import annotations
 import html
 import re
 
+from desktop.retrieval.lexical import content_words
+
 _WORD = re.compile(r"\w+", re.UNICODE)
-_STOP = frozenset((
-    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from",
-    "how", "i", "in", "is", "it", "its", "of", "on", "or", "the", "this", "to", "was",
-    "what", "when", "where", "which", "who", "why", "with", "you", "your",
-))  # fmt: skip
 
 
 def query_terms(query: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(query) if w.lower() not in _STOP and len(w) > 1}
+    """The words a search matched on: the question without its question words (the
+    lexical search's own rule), one-letter words left out."""
+    return {w for w in content_words(_WORD.findall(query)) if len(w) > 1}
 
 
 def highlighted_html(text: str, query: str) -> str:

@@ -75,6 +75,8 @@ class IndexBar(QWidget):
             "offline and costs nothing; a provider's model is sent your chunks and billed."
         )
         self.embedder.setAccessibleName("Embedder")
+        # Its models arrive after the first show: size it to them, not to an empty list.
+        self.embedder.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.index_button = QPushButton("Index library")
         self.index_button.setToolTip("Embed the chunks that have no vector yet")
         self.progress = QProgressBar()
