@@ -95,6 +95,8 @@ def main() -> int:
                 chat.ask("How long do I have to return a device?")
                 _settle(app, tasks, 4.0)
         slug = name.lower().replace(" ", "-")
+        if name == "Library" and not args.empty:
+            _select_in_library(app, tasks, window, context, "refund-policy")
         if name == "Evaluate" and not args.empty:
             for page, shot in _evaluate_pages(window, app, tasks, server):
                 path = args.out / f"{args.prefix}{slug}-{page}.png"
@@ -143,6 +145,19 @@ def _grab_retrieval_test(app, tasks, window, query: str, path: Path) -> None:
     panel.table.selectRow(0)
     _settle(app, tasks, 0.5)
     window.grab().save(str(path))
+
+
+def _select_in_library(app, tasks, window, context, title: str) -> None:
+    """Show how the document ``title`` is chunked, its second chunk selected."""
+    documents = {d.title: d.id for d in context.library().documents()}
+    if title not in documents:
+        return
+    tab = window.library_tab
+    tab.select_document(documents[title])
+    _settle(app, tasks, 2.0)
+    if tab.inspector.panel.table_model.rowCount() > 1:
+        tab.inspector.panel.table.selectRow(1)
+        _settle(app, tasks, 0.5)
 
 
 def _inspector_shots(app, tasks, window, context, out: Path, prefix: str) -> None:
