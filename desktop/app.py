@@ -126,9 +126,19 @@ def _report_startup(window, tasks, *, quit_when_idle: bool) -> None:
 
     state = {"last": time.perf_counter(), "stall": 0.0, "usable": False}
 
+    started = state["last"]
+
     def beat() -> None:
         now = time.perf_counter()
-        state["stall"] = max(state["stall"], now - state["last"])
+        gap = now - state["last"]
+        if gap > 0.03:  # where the time went, for whoever reads the report
+            phase = "after the shown tab was built" if state["usable"] else "before usable"
+            print(
+                f"gap {gap * 1000:.0f} ms ending {(now - started) * 1000:.0f} ms after "
+                f"start-up reporting began, {phase}",
+                flush=True,
+            )
+        state["stall"] = max(state["stall"], gap)
         state["last"] = now
         if state["usable"] and not tasks.running:
             heartbeat.stop()

@@ -40,7 +40,7 @@ from desktop.ui.common.menus import command, command_button, tab_menu
 from desktop.ui.common.table_model import RECORD_ROLE, record_table
 from desktop.ui.library.index_bar import IndexBar
 from desktop.ui.library.models import DocumentFilterProxy, DocumentTableModel
-from desktop.workers import STORE_QUEUE, TaskError, TaskManager, Worker
+from desktop.workers import STARTUP_QUEUE, STORE_QUEUE, TaskError, TaskManager, Worker
 
 if TYPE_CHECKING:
     # The chunker, the loaders and the inspector pull numpy and the parsers: the tab shows
@@ -247,8 +247,12 @@ class LibraryTab(QWidget):
         self.views.currentChanged.connect(self._view_changed)
         self.events.on(Topic.LIBRARY, self.refresh, self)
         self.refresh()
+        # After the tabs' modules (one start-up import at a time: two at once would take
+        # the GIL from the GUI thread while it builds and paints).
         worker = self.tasks.run(
-            lambda: importlib.import_module(VIEWS_MODULE), title="Preparing the chunk inspector"
+            lambda: importlib.import_module(VIEWS_MODULE),
+            title="Preparing the chunk inspector",
+            queue=STARTUP_QUEUE,
         )
         worker.signals.finished.connect(self._ensure_views)
 
