@@ -190,10 +190,23 @@ def open_window_briefly(data_dir: str) -> str:
     QTimer.singleShot(200, QApplication.quit)
     app.exec()
     tabs = window.tabs.count()
+    # Every tab builds, and a chart draws: what a bundle missing a module would fail at.
+    window.build_pending_tabs()
+    from desktop.ui.evaluation.charts import BarChart
+
+    chart = BarChart()
+    chart.show_values("hit@1", ["base", "RAG"], [0.25, 0.75])
+    chart.resize(320, 240)
+    drawn = not chart.grab().isNull()
+    chart.deleteLater()
     window.close()
     tasks.shutdown()
     context.close()
-    return f"window with {tabs} tabs ({QApplication.platformName()})"
+    built = sum(window.is_built(window.tabs.tabText(i)) for i in range(tabs))
+    return (
+        f"window with {tabs} tabs, {built} built{', a chart drawn' if drawn else ''} "
+        f"({QApplication.platformName()})"
+    )
 
 
 def run_app(args: argparse.Namespace) -> int:

