@@ -90,7 +90,9 @@ def test_the_panel_shows_each_stage_and_what_reranking_changed(
     qtmodeltester: Any,
 ) -> None:
     monkeypatch.setattr(
-        retrieval, "reranker", lambda name=None: None if name == "off" else Prefers("LFS-4012")
+        retrieval,
+        "reranker",
+        lambda name=None, window=None: None if name == "off" else Prefers("LFS-4012"),
     )
     panel.k.setValue(1)
     panel.rerank.setCurrentIndex(panel.rerank.findData("off"))
