@@ -1,7 +1,7 @@
 """Approximate nearest neighbours for large libraries: a faiss inverted-file index
 (``IndexIVFFlat``, inner product on unit vectors = cosine) over a base vector file.
 
-Why faiss IVF-Flat (measured on this machine, /work/brief/research-ann.md and
+Why faiss IVF-Flat (measured on this machine with trial builds of each library and
 ``tests/benchmarks/bench_scale.py``): at 1M × 384 it answers in ~1-2 ms with recall@10
 ≥ 0.99 against exact search, its file opens memory-mapped in a fraction of a second, it
 supports a row filter inside the search (``IDSelectorBitmap``), and it is maintained and
