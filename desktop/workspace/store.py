@@ -57,7 +57,7 @@ class Workspace:
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False
             )
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
@@ -205,3 +205,25 @@ def list_workspaces(directory: Path) -> list[str]:
     if not directory.is_dir():
         return []
     return sorted(p.name[: -len(SUFFIX)] for p in directory.glob(f"*{SUFFIX}"))
+
+
+WAL_SWITCH_SECONDS = 30.0
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch a connection's database to WAL. Switching a new file needs its exclusive
+    lock, and SQLite answers "database is locked" at once, without the busy timeout, when
+    another process holds it (two processes creating one workspace: one in ten tries of
+    tests/faults/test_concurrent_workspace.py). So wait here, as the timeout would have."""
+    deadline = time.monotonic() + WAL_SWITCH_SECONDS
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
