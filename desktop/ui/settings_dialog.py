@@ -245,6 +245,16 @@ class SettingsDialog(QDialog):
         self.provider_combo.setCurrentIndex(self.provider_combo.findData(key))
         self.provider_combo.blockSignals(False)
 
+    def _fit(self, label: QLabel) -> None:
+        """A wrapped note whose text arrived after the dialog was laid out: reserve the
+        height its lines need at the width it has, and let the dialog grow to it (a label
+        placed in a form is not given its height-for-width, so it was drawn cut)."""
+        label.setMinimumHeight(label.heightForWidth(max(label.width(), 200)) if label.text() else 0)
+        self.layout().activate()
+        needed = self.minimumSizeHint().height()
+        if needed > self.height():
+            self.resize(self.width(), needed)
+
     def _show_env_overrides(self) -> None:
         env = self.context.env
         notes = []
@@ -254,6 +264,7 @@ class SettingsDialog(QDialog):
             notes.append("OPENAI_API_KEY is set: this run uses that key, not the stored one.")
         self.env_label.setText(" ".join(notes))
         self.env_label.setVisible(bool(notes))
+        self._fit(self.env_label)
 
     # -- keychain ----------------------------------------------------------------------------
 
@@ -286,7 +297,7 @@ class SettingsDialog(QDialog):
         self.key_edit.setPlaceholderText(
             "a key is stored (leave empty to keep it)" if state.has_key else "no key stored"
         )
-        self.adjustSize()  # the wrapped keychain text may need more height than at start
+        self._fit(self.keychain_label)
         if not self._listed_once:  # the dialog just opened: list the models in use
             self._listed_once = True
             self._list_timer.start()
@@ -341,6 +352,7 @@ class SettingsDialog(QDialog):
             return
         self.test_result.setText(("✓ " if report.ok else "✗ ") + report.message)
         self.test_result.setStyleSheet(_OK_STYLE if report.ok else _ERROR_STYLE)
+        self._fit(self.test_result)
         if report.models:
             self._fill_models(report.models)
 

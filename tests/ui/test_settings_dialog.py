@@ -93,6 +93,9 @@ def test_without_a_secure_keychain_the_user_is_warned_and_nothing_reaches_disk(
     setup_logging(app_context.paths.log_dir)
     assert "No secure keychain" in dialog.keychain_label.text()
     assert "session only" in dialog.keychain_label.text()
+    # The warning arrives after the dialog was laid out and wraps: all of its lines show.
+    label = dialog.keychain_label
+    qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()), timeout=2000)
     secret = "sk-session-only-key-987654321"
     use_server(dialog, fake_openai.base_url)
     dialog.key_edit.setText(secret)

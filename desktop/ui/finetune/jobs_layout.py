@@ -15,11 +15,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.ui.common.dialogs import Confirm, ask
+from desktop.ui.common.empty_state import EmptyState
 from desktop.ui.common.table_model import fit_columns, record_table
 from desktop.ui.finetune.jobs_detail import JobDetail
 from desktop.ui.finetune.jobs_form import NewJobForm, SpendDialog
@@ -72,7 +74,18 @@ class JobsLayout(QWidget):
         header.addStretch(1)
         header.addWidget(self.refresh_button)
         left_layout.addLayout(header)
-        left_layout.addWidget(self.table, 1)
+        self.no_jobs = EmptyState(
+            "No fine-tuning jobs yet",
+            "Choose a dataset and a base model above, then Upload and create job: the "
+            "estimate is shown before anything is uploaded. Jobs made elsewhere with the "
+            "same provider appear here after Sync now.",
+        )
+        self.jobs_stack = QStackedWidget()
+        self.jobs_stack.addWidget(self.no_jobs)
+        self.jobs_stack.addWidget(self.table)
+        for signal in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved):
+            signal.connect(self._show_table_or_empty)
+        left_layout.addWidget(self.jobs_stack, 1)
         left_layout.addWidget(self.status)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -86,6 +99,9 @@ class JobsLayout(QWidget):
         self.clock.setInterval(1000)
         self.clock.timeout.connect(self.model.tick)
         self.clock.start()
+
+    def _show_table_or_empty(self, *_args: object) -> None:
+        self.jobs_stack.setCurrentWidget(self.table if self.model.rowCount() else self.no_jobs)
 
     def _confirm_spend(self, estimate: str, cost: float | None) -> tuple[bool, float | None]:
         dialog = SpendDialog(estimate, cost, self)

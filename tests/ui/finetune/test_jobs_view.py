@@ -435,3 +435,40 @@ def test_a_job_whose_events_come_as_an_event_stream_still_shows_its_status(
     assert "content type text/event-stream" in note and "Checkpoints: unreadable" in note
     assert "_set_private_attributes" not in note
     assert view.model.data(view.model.index(0, view.model.STATUS)) == "Running"
+
+
+def test_no_jobs_yet_says_what_to_do_and_the_table_comes_with_the_first_job(
+    qtbot: QtBot, make_view: Callable[[], JobsView], fake_openai: FakeOpenAI
+) -> None:
+    view = make_view()
+    assert view.jobs_stack.currentWidget() is view.no_jobs
+    assert "Upload and create job" in view.no_jobs.text_label.text()
+    ready_to_create(qtbot, view)
+    view.creation.create()
+    qtbot.waitUntil(lambda: view.jobs_stack.currentWidget() is view.table, timeout=10_000)
+
+
+def test_the_base_model_is_suggested_and_what_the_user_types_stays(
+    qtbot: QtBot, job_context: AppContext, make_view: Callable[[], JobsView]
+) -> None:
+    # The dataset was made for a model: that one is suggested.
+    view = make_view()
+    qtbot.waitUntil(lambda: view.form.model.count() > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: view.form.model.currentText() == MODEL, timeout=5000)
+    listed = [view.form.model.itemText(i) for i in range(view.form.model.count())]
+    assert listed[0] != MODEL, listed  # so the next suggestion is told apart
+
+    # A dataset made for no model in particular: the provider's first fine-tunable one.
+    store = DatasetStore(job_context.workspace)
+    plain = store.create_dataset("No model")
+    store.add_examples(plain.id, [qa(n) for n in range(1, 13)])
+    view.creation.refresh_datasets()
+    qtbot.waitUntil(lambda: view.form.dataset.count() == 2, timeout=5000)
+    view.form.dataset.setCurrentIndex(view.form.dataset.findData(plain.id))
+    assert view.form.model.currentText() == listed[0]
+
+    # What the user types is theirs: choosing another dataset no longer replaces it.
+    view.form.model.lineEdit().clear()
+    qtbot.keyClicks(view.form.model.lineEdit(), "my-own-model")
+    view.form.dataset.setCurrentIndex(0 if view.form.dataset.currentIndex() else 1)
+    assert view.form.model.currentText() == "my-own-model"
