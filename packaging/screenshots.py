@@ -148,16 +148,18 @@ def _grab_retrieval_test(app, tasks, window, query: str, path: Path) -> None:
     window.grab().save(str(path))
 
 
-def _select_in_library(app, tasks, window, context, title: str) -> None:
-    """Show how the document ``title`` is chunked, its second chunk selected."""
+def _select_in_library(app, tasks, window, context, title: str, row: int = 1) -> None:
+    """Show how the document ``title`` is chunked, its chunk ``row`` selected (-1: the
+    last) when it has more than one."""
     documents = {d.title: d.id for d in context.library().documents()}
     if title not in documents:
         return
     tab = window.library_tab
     tab.select_document(documents[title])
-    _settle(app, tasks, 2.0)
-    if tab.inspector.panel.table_model.rowCount() > 1:
-        tab.inspector.panel.table.selectRow(1)
+    _settle(app, tasks, 2.5)
+    rows = tab.inspector.panel.table_model.rowCount()
+    if rows > 1:
+        tab.inspector.panel.table.selectRow(row % rows)
         _settle(app, tasks, 0.5)
 
 
@@ -248,15 +250,11 @@ def _inspector_shots(app, tasks, window, context, out: Path, prefix: str) -> Non
     _settle(app, tasks, 2.0)
     tab.refresh()
     _settle(app, tasks, 2.0)
-    documents = {d.title: d.id for d in context.library().documents()}
-    for title, name in (("Quarterly review", "inspector-slides"), ("signed-sla", "inspector-ocr")):
-        tab.select_document(documents[title])
-        _settle(app, tasks, 2.5)
-        if name == "inspector-ocr":
-            rows = tab.inspector.panel.table_model.rowCount()
-            if rows > 1:
-                tab.inspector.panel.table.selectRow(rows - 1)
-                _settle(app, tasks, 0.5)
+    for title, name, row in (
+        ("Quarterly review", "inspector-slides", 0),
+        ("signed-sla", "inspector-ocr", -1),
+    ):
+        _select_in_library(app, tasks, window, context, title, row)
         path = out / f"{prefix}{name}.png"
         window.grab().save(str(path))
         print(f"{title}: {path}")

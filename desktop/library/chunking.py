@@ -702,6 +702,9 @@ def chunk_text(
         spans = _structure(doc, strategy)
     else:
         raise TypeError(f"not a chunking strategy: {strategy!r}")
+    # A chunk's key: same strategy, tokenizer, section and text give the same key wherever
+    # the chunk moves in the document (an edit elsewhere forces no re-embedding); repeated
+    # identical chunks are told apart by their occurrence number.
     identity = f"{strategy_params(strategy)}|{tokenizer.name}"
     base = hashlib.sha1(usedforsecurity=False)
     base.update(identity.encode("utf-8", "surrogatepass") + b"\x00")
@@ -733,17 +736,6 @@ def chunk_text(
             )
         )
     return chunks
-
-
-def _chunk_key(identity: str, path: tuple[str, ...], occurrence: int, body: str) -> str:
-    """Same strategy, tokenizer, section and text give the same key, wherever the
-    chunk moves in the document: an edit elsewhere does not force re-embedding.
-    Repeated identical chunks are told apart by their occurrence number."""
-    digest = hashlib.sha1(usedforsecurity=False)
-    for part in (identity, "\x1f".join(path), str(occurrence), body):
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x00")
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------

@@ -157,12 +157,6 @@ def collect(paths: Iterable[Path]) -> CollectedFiles:
     return found
 
 
-def collect_files(paths: Iterable[Path]) -> tuple[list[Path], int]:
-    """The files to import and how many others were passed over inside folders."""
-    found = collect(paths)
-    return found.files, len(found.passed_over)
-
-
 # ---------------------------------------------------------------------------
 # Reading and chunking, on worker threads
 # ---------------------------------------------------------------------------
@@ -265,15 +259,11 @@ class _Pipeline:
 # ---------------------------------------------------------------------------
 
 
-def _source(path: Path) -> str:
-    return display_path(path)
-
-
 def _save(library: Library, prepared: _Prepared, run_id: int) -> list[FileOutcome]:
     """Write one prepared file (and its attachments); the outcomes to report."""
-    source = _source(prepared.path)
-    existing = library.document_by_path(source)
-    if prepared.unchanged and existing is not None:
+    source = display_path(prepared.path)
+    existing = library.document_by_path(source) if prepared.unchanged else None
+    if existing is not None:
         library.save_document_unchanged(existing.id, prepared.modified_time, run_id=run_id)
         return [
             FileOutcome(source, "unchanged", document_id=existing.id, chunks=existing.chunk_count)
@@ -307,7 +297,7 @@ def _save(library: Library, prepared: _Prepared, run_id: int) -> list[FileOutcom
 
 def _unreadable_name(path: Path) -> FileOutcome:
     return FileOutcome(
-        _source(path),
+        display_path(path),
         "skipped",
         "the file name is not valid UTF-8 (shown with \\x escapes): rename the file to import it",
     )
@@ -326,14 +316,15 @@ def _run(
     """Prepare ``files`` on workers and write them in order, yielding progress."""
     tokenizer = options.tokenizer()
     readable = [p for p in files if name_is_text(p)]
-    known = {path: value[1] for path, value in library.known_files().items()}
+    known = library.known_files()
     pipeline = _Pipeline(readable, known, options, tokenizer)
     try:
         with library.batch() as batch:
             position = first
             queue_index = 0
             for path in files:
-                yield Progress(position, total, path.name if name_is_text(path) else _source(path))
+                shown = path.name if name_is_text(path) else display_path(path)
+                yield Progress(position, total, shown)
                 position += 1
                 if not name_is_text(path):
                     outcome = _unreadable_name(path)
@@ -357,8 +348,8 @@ def _run(
                 except Exception as exc:
                     log.exception("Importing %s failed", path)
                     reason = f"unexpected error: {type(exc).__name__}"
-                    library.record(run_id, _source(path), "skipped", reason)
-                    report.outcomes.append(FileOutcome(_source(path), "skipped", reason))
+                    library.record(run_id, display_path(path), "skipped", reason)
+                    report.outcomes.append(FileOutcome(display_path(path), "skipped", reason))
                 if batch.due(files=options.batch_files, seconds=options.batch_seconds):
                     batch.commit()
     finally:
@@ -404,7 +395,7 @@ def rescan(
     documents = [d for d in library.documents() if d.parent_id is None]
     known = {d.source_path for d in documents}
     collected = collect(Path(root) for root in library.roots() if Path(root).is_dir())
-    new_files = [p for p in collected.files if _source(p) not in known]
+    new_files = [p for p in collected.files if display_path(p) not in known]
     total = len(documents) + len(new_files)
     run_id = library.start_run("rescan")
     report = ImportReport(run_id, total_files=total)

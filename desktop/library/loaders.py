@@ -25,11 +25,12 @@ import stat
 import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from desktop.library.formats import documents, images, mail, plain, sheets, slides
 from desktop.library.formats.common import (
     Extracted,
     LoadError,
@@ -46,81 +47,54 @@ from desktop.library.formats.html import load_html
 
 logger = logging.getLogger(__name__)
 
-_Extracted = Extracted
-_decode_text = decode_text
-_normalise_newlines = normalise_newlines
-_megabytes = megabytes
-
-#: File extension (lower case, with the dot) → document format.
+_NAMED_FORMATS = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".pptx": "slides",
+    ".xlsx": "spreadsheet",
+    ".xlsm": "spreadsheet",
+    ".ods": "spreadsheet",
+    ".eml": "email",
+    ".msg": "email",
+    ".mbox": "email",
+    ".epub": "epub",
+    ".rtf": "rtf",
+    ".odt": "odt",
+    ".png": "image",
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".tif": "image",
+    ".tiff": "image",
+    ".log": "log",
+    ".yaml": "config",
+    ".yml": "config",
+    ".toml": "config",
+    ".ini": "config",
+    ".cfg": "config",
+    ".conf": "config",
+    ".properties": "config",
+    ".env": "config",
+}
+#: File extension (lower case, with the dot) → document format; source code by the
+#: languages the code loader names.
 SUPPORTED_EXTENSIONS: MappingProxyType[str, str] = MappingProxyType(
     {
-        ".txt": "text",
-        ".text": "text",
-        ".md": "markdown",
-        ".markdown": "markdown",
-        ".html": "html",
-        ".htm": "html",
-        ".xhtml": "html",
-        ".pdf": "pdf",
-        ".docx": "docx",
-        ".csv": "csv",
-        ".tsv": "csv",
-        ".json": "json",
-        ".jsonl": "json",
-        ".pptx": "slides",
-        ".xlsx": "spreadsheet",
-        ".xlsm": "spreadsheet",
-        ".ods": "spreadsheet",
-        ".eml": "email",
-        ".msg": "email",
-        ".mbox": "email",
-        ".epub": "epub",
-        ".rtf": "rtf",
-        ".odt": "odt",
-        ".png": "image",
-        ".jpg": "image",
-        ".jpeg": "image",
-        ".tif": "image",
-        ".tiff": "image",
-        ".log": "log",
-        ".yaml": "config",
-        ".yml": "config",
-        ".toml": "config",
-        ".ini": "config",
-        ".cfg": "config",
-        ".conf": "config",
-        ".properties": "config",
-        ".env": "config",
-        **{extension: "code" for extension in ()},  # filled below from the languages
+        **_NAMED_FORMATS,
+        **{ext: "code" for ext in plain.LANGUAGES if ext not in _NAMED_FORMATS},
     }
 )
-from desktop.library.formats.plain import LANGUAGES  # noqa: E402
-
-SUPPORTED_EXTENSIONS = MappingProxyType(
-    {
-        **SUPPORTED_EXTENSIONS,
-        **{ext: "code" for ext in LANGUAGES if ext not in SUPPORTED_EXTENSIONS},
-    }
-)
-FORMATS: tuple[str, ...] = (
-    "text",
-    "markdown",
-    "html",
-    "pdf",
-    "docx",
-    "csv",
-    "json",
-    "slides",
-    "spreadsheet",
-    "email",
-    "epub",
-    "rtf",
-    "odt",
-    "image",
-    "log",
-    "config",
-    "code",
-)
+FORMATS: tuple[str, ...] = tuple(dict.fromkeys(SUPPORTED_EXTENSIONS.values()))
 _PART_DEPTH = 3  # attachments of attachments of attachments, no deeper
 
 
@@ -170,7 +144,7 @@ def load_document(
     if max_bytes is not None:
         if max_bytes < 1:
             raise ValueError("max_bytes must be positive")
-        options = _with(options, max_bytes=max_bytes)
+        options = replace(options, max_bytes=max_bytes)
     path = Path(path)
     max_bytes = options.max_bytes
     fmt = format_of(path)
@@ -189,7 +163,7 @@ def load_document(
     if info.st_size > max_bytes:
         raise LoadError(
             path,
-            f"file too large ({_megabytes(info.st_size)}; the limit is {_megabytes(max_bytes)})",
+            f"file too large ({megabytes(info.st_size)}; the limit is {megabytes(max_bytes)})",
         )
     try:
         with path.open("rb") as handle:
@@ -199,7 +173,7 @@ def load_document(
     if not data:
         raise LoadError(path, "empty file")
     if len(data) > max_bytes:
-        raise LoadError(path, f"file too large (over the {_megabytes(max_bytes)} limit)")
+        raise LoadError(path, f"file too large (over the {megabytes(max_bytes)} limit)")
     if fmt is None:
         fmt = _sniff_extensionless(path, data)
     return load_bytes(path, data, fmt, options, modified_time=info.st_mtime)
@@ -217,7 +191,7 @@ def load_bytes(
 ) -> LoadedDocument:
     """Extract a document of ``fmt`` from bytes (a file's, or an attachment's)."""
     extracted = _EXTRACTORS[fmt](path, data, options)
-    text = _normalise_newlines(extracted.text)
+    text = normalise_newlines(extracted.text)
     if not text.strip():
         raise LoadError(path, extracted.metadata.get("empty_reason") or "no text in the file")
     if len(text) > options.max_text_chars:
@@ -262,8 +236,6 @@ def load_bytes(
 def _without_children(document: LoadedDocument) -> LoadedDocument:
     if not document.children and not document.part_errors:
         return document
-    from dataclasses import replace
-
     return replace(document, children=(), part_errors=())
 
 
@@ -272,18 +244,16 @@ def _load_part(
 ) -> tuple[LoadedDocument | None, str]:
     if attached.error:
         return None, attached.error
-    fmt = format_of(Path(attached.name))
+    name = Path(attached.name)
+    fmt = format_of(name)
     if fmt is None:
-        suffix = Path(attached.name).suffix.lower()
-        if suffix:
-            return None, f"unsupported format “{suffix}”"
-        fmt = _sniff_bytes(attached.data)
+        fmt = None if name.suffix else plain.sniff_text(attached.data)
         if fmt is None:
-            return None, "no file extension and the content is not text"
+            return None, unsupported_reason(name)
     if not attached.data:
         return None, "empty attachment"
     if len(attached.data) > options.max_bytes:
-        return None, f"attachment too large ({_megabytes(len(attached.data))})"
+        return None, f"attachment too large ({megabytes(len(attached.data))})"
     try:
         child = load_bytes(
             path, attached.data, fmt, options, modified_time=modified, part=label, depth=depth + 1
@@ -294,12 +264,6 @@ def _load_part(
         logger.warning("%s › %s: %r", path, attached.name, error)
         return None, f"cannot be read ({type(error).__name__})"
     return child, ""
-
-
-def _with(options: LoadOptions, **changes: Any) -> LoadOptions:
-    from dataclasses import replace
-
-    return replace(options, **changes)
 
 
 def supported_list() -> str:
@@ -321,15 +285,8 @@ def _os_reason(error: OSError) -> str:
     return error.strerror or str(error)
 
 
-def _sniff_bytes(data: bytes) -> str | None:
-    """The format of a file without extension whose content is text, else None."""
-    from desktop.library.formats.plain import sniff_text
-
-    return sniff_text(data)
-
-
 def _sniff_extensionless(path: Path, data: bytes) -> str:
-    fmt = _sniff_bytes(data)
+    fmt = plain.sniff_text(data)
     if fmt is None:
         raise LoadError(path, unsupported_reason(path))
     return fmt
@@ -396,9 +353,6 @@ class FolderScan:
     files: list[Path] = field(default_factory=list)
     passed_over: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
-
-
-_EXTENSIONLESS_SNIFF = 8192
 
 
 def walk_folder(root: Path) -> FolderScan:
@@ -479,14 +433,14 @@ _FENCE_LINE = re.compile(r"^[ ]{0,3}(?:```|~~~)", re.M)
 _SETEXT_UNDERLINE = re.compile(r"\n[ ]{0,3}=+[ \t]*(?:\n|\Z)")
 
 
-def _load_text(path: Path, data: bytes, options: LoadOptions) -> _Extracted:
-    text, encoding = _decode_text(path, data)
-    return _Extracted(text, encoding=encoding)
+def _load_text(path: Path, data: bytes, options: LoadOptions) -> Extracted:
+    text, encoding = decode_text(path, data)
+    return Extracted(text, encoding=encoding)
 
 
-def _load_markdown(path: Path, data: bytes, options: LoadOptions) -> _Extracted:
-    text, encoding = _decode_text(path, data)
-    return _Extracted(text, title=_markdown_title(_normalise_newlines(text)), encoding=encoding)
+def _load_markdown(path: Path, data: bytes, options: LoadOptions) -> Extracted:
+    text, encoding = decode_text(path, data)
+    return Extracted(text, title=_markdown_title(normalise_newlines(text)), encoding=encoding)
 
 
 def _markdown_title(text: str) -> str | None:
@@ -506,18 +460,18 @@ def _markdown_title(text: str) -> str | None:
     return None
 
 
-def _load_json(path: Path, data: bytes, options: LoadOptions) -> _Extracted:
-    text, encoding = _decode_text(path, data)
+def _load_json(path: Path, data: bytes, options: LoadOptions) -> Extracted:
+    text, encoding = decode_text(path, data)
     if path.suffix.lower() == ".jsonl":
         records = []
-        for number, line in enumerate(_normalise_newlines(text).split("\n"), start=1):
+        for number, line in enumerate(normalise_newlines(text).split("\n"), start=1):
             if not line.strip():
                 continue
             try:
                 records.append(_pretty_json(json.loads(line)))
             except json.JSONDecodeError as error:
                 raise LoadError(path, f"not valid JSON Lines: line {number}: {error.msg}") from None
-        return _Extracted("\n\n".join(records), encoding=encoding)
+        return Extracted("\n\n".join(records), encoding=encoding)
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
@@ -526,7 +480,7 @@ def _load_json(path: Path, data: bytes, options: LoadOptions) -> _Extracted:
         ) from None
     except RecursionError:
         raise LoadError(path, "JSON nested too deeply to read") from None
-    return _Extracted(_pretty_json(value), encoding=encoding)
+    return Extracted(_pretty_json(value), encoding=encoding)
 
 
 def _pretty_json(value: object) -> str:
@@ -547,7 +501,7 @@ NO_TEXT_LAYER = "no text layer (a scan?) and OCR is off for this import"
 OCR_FOUND_NOTHING = "OCR found no text on its {pages}"
 
 
-def _load_pdf(path: Path, data: bytes, options: LoadOptions) -> _Extracted:
+def _load_pdf(path: Path, data: bytes, options: LoadOptions) -> Extracted:
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
 
@@ -595,7 +549,7 @@ def _load_pdf(path: Path, data: bytes, options: LoadOptions) -> _Extracted:
             start = pages[entry["page"] - 1]
             entry["start"], entry["end"] = start, start + len(page_texts[entry["page"] - 1])
         metadata["ocr"] = ocr
-    return _Extracted(text, title=title, pages=pages, page_count=len(pages), metadata=metadata)
+    return Extracted(text, title=title, pages=pages, page_count=len(pages), metadata=metadata)
 
 
 def _pages_phrase(count: int) -> str:
@@ -651,7 +605,7 @@ def _pdf_page_text(pdf: Any, index: int) -> str:
             textpage.close()
     finally:
         page.close()
-    text = _normalise_newlines(_PDF_SOFT_HYPHEN.sub("", raw))
+    text = normalise_newlines(_PDF_SOFT_HYPHEN.sub("", raw))
     text = _PDF_CONTROL.sub("", text)
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()
 
@@ -674,7 +628,7 @@ _DOCX_SKIPPED = frozenset(
 _PAGE_BREAK = "\x0c"  # marks a page start while the text is assembled
 
 
-def _load_docx(path: Path, data: bytes, options: LoadOptions) -> _Extracted:
+def _load_docx(path: Path, data: bytes, options: LoadOptions) -> Extracted:
     if data.startswith(_OLE_MAGIC):
         if "EncryptionInfo".encode("utf-16-le") in data:
             raise LoadError(path, "encrypted Word document: it needs a password to open")
@@ -706,9 +660,9 @@ def _load_docx(path: Path, data: bytes, options: LoadOptions) -> _Extracted:
             marks = ""
         else:
             marks += _PAGE_BREAK * block.count(_PAGE_BREAK)
-    text, pages = _split_page_marks(_normalise_newlines("\n\n".join(kept)))
+    text, pages = _split_page_marks(normalise_newlines("\n\n".join(kept)))
     title = (document.core_properties.title or "").strip() or (headings[0] if headings else None)
-    return _Extracted(text, title=title, pages=pages, page_count=len(pages) if pages else None)
+    return Extracted(text, title=title, pages=pages, page_count=len(pages) if pages else None)
 
 
 def _docx_blocks(
@@ -816,9 +770,7 @@ def _split_page_marks(raw: str) -> tuple[str, tuple[int, ...]]:
     return text, tuple(snapped) if len(snapped) > 1 else ()
 
 
-from desktop.library.formats import documents, images, mail, plain, sheets, slides  # noqa: E402
-
-_EXTRACTORS: dict[str, Callable[[Path, bytes, LoadOptions], _Extracted]] = {
+_EXTRACTORS: dict[str, Callable[[Path, bytes, LoadOptions], Extracted]] = {
     "text": _load_text,
     "markdown": _load_markdown,
     "csv": _load_text,

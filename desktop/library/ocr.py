@@ -72,11 +72,6 @@ def models_dir() -> Path:
     return resource("ocr")
 
 
-def available() -> bool:
-    folder = models_dir()
-    return (folder / DETECTION_MODEL).is_file() and (folder / RECOGNITION_MODEL).is_file()
-
-
 class OcrEngine:
     """The two ONNX sessions, loaded once (0.5 s) and shared; onnxruntime releases the
     GIL, so pages of different files may be read on different threads."""

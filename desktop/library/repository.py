@@ -284,15 +284,13 @@ class Library:
         )
         return [(int(row[0]), str(row[1])) for row in rows]
 
-    def known_files(self) -> dict[str, tuple[int, str, int]]:
-        """Source path → (id, content hash, chunk count) of every top-level document: an
-        import compares a file's hash with it before reading the file any further."""
+    def known_files(self) -> dict[str, str]:
+        """Source path → content hash of every top-level document: an import compares a
+        file's hash with it before reading the file any further."""
         rows = self.workspace.connection().execute(
-            "SELECT d.id, d.source_path, d.content_hash, "
-            "(SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id) "
-            "FROM documents d WHERE d.parent_id IS NULL"
+            "SELECT source_path, content_hash FROM documents WHERE parent_id IS NULL"
         )
-        return {str(row[1]): (int(row[0]), str(row[2]), int(row[3])) for row in rows}
+        return {str(row[0]): str(row[1]) for row in rows}
 
     def chunks(self, document_id: int | None = None) -> list[StoredChunk]:
         conn = self.workspace.connection()
@@ -738,10 +736,6 @@ class WriteBatch:
             self._open = True
             self.started = time.monotonic()
         return self._conn
-
-    @property
-    def pending(self) -> bool:
-        return self._open
 
     def due(self, *, files: int, seconds: float) -> bool:
         return self._open and (self.writes >= files or time.monotonic() - self.started >= seconds)

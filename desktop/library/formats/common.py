@@ -81,9 +81,6 @@ class Extracted:
     parts: tuple[Part, ...] = ()
 
 
-_Extracted = Extracted
-
-
 def megabytes(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
 

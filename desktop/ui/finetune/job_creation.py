@@ -36,9 +36,7 @@ class JobCreation(QObject):
         self._generation = 0
         self._models: list[str] = []
         self._datasets: list[Dataset] = []
-        self._model_suggested = False  # the base model field holds our suggestion
-        self.form.model.lineEdit().textEdited.connect(self._model_typed)
-        self.form.model.activated.connect(self._model_typed)
+        self._suggested = ""  # the last base model suggested: while shown, ours to replace
         self.form.dataset.currentIndexChanged.connect(self._dataset_chosen)
         self.form.check_requested.connect(self.check_dataset)
         self.form.create_requested.connect(self.create)
@@ -66,7 +64,7 @@ class JobCreation(QObject):
         """An empty base model field (or one holding an earlier suggestion) gets the
         chosen dataset's model, else the provider's first fine-tunable model; what the
         user typed or picked stays."""
-        if self.form.model.currentText() and not self._model_suggested:
+        if self.form.model.currentText() not in ("", self._suggested):
             return False
         chosen = next((d for d in self._datasets if d.id == self.form.dataset.currentData()), None)
         suggestion = (chosen.model if chosen is not None else "") or (
@@ -74,12 +72,9 @@ class JobCreation(QObject):
         )
         if suggestion and suggestion != self.form.model.currentText():
             self.form.model.setCurrentText(suggestion)
-            self._model_suggested = True
+            self._suggested = suggestion
             return True
         return False
-
-    def _model_typed(self, *_args: object) -> None:
-        self._model_suggested = False
 
     def _models_listed(self, models: list[str]) -> None:
         self._models = list(models)
