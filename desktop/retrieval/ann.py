@@ -28,7 +28,6 @@ import math
 import os
 import secrets
 import threading
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,8 @@ from desktop.retrieval.vector_store import (
     Stopped,
     VectorFileError,
     check_running,
+    file_crc,
+    fsync_folder,
     remove_stale_temporaries,
     start_background,
 )
@@ -196,7 +197,12 @@ def save(index: Any, path: Path, base_checksum: str, probes: int) -> None:
     try:
         os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         faiss.write_index(index, str(temporary))
-        size, checksum = _checksum(temporary)
+        descriptor = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        size, checksum = file_crc(temporary)
         meta = {
             "format": 1,
             "base_checksum": base_checksum,
@@ -212,29 +218,12 @@ def save(index: Any, path: Path, base_checksum: str, probes: int) -> None:
             os.fsync(handle.fileno())
         os.replace(temporary, ann_path)
         os.replace(meta_temporary, meta_path)
-        if os.name == "posix":
-            folder = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
+        fsync_folder(path.parent)
     except BaseException:
         for leftover in (temporary, meta_temporary):
             with contextlib.suppress(OSError):
                 leftover.unlink()
         raise
-
-
-def _checksum(path: Path) -> tuple[int, str]:
-    crc = 0
-    size = 0
-    with open(path, "rb") as handle:
-        while block := handle.read(8 * 1024 * 1024):
-            check_running()
-            crc = zlib.crc32(block, crc)
-            size += len(block)
-        os.fsync(handle.fileno())
-    return size, f"{crc:08x}"
 
 
 def load(path: Path, base_checksum: str) -> AnnIndex | None:
@@ -251,7 +240,7 @@ def load(path: Path, base_checksum: str) -> AnnIndex | None:
         if ann_path.stat().st_size != int(meta["size"]):
             log.info("%s: wrong size, rebuilding it", ann_path.name)
             return None
-        if _checksum(ann_path)[1] != meta["checksum"]:
+        if file_crc(ann_path)[1] != meta["checksum"]:
             log.warning("%s: checksum mismatch, rebuilding it", ann_path.name)
             return None
         index = faiss.read_index(str(ann_path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)

@@ -189,9 +189,6 @@ class OpenAIEmbedder:
     def count_tokens(self, text: str) -> int:
         return self.tokenizer.count(text)
 
-    def truncated(self, text: str) -> bool:
-        return self.count_tokens(text) > self.max_input_tokens
-
     def fit(self, text: str) -> str:
         """The part of ``text`` the API accepts: the first ``max_input_tokens`` tokens."""
         if len(text.encode("utf-8")) <= self.max_input_tokens:

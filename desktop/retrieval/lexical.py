@@ -124,11 +124,20 @@ def sync_stemmed(workspace: Workspace) -> tuple[int, int]:
     removed). One read when nothing changed since the last sync (the index generation of
     schema 8 moves with every chunk insert, delete or text change)."""
     conn = workspace.connection()
-    generation = int(conn.execute("SELECT value FROM index_generation WHERE id = 1").fetchone()[0])
-    synced = conn.execute("SELECT generation FROM chunks_fts_stem_state WHERE id = 1").fetchone()
-    if synced is not None and int(synced[0]) == generation:
+
+    def current_generation() -> int | None:
+        """The generation to sync to, or None when the index is there already."""
+        wanted = int(conn.execute("SELECT value FROM index_generation WHERE id = 1").fetchone()[0])
+        synced = conn.execute("SELECT generation FROM chunks_fts_stem_state WHERE id = 1")
+        row = synced.fetchone()
+        return None if row is not None and int(row[0]) == wanted else wanted
+
+    if current_generation() is None:
         return 0, 0
     with _sync_lock:
+        generation = current_generation()  # another thread may have synced meanwhile
+        if generation is None:
+            return 0, 0
         library = Library(workspace)
         keys = library.chunk_keys()
         current = dict(zip(keys.ids, keys.text_hashes, strict=True))

@@ -129,9 +129,7 @@ class MaxSimReranker:
         if not query_ids:
             return [0.0] * len(passages)
         content = model.content_ids(query_ids)
-        windows = [
-            self._window(ids, content) for ids in model.token_ids(passages, limit=model.max_tokens)
-        ]
+        windows = [self._window(ids, content) for ids in model.token_ids(passages)]
         query_vectors = model.encode(query_ids)
         matrices = self._encode_all(model, windows)
         return [
@@ -228,16 +226,16 @@ class _MaxSimModel:
                 word not in QUESTION_WORDS
             )
 
-    def token_ids(self, texts: Sequence[str], limit: int | None = None) -> list[list[int]]:
-        cut = limit or self.max_tokens
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's word pieces, cut to the model's window."""
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [e.ids[:cut] for e in encodings]
+        return [e.ids[: self.max_tokens] for e in encodings]
 
     def content_ids(self, ids: Sequence[int]) -> set[int]:
         return {t for t in ids if self._content[t]}
 
     def encode(self, ids: Sequence[int]) -> FloatArray:
-        row = np.asarray([[self.cls_id, *ids[: self.max_tokens], self.sep_id]], dtype=np.int64)
+        row = np.asarray([[self.cls_id, *ids, self.sep_id]], dtype=np.int64)
         feed = {"input_ids": row, "attention_mask": np.ones_like(row)}
         if "token_type_ids" in self.inputs:
             feed["token_type_ids"] = np.zeros_like(row)

@@ -193,6 +193,8 @@ class Retriever:
             mode = "lexical"
         # How many of the first stage's best are read: the top k, or the reranker's share.
         depth = max(settings.k, settings.rerank_candidates) if reranker else settings.k
+        # Each list of a hybrid search goes deeper than the fused result it feeds.
+        first = depth if mode != "hybrid" else max(depth, settings.candidates)
         vector_hits: list[VectorHit] = []
         query_vector = None
         embed_ms = 0.0
@@ -201,12 +203,10 @@ class Retriever:
             embed_started = time.perf_counter()
             query_vector = self.embedder.embed_query(query)
             embed_ms = (time.perf_counter() - embed_started) * 1000
-            wanted = depth if mode == "vector" else max(depth, settings.candidates)
-            vector_hits = self.index.search(query_vector, wanted, self.index.allowed(allowed_docs))
+            vector_hits = self.index.search(query_vector, first, self.index.allowed(allowed_docs))
         lexical_hits: list[LexicalHit] = []
         if mode in ("lexical", "hybrid"):
-            wanted = depth if mode == "lexical" else max(depth, settings.candidates)
-            lexical_hits = lexical_search(self.workspace, query, wanted, allowed_docs)
+            lexical_hits = lexical_search(self.workspace, query, first, allowed_docs)
 
         by_vector = {h.chunk_id: h for h in vector_hits}
         by_lexical = {h.chunk_id: h for h in lexical_hits}

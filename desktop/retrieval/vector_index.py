@@ -172,10 +172,6 @@ class VectorIndex:
         """Whether searches of the base go through the approximate index now."""
         return self._current_ann() is not None
 
-    @property
-    def generation(self) -> int | None:
-        return self._generation
-
     # -- keeping in step with the workspace ----------------------------------------------------
 
     def sync(self, workspace: Workspace) -> tuple[int, int]:

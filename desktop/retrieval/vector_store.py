@@ -173,14 +173,22 @@ class Segment:
     def verify(self) -> None:
         """Recompute the payload's checksum; raises ``VectorFileError`` on a mismatch.
         Reads with plain file reads, so the mapped pages are not made resident."""
-        crc = 0
-        with open(self.path, "rb") as handle:
-            handle.seek(HEADER_SIZE)
-            while block := handle.read(_READ_BLOCK):
-                check_running()
-                crc = zlib.crc32(block, crc)
-        if f"{crc:08x}" != self.header.checksum:
+        if file_crc(self.path, HEADER_SIZE)[1] != self.header.checksum:
             raise VectorFileError(f"{self.path.name}: the checksum does not match its content")
+
+
+def file_crc(path: Path, start: int = 0) -> tuple[int, str]:
+    """(bytes read, CRC-32 as 8 hex digits) of ``path`` from ``start`` on, block by block
+    (stopping when the process ends)."""
+    crc = 0
+    size = 0
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        while block := handle.read(_READ_BLOCK):
+            check_running()
+            crc = zlib.crc32(block, crc)
+            size += len(block)
+    return size, f"{crc:08x}"
 
 
 def _parse_header(raw: bytes, path: Path) -> dict[str, object]:
@@ -301,7 +309,7 @@ def write_segment(
             if handle.seek(0, os.SEEK_END) != total:
                 raise OSError(f"{temporary.name}: wrote {handle.tell():,} of {total:,} bytes")
         os.replace(temporary, path)
-        _fsync_folder(path.parent)
+        fsync_folder(path.parent)
     except BaseException:
         with contextlib.suppress(OSError):
             temporary.unlink()
@@ -309,7 +317,7 @@ def write_segment(
     return header
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     """Make the rename itself durable (POSIX; Windows has no folder handles to fsync)."""
     if os.name != "posix":
         return
@@ -328,21 +336,21 @@ def remove_stale_temporaries(path: Path) -> None:
             pid = int(parts[-3])
         except (IndexError, ValueError):
             continue
-        if pid != os.getpid() and _running(pid):
-            continue  # another process is writing it now
-        if pid == os.getpid():
-            continue  # ours: removed by the writer itself
+        if pid == os.getpid() or _running(pid):
+            continue  # ours (removed by the writer itself) or another process writing it now
         with contextlib.suppress(OSError):
             candidate.unlink()
             log.info("Removed %s, left by an interrupted write", candidate.name)
 
 
 def _running(pid: int) -> bool:
+    if os.name == "nt":
+        return True  # os.kill there terminates the process: never remove another's file
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
+    except OSError:
         return True
     return True
 
@@ -396,7 +404,6 @@ class BackgroundCheck:
 
     def __init__(self, segments: list[Segment], delay: float = 3.0) -> None:
         self.failed: str | None = None
-        self.done = threading.Event()
         start_background(lambda: self._run(segments, delay), "vector-file-check")
 
     def _run(self, segments: list[Segment], delay: float) -> None:
@@ -409,5 +416,3 @@ class BackgroundCheck:
         except (OSError, VectorFileError) as error:
             self.failed = str(error)
             log.warning("Vector file check failed, it will be rebuilt: %s", error)
-        finally:
-            self.done.set()
