@@ -109,7 +109,9 @@ def tab_factories(context, tasks):
         context.retrieval()
 
     return {
-        "Library": TabSpec("desktop.ui.library.library_tab", library, open_workspace),
+        "Library": TabSpec(
+            "desktop.ui.library.library_tab", library, open_workspace, built_without_prepare=True
+        ),
         "Chat": TabSpec("desktop.ui.chat.chat_tab", chat, open_workspace),
         "Fine-tuning": TabSpec("desktop.ui.finetune.finetune_tab", finetune, open_workspace),
         "Evaluate": TabSpec("desktop.ui.evaluation.evaluate_tab", evaluate, open_workspace),

@@ -56,6 +56,9 @@ class TabSpec:
     module: str
     build: Callable[[MainWindow], QWidget]
     prepare: Callable[[], object] | None = None
+    built_without_prepare: bool = False
+    """The build itself needs nothing ``prepare`` makes (only the tab's first reads, on
+    workers, do): a tab shown at start-up is then built before it is prepared."""
 
 
 class MainWindow(QMainWindow):
@@ -208,20 +211,23 @@ class MainWindow(QMainWindow):
         order = sorted(self._specs, key=lambda name: name != current)
         modules = [(name, self._specs[name].module) for name in order]
 
-        preparations = {name: self._specs[name].prepare for name in order}
+        specs = {name: self._specs[name] for name in order}
         shown_built = self._shown_tab_built = threading.Event()
 
         def run():
             create_widget_types()
             for done, (name, module) in enumerate(modules, start=1):
                 importlib.import_module(module)
+                prepare = specs[name].prepare
+                if done == 1 and prepare is not None and not specs[name].built_without_prepare:
+                    prepare()  # what the shown tab's build needs: not on the GUI thread
+                    prepare = None
                 yield Progress(done, len(modules), name)  # the tab can be built now
                 if done == 1:
                     # The GUI thread builds the shown tab now: importing the next modules
                     # meanwhile would take the GIL from it half the time (a 30 ms build
                     # felt as a 60 ms stall), so wait for it (never more than a second).
                     shown_built.wait(1.0)
-                prepare = preparations[name]
                 if prepare is not None:
                     prepare()  # meanwhile: what its first reads will need
 
