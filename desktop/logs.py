@@ -96,11 +96,11 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
 
 def setup_logging(log_dir: Path, *, level: int = logging.INFO, console: bool = False) -> Path:
     """Idempotent: calling it again (tests, a second window) replaces RAGTune's handlers.
-    The folder is private (0700) and so are the log files in it (0600)."""
-    from desktop.files import private_dir, tighten_files_in
+    The folder is private (0700) and new log files are 0600; files an older version left
+    readable are tightened by ``AppPaths.ensure`` when the app or a command starts."""
+    from desktop.files import private_dir
 
     private_dir(log_dir)
-    tighten_files_in(log_dir)
     path = log_dir / LOG_FILE
     root = logging.getLogger()
     for handler in list(root.handlers):

@@ -34,10 +34,6 @@ class JobCreation(QObject):
         self.check: DatasetCheck | None = None
         self._created_job: JobRecord | None = None
         self._generation = 0
-        self._models: list[str] = []
-        self._datasets: list[Dataset] = []
-        self._suggested = ""  # the last base model suggested: while shown, ours to replace
-        self.form.dataset.currentIndexChanged.connect(self._dataset_chosen)
         self.form.check_requested.connect(self.check_dataset)
         self.form.create_requested.connect(self.create)
         self.form.refusal.export_button.clicked.connect(self._export_clicked)
@@ -52,34 +48,12 @@ class JobCreation(QObject):
 
     def _datasets_loaded(self, datasets: list[Dataset]) -> None:
         self.form.set_datasets(datasets)
-        self._datasets = datasets
-        self._suggest_model()
+        self.form.suggest_model()
         self.check_dataset()
 
-    def _dataset_chosen(self, _index: int) -> None:
-        if self._suggest_model():
-            self.check_dataset()
-
-    def _suggest_model(self) -> bool:
-        """An empty base model field (or one holding an earlier suggestion) gets the
-        chosen dataset's model, else the provider's first fine-tunable model; what the
-        user typed or picked stays."""
-        if self.form.model.currentText() not in ("", self._suggested):
-            return False
-        chosen = next((d for d in self._datasets if d.id == self.form.dataset.currentData()), None)
-        suggestion = (chosen.model if chosen is not None else "") or (
-            self._models[0] if self._models else ""
-        )
-        if suggestion and suggestion != self.form.model.currentText():
-            self.form.model.setCurrentText(suggestion)
-            self._suggested = suggestion
-            return True
-        return False
-
     def _models_listed(self, models: list[str]) -> None:
-        self._models = list(models)
         self.form.set_models(models)
-        if self._suggest_model():
+        if self.form.suggest_model():
             self.check_dataset()
 
     def refresh_models(self) -> Worker:

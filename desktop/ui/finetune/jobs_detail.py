@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -31,7 +30,7 @@ from desktop.finetune.job_store import (
 )
 from desktop.finetune.metrics import MetricsSeries
 from desktop.ui.common.flow_layout import flow_row
-from desktop.ui.common.table_model import fit_columns, record_table
+from desktop.ui.common.table_model import record_table
 from desktop.ui.finetune.jobs_chart import MetricsChart
 from desktop.ui.finetune.jobs_form import make_section
 from desktop.ui.finetune.jobs_models import (
@@ -124,14 +123,16 @@ class JobDetail(QWidget):
 
         self.chart = MetricsChart()
         self.events = EventTableModel(self)
-        self.event_table = self._table(self.events)
-        fit_columns(self.event_table, EventTableModel.MESSAGE, ["2026-01-01 00:00:00", "error"])
+        self.event_table = record_table(
+            self.events,
+            stretch=EventTableModel.MESSAGE,
+            samples=["2026-01-01 00:00:00", "error"],
+        )
         self.checkpoints = CheckpointTableModel(self)
-        self.checkpoint_table = self._table(self.checkpoints)
-        fit_columns(
-            self.checkpoint_table,
-            CheckpointTableModel.MODEL,
-            ["10000", "0.0000", "0.0000", "100.0%"],
+        self.checkpoint_table = record_table(
+            self.checkpoints,
+            stretch=CheckpointTableModel.MODEL,
+            samples=["10000", "0.0000", "0.0000", "100.0%"],
         )
         self.use_checkpoint_button = QPushButton("Use this checkpoint")
         self.use_checkpoint_button.setEnabled(False)
@@ -176,10 +177,6 @@ class JobDetail(QWidget):
             )
         )
         self.show_snapshot(None)
-
-    @staticmethod
-    def _table(model: Any) -> QTableView:
-        return record_table(model)
 
     def _emit(self, signal: Any) -> None:
         if self.job is not None:

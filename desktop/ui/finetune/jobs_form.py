@@ -53,6 +53,9 @@ class RefusalBox(QFrame):
         self.hide()
 
 
+_MODEL_ROLE = Qt.ItemDataRole.UserRole + 1  # a dataset item's model, for the suggestion
+
+
 class NewJobForm(QGroupBox):
     create_requested = Signal()
     check_requested = Signal()  # the dataset or base model changed
@@ -118,7 +121,8 @@ class NewJobForm(QGroupBox):
         layout.addLayout(buttons)
         layout.addWidget(self.refusal)
 
-        self.dataset.currentIndexChanged.connect(lambda _i: self.check_requested.emit())
+        self._suggested = ""  # the last base model suggested: while shown, ours to replace
+        self.dataset.currentIndexChanged.connect(self._dataset_chosen)
         self.model.lineEdit().editingFinished.connect(self.check_requested.emit)
         self.model.activated.connect(lambda _i: self.check_requested.emit())
         self.epochs.editingFinished.connect(self.check_requested.emit)
@@ -136,12 +140,31 @@ class NewJobForm(QGroupBox):
     def _method_changed(self) -> None:
         self.beta.setEnabled(self.method.currentData() == "dpo")
 
+    def _dataset_chosen(self, _index: int) -> None:
+        self.suggest_model()
+        self.check_requested.emit()
+
+    def suggest_model(self) -> bool:
+        """An empty base model field (or one still holding an earlier suggestion) gets the
+        chosen dataset's model, else the provider's first fine-tunable one; what the user
+        typed or picked stays. Whether the field changed."""
+        if self.model.currentText() not in ("", self._suggested):
+            return False
+        dataset_model = self.dataset.currentData(_MODEL_ROLE) or ""
+        suggestion = dataset_model or (self.model.itemText(0) if self.model.count() else "")
+        if not suggestion or suggestion == self.model.currentText():
+            return False
+        self.model.setCurrentText(suggestion)
+        self._suggested = suggestion
+        return True
+
     def set_datasets(self, datasets: list[Dataset]) -> None:
         current = self.dataset.currentData()
         self.dataset.blockSignals(True)
         self.dataset.clear()
         for dataset in datasets:
             self.dataset.addItem(f"{dataset.name} ({dataset.example_count})", dataset.id)
+            self.dataset.setItemData(self.dataset.count() - 1, dataset.model, _MODEL_ROLE)
         found = self.dataset.findData(current)
         self.dataset.setCurrentIndex(found if found >= 0 else 0 if datasets else -1)
         self.dataset.blockSignals(False)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from desktop.ui.common.dialogs import Confirm, ask
 from desktop.ui.common.empty_state import EmptyState
-from desktop.ui.common.table_model import fit_columns, record_table
+from desktop.ui.common.table_model import record_table
 from desktop.ui.finetune.jobs_detail import JobDetail
 from desktop.ui.finetune.jobs_form import NewJobForm, SpendDialog
 from desktop.ui.finetune.jobs_models import JobSortProxy, JobTableModel
@@ -46,11 +46,8 @@ class JobsLayout(QWidget):
             self.proxy,
             sort_column=JobTableModel.CREATED,
             descending=True,
-        )
-        fit_columns(
-            self.table,
-            JobTableModel.FINE_TUNED,
-            [
+            stretch=JobTableModel.FINE_TUNED,
+            samples=[
                 "ftjob-0123456789abcdef0123",
                 "compatible",
                 "gpt-4.1-mini",

@@ -202,7 +202,6 @@ class LibraryTab(QWidget):
         self.text_view.setPlaceholderText("Select a document to read its extracted text.")
         self._inspector: ChunkInspector | None = None
         self._compare: CompareView | None = None
-        self._chunking: ChunkingSettings | None = None
         self.views = QTabWidget()
         self.views.addTab(_placeholder(), "Chunk inspector")
         self.views.addTab(self.text_view, "Extracted text")
@@ -257,6 +256,10 @@ class LibraryTab(QWidget):
         worker.signals.finished.connect(self._ensure_views)
 
     # -- the chunk inspector and the comparison, built once their modules are in -----------
+
+    @property
+    def _chunking(self) -> ChunkingSettings | None:
+        return self.snapshot.chunking if self.snapshot is not None else None
 
     def _ensure_views(self) -> None:
         if self._inspector is not None:
@@ -345,7 +348,6 @@ class LibraryTab(QWidget):
         self.documents_stack.setCurrentWidget(self.table if snapshot.documents else self.empty)
         self._show_totals()
         chunking = snapshot.chunking
-        self._chunking = chunking
         if self._inspector is not None:
             self._inspector.set_library_settings(chunking.strategy, chunking.encoding)
         if self._compare is not None:
