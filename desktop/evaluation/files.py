@@ -51,12 +51,6 @@ class ReadQuestions:
     def problem(self, line: int | None, message: str) -> None:
         self.problems.append(Issue(line, -1, IMPORT_ERROR, "error", message))
 
-    def describe(self) -> str:
-        text = f"{len(self.questions):,} question(s) read"
-        if self.problems:
-            text += f"; {len(self.problems):,} line(s) could not be read"
-        return text
-
 
 def detect_format(path: Path, data: bytes) -> str:
     suffix = path.suffix.lower()

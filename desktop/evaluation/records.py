@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 MODES = ("retrieval", "base", "rag", "ft", "ft-rag")
@@ -25,8 +25,6 @@ FINE_TUNED_MODES = frozenset({"ft", "ft-rag"})
 NOT_IN_DOCUMENTS = "not in the documents"
 """The reference answer of a question the documents cannot answer (SQuAD v2's
 unanswerable questions): the right answer says so."""
-
-RUN_STATUSES = ("running", "stopped", "complete", "failed")
 
 
 @dataclass(frozen=True)
@@ -114,9 +112,6 @@ class EvalQuestion:
     def references(self) -> tuple[str, ...]:
         """Every right answer: the reference first, then the alternatives."""
         return tuple(a for a in (self.answer, *self.alternatives) if a.strip())
-
-    def with_id(self, question_id: int, position: int) -> EvalQuestion:
-        return replace(self, id=question_id, position=position)
 
 
 def questions_hash(questions: Iterable[EvalQuestion]) -> str:
@@ -463,9 +458,6 @@ class EvalRun:
     @property
     def resumable(self) -> bool:
         return self.status in ("running", "stopped") and not self.stale
-
-    def label(self) -> str:
-        return f"#{self.id} {self.config.describe()}"
 
     def to_json(self) -> dict[str, Any]:
         return {

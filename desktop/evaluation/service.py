@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop.evaluation import files
-from desktop.evaluation.compare import Comparison, ModeFigure, compare_runs, mode_figures
+from desktop.evaluation.compare import Comparison, compare_runs
 from desktop.evaluation.costs import RunEstimate, estimate_run
 from desktop.evaluation.drafting import DraftedQuestion, SourceChunk, draft_questions, spread
 from desktop.evaluation.edits import SetEdit
@@ -445,7 +445,7 @@ class EvaluationService:
     def estimate(self, reference: int | str, config: RunConfig) -> RunEstimate:
         """Tokens and cost of the run before it starts."""
         questions = first_questions(self.questions(reference), config.limit)
-        _documents, chunks, tokens = self._library().snapshot().totals
+        _documents, chunks, tokens = self._library().totals()
         return estimate_run(
             [q.question for q in questions],
             [q.answer for q in questions],
@@ -504,7 +504,7 @@ class EvaluationService:
             questions,
             self.store.answered_ids(run_id),
             store=self.store,
-            resolver=SourceResolver(documents, lambda i: library.content(i).text),
+            resolver=SourceResolver(documents, lambda i: library.text(i)[0]),
             format=eval_set.format,
             retrieval=self._retrieval() if run.config.retrieves else None,
             chat=self._chat() if run.config.answers else None,
@@ -538,9 +538,6 @@ class EvaluationService:
         runs = [self.run(i) for i in run_ids]
         return compare_runs(runs, [self.store.results(r.id) for r in runs])
 
-    def mode_figures(self) -> list[ModeFigure]:
-        return mode_figures(self.store.runs())
-
     # -- the retrieval sweep ------------------------------------------------------------------
 
     def sweep(
@@ -554,8 +551,8 @@ class EvaluationService:
         records = library.documents()
         documents = []
         for record in records:
-            content = library.content(record.id)
-            documents.append(ScratchDocument(record.id, content.text, content.pages))
+            text, pages = library.text(record.id)
+            documents.append(ScratchDocument(record.id, text, pages))
         texts = {d.id: d.text for d in documents}
         resolver = SourceResolver(
             [DocumentRef(d.id, d.title, d.source_path) for d in records], texts.__getitem__

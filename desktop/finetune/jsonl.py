@@ -412,7 +412,8 @@ def read_csv(
 
 def csv_header(path: Path, *, delimiter: str | None = None) -> list[str]:
     """The first row of a CSV file, for building a mapping in the import dialog."""
-    text = Path(path).read_bytes()[:65536].decode("utf-8-sig", "replace")
+    with open(path, "rb") as handle:  # the first 64 KB hold the header of any sane CSV
+        text = handle.read(65536).decode("utf-8-sig", "replace")
     reader = csv.reader(
         io.StringIO(text, newline=""), delimiter=delimiter or _sniff_delimiter(text)
     )

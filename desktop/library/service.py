@@ -131,6 +131,14 @@ class LibraryService:
     def snapshot(self) -> LibrarySnapshot:
         return LibrarySnapshot(self.library.documents(), self.chunking(), self.library.totals())
 
+    def totals(self) -> tuple[int, int, int]:
+        """(documents, chunks, tokens) in the library."""
+        return self.library.totals()
+
+    def text(self, document_id: int) -> tuple[str, tuple[int, ...]]:
+        """A document's text and its page offsets, without its chunks."""
+        return self.library.text(document_id)
+
     def content(self, document_id: int) -> DocumentContent:
         document = self.library.document(document_id)
         if document is None:

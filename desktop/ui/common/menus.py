@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolButton, QWidget
 
@@ -43,6 +44,14 @@ def command_button(action: QAction, text: str | None = None) -> QToolButton:
     button.setDefaultAction(action)
     if text is not None:
         button.setText(text)
+    return button
+
+
+def tool_button(action: QAction) -> QToolButton:
+    """A text-only button that triggers ``action`` and follows its state."""
+    button = QToolButton()
+    button.setDefaultAction(action)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
     return button
 
 

@@ -64,7 +64,6 @@ class BarChart(_Chart):
         values: Sequence[float | None],
         *,
         percent: bool = True,
-        colours: Sequence[str] = (),
     ) -> None:
         chart = self.clear(title)
         self.values = list(values)
@@ -73,8 +72,6 @@ class BarChart(_Chart):
         for value in values:
             shown = 0.0 if value is None else float(value) * (100 if percent else 1)
             bars.append(shown)
-        if colours:
-            bars.setColor(QColor(colours[0]))
         series.append(bars)
         series.setLabelsVisible(True)
         series.setLabelsFormat("@value" + ("%" if percent else ""))

@@ -669,14 +669,13 @@ class EvaluateTab(QWidget):
             return []
         settings = self.context.settings
         service = self.service
+        # Listed on a worker (it asks the workspace's jobs); the dialog fills in when they come.
         fine_tuned = self.tasks.run(service.fine_tuned_models, title="Listing fine-tuned models")
-        holder: dict[str, list[str]] = {"models": []}
-        fine_tuned.signals.result.connect(lambda models: holder.__setitem__("models", models))
         dialog = RunDialog(
             eval_set.name,
             eval_set.question_count,
             chat_model=settings.chat_model,
-            fine_tuned=holder["models"],
+            fine_tuned=(),
             search_mode=settings.search_mode,
             k=settings.search_k,
             concurrency=settings.eval_concurrency,
@@ -838,7 +837,7 @@ class EvaluateTab(QWidget):
             self.progress_timer.stop()
             self._progress = None
             self.runs_view.progress.hide()
-        self.reload()
+        self.reload_timer.start()  # merged with the reload the run's own event asks for
         self._update_actions()
         if run_id is not None:
             self.run_finished.emit(run_id)

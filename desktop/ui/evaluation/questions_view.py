@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from desktop.evaluation.leakage import LeakedExample, describe_leaks
 from desktop.evaluation.records import EvalQuestion, ExpectedSource
 from desktop.ui.common.empty_state import EmptyState
+from desktop.ui.common.menus import tool_button
 from desktop.ui.common.table_model import RECORD_ROLE, SEARCH_ROLE, SORT_ROLE, record_table
 from desktop.ui.evaluation.models import QuestionsModel
 
@@ -51,13 +52,6 @@ def make_action(
     if tip:
         action.setToolTip(tip)
     return action
-
-
-def tool_button(action: QAction) -> QToolButton:
-    button = QToolButton()
-    button.setDefaultAction(action)
-    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-    return button
 
 
 def text_box(placeholder: str, height: int) -> QPlainTextEdit:
@@ -207,11 +201,6 @@ class QuestionEditor(QWidget):
             tags=tuple(t.strip() for t in self.tags.text().split(",") if t.strip()),
             answerable=self.answerable.isChecked(),
         )
-
-    @property
-    def dirty(self) -> bool:
-        edited = self.edited()
-        return edited is not None and edited != self._original
 
     def apply(self) -> None:
         edited = self.edited()

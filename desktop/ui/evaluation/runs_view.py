@@ -21,9 +21,10 @@ from desktop.evaluation import metrics
 from desktop.evaluation.compare import COMPARED_KEYS, metric_label
 from desktop.evaluation.records import EvalRun, QuestionResult
 from desktop.ui.common.empty_state import EmptyState
+from desktop.ui.common.menus import tool_button
 from desktop.ui.common.table_model import RECORD_ROLE, SORT_ROLE, record_table
 from desktop.ui.evaluation.models import ResultsModel, RunsModel, figure, when
-from desktop.ui.evaluation.questions_view import make_action, select_only, tool_button
+from desktop.ui.evaluation.questions_view import make_action, select_only
 
 
 def sorted_proxy(model: object, parent: QWidget) -> QSortFilterProxyModel:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from desktop.ui.common.dialogs import Confirm, ask
 from desktop.ui.common.empty_state import EmptyState
+from desktop.ui.common.menus import tool_button
 from desktop.ui.common.table_model import record_table
 from desktop.ui.finetune.example_editor import ExampleEditor
 from desktop.ui.finetune.examples_model import (
@@ -55,13 +56,6 @@ _IMPORT_KINDS = {
     "preference": ("Import OpenAI DPO JSONL", "JSON Lines (*.jsonl *.json);;All files (*)"),
     "csv": ("Import CSV", "CSV files (*.csv *.tsv *.txt);;All files (*)"),
 }
-
-
-def tool_button(action: QAction) -> QToolButton:
-    button = QToolButton()
-    button.setDefaultAction(action)
-    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-    return button
 
 
 def menu_button(text: str, menu: QMenu, tip: str) -> QToolButton:
