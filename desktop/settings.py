@@ -83,11 +83,16 @@ class Settings:
     # Retrieval. "auto" uses the provider's embedding model when an API key or a local
     # server is set up, and the bundled model otherwise (so search works offline).
     retrieval_embedder: str = "auto"  # auto | local | openai
-    local_model: str = "minilm-l6-v2-int8"
+    # The static tier: fast to index; the reranker (maxsim) reads the best candidates with
+    # MiniLM. With reranking off, "minilm-l6-v2-int8" ranks paraphrases far better.
+    local_model: str = "minilm-l6-v2-static256"
     # Embed new chunks right after an import when the embedder is the free, offline one
     # (a paid embedder always asks first).
     auto_index: bool = True
     embedding_dimensions: int = 0  # 0: the model's native size
+    # Large libraries' approximate index keeps 8-bit codes (a quarter of the memory) and
+    # rescores its best candidates with the exact vectors. See desktop/retrieval/ann.py.
+    compact_vectors: bool = True
     search_mode: str = "hybrid"  # hybrid | vector | lexical
     search_k: int = 5
     similarity_threshold: float = 0.2
@@ -165,6 +170,10 @@ RULES: dict[str, Rule] = {
     "local_model": Rule(help="bundled embedding model"),
     "auto_index": Rule(help="embed new chunks after an import with the free offline model"),
     "embedding_dimensions": Rule(0, 8192, help="vector size asked of the provider (0: native)"),
+    "compact_vectors": Rule(
+        help="large libraries (~200,000 chunks and up): keep the approximate index in 8-bit "
+        "codes, a quarter of the memory, its best candidates rescored exactly"
+    ),
     "search_mode": Rule(choices=("hybrid", "vector", "lexical"), help="how searches rank"),
     "search_k": Rule(1, 50, help="chunks retrieved per question"),
     "similarity_threshold": Rule(0, 1, help="minimum cosine sent to the model"),

@@ -14,6 +14,13 @@ exactly, removed rows are masked out by the filter; the index is rebuilt (on a
 background thread) only when the base file is compacted. Until it is ready, exact search
 answers, so a search never waits for a build.
 
+Compact storage (setting ``compact_vectors``, on by default): the index keeps each vector
+as 8-bit codes (``IndexIVFScalarQuantizer``, one byte per dimension of the residual to its
+list's centre: a quarter of IVF-Flat's file and of the memory it keeps resident), asks
+for ``RESCORE_FACTOR`` × k candidates and the caller rescores those exactly against the
+float32 base file, reading only their rows (``rescore``). Recall and memory of both are
+printed by ``tests/benchmarks/bench_scale.py``.
+
 The file is written crash-safely like the vector files (temporary file created 0600,
 fsync, ``os.replace``), with a sidecar JSON naming the base checksum, the file's size and
 its checksum; an index is used only after that checksum was verified (faiss would read a
@@ -55,6 +62,13 @@ ANN_MIN_VALUES = 76_800_000
 #: instead of asking the approximate index to skip most of its candidates.
 EXACT_FILTER_ROWS = 30_000
 _ADD_BLOCK = 16_384  # rows per step of the build (well under a second each)
+#: How the index stores the vectors: "float32" (IVF-Flat, exact scores) or "int8" (codes,
+#: candidates rescored exactly from the base file).
+STORAGES = ("float32", "int8")
+#: An int8 index returns this many times k candidates (at least ``RESCORE_MIN``) for the
+#: exact rescoring; the quantized order only has to put the true top k among them.
+RESCORE_FACTOR = 4
+RESCORE_MIN = 40
 
 
 def wanted(rows: int, dims: int, minimum: int = ANN_MIN_VALUES) -> bool:
@@ -78,6 +92,15 @@ class AnnIndex:
     rows: int
     probes: int
     base_checksum: str
+    storage: str = "float32"
+
+    @property
+    def rescored(self) -> bool:
+        """Whether its scores are approximate: the caller rescores ``fetch(k)`` candidates."""
+        return self.storage == "int8"
+
+    def fetch(self, k: int) -> int:
+        return max(k * RESCORE_FACTOR, RESCORE_MIN) if self.rescored else k
 
     def search(
         self,
@@ -132,13 +155,17 @@ def _paths(path: Path) -> tuple[Path, Path]:
     return path, path.with_name(path.name + ".json")
 
 
-def build(base: Segment, path: Path, *, threads: int | None = None) -> AnnIndex:
+def build(
+    base: Segment, path: Path, *, threads: int | None = None, storage: str = "float32"
+) -> AnnIndex:
     """Train and fill an IVF index from ``base`` (read block by block from the mapped
     file), save it crash-safely at ``path`` and return it loaded from there. Works in short
     steps (one k-means iteration, one block of rows) and stops between them when the
-    process is ending (``Stopped``)."""
+    process is ending (``Stopped``). ``storage``: see ``STORAGES``."""
     import faiss
 
+    if storage not in STORAGES:
+        raise ValueError(f"storage must be one of {STORAGES}")
     rows, dims = base.rows, base.header.key.dimensions
     lists, probes = parameters(rows)
     if threads:
@@ -147,17 +174,27 @@ def build(base: Segment, path: Path, *, threads: int | None = None) -> AnnIndex:
     # (the build is compute-bound: k-means, then assigning every row to its list).
     rng = np.random.default_rng(0)
     sample = np.sort(rng.choice(rows, min(rows, 30 * lists), replace=False))
-    centroids = _spherical_kmeans(np.asarray(base.vectors[sample], dtype=np.float32), lists, rng)
+    points = np.asarray(base.vectors[sample], dtype=np.float32)
+    centroids = _spherical_kmeans(points, lists, rng)
     quantizer = faiss.IndexFlatIP(dims)
     quantizer.add(centroids)  # trained: the index below takes these lists as they are
-    index = faiss.IndexIVFFlat(quantizer, dims, lists, faiss.METRIC_INNER_PRODUCT)
+    if storage == "int8":
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, dims, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        check_running()
+        # The lists are trained already: this only learns each dimension's range of the
+        # residuals (to their list's centre) that the 8-bit codes span.
+        index.train(points)
+    else:
+        index = faiss.IndexIVFFlat(quantizer, dims, lists, faiss.METRIC_INNER_PRODUCT)
     for start in range(0, rows, _ADD_BLOCK):
         check_running()
         index.add(np.ascontiguousarray(base.vectors[start : start + _ADD_BLOCK]))
     check_running()
-    save(index, path, base.header.checksum, probes)
+    save(index, path, base.header.checksum, probes, storage)
     del index, quantizer
-    loaded = load(path, base.header.checksum)
+    loaded = load(path, base.header.checksum, storage)
     if loaded is None:
         raise VectorFileError(f"{path.name}: the index just written does not read back")
     return loaded
@@ -185,7 +222,7 @@ def _spherical_kmeans(
     return np.ascontiguousarray(centroids, dtype=np.float32)
 
 
-def save(index: Any, path: Path, base_checksum: str, probes: int) -> None:
+def save(index: Any, path: Path, base_checksum: str, probes: int, storage: str = "float32") -> None:
     import faiss
 
     ann_path, meta_path = _paths(path)
@@ -210,6 +247,7 @@ def save(index: Any, path: Path, base_checksum: str, probes: int) -> None:
             "checksum": checksum,
             "rows": int(index.ntotal),
             "probes": probes,
+            "storage": storage,
         }
         descriptor = os.open(meta_temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
@@ -226,16 +264,24 @@ def save(index: Any, path: Path, base_checksum: str, probes: int) -> None:
         raise
 
 
-def load(path: Path, base_checksum: str) -> AnnIndex | None:
+def load(path: Path, base_checksum: str, storage: str = "float32") -> AnnIndex | None:
     """The index at ``path`` if it was built from the base file with ``base_checksum``
-    and its own checksum holds; memory-mapped, so it opens in constant time. None when
-    there is no usable index (the caller builds one)."""
+    in ``storage`` and its own checksum holds; memory-mapped, so it opens in constant
+    time. None when there is no usable index (the caller builds one)."""
     import faiss
 
     ann_path, meta_path = _paths(path)
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("format") != 1 or meta.get("base_checksum") != base_checksum:
+            return None
+        if meta.get("storage", "float32") != storage:
+            log.info(
+                "%s holds %s vectors, %s wanted: rebuilding it",
+                ann_path.name,
+                meta.get("storage", "float32"),
+                storage,
+            )
             return None
         if ann_path.stat().st_size != int(meta["size"]):
             log.info("%s: wrong size, rebuilding it", ann_path.name)
@@ -249,7 +295,7 @@ def load(path: Path, base_checksum: str) -> AnnIndex | None:
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
         log.warning("%s is unusable (%s); rebuilding it", ann_path.name, error)
         return None
-    return AnnIndex(index, int(index.ntotal), int(meta["probes"]), base_checksum)
+    return AnnIndex(index, int(index.ntotal), int(meta["probes"]), base_checksum, storage)
 
 
 def remove(path: Path) -> None:
@@ -262,16 +308,22 @@ class Builder:
     """Loads or builds the index of one base file on a daemon thread; ``result`` is set
     when done (None if it failed: exact search goes on)."""
 
-    def __init__(self, base: Segment, path: Path, threads: int | None) -> None:
+    def __init__(
+        self, base: Segment, path: Path, threads: int | None, storage: str = "float32"
+    ) -> None:
         self.base = base
+        self.storage = storage
         self.result: AnnIndex | None = None
         self.done = threading.Event()
         start_background(lambda: self._run(path, threads), "ann-build")
 
+    def serves(self, checksum: str, storage: str) -> bool:
+        return self.base.header.checksum == checksum and self.storage == storage
+
     def _run(self, path: Path, threads: int | None) -> None:
         try:
-            self.result = load(path, self.base.header.checksum) or build(
-                self.base, path, threads=threads
+            self.result = load(path, self.base.header.checksum, self.storage) or build(
+                self.base, path, threads=threads, storage=self.storage
             )
         except Stopped:
             pass  # the process is ending; a temporary file left behind is removed later

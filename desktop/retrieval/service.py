@@ -268,6 +268,10 @@ class RetrievalService:
                 if retriever.index is not None:
                     retriever.index.approximate_mode = self.approximate
                 self._retrievers[key] = retriever
+        if retriever.index is not None:
+            # Read on every use: a change in Settings rebuilds the approximate index in
+            # the background at the next search, the current one answering meanwhile.
+            retriever.index.storage = "int8" if self.settings.compact_vectors else "float32"
         return retriever
 
     def plan(self, requested: str | EmbedderChoice | None = None) -> tuple[Embedder, IndexPlan]:

@@ -103,10 +103,16 @@ class VectorIndex:
         *,
         ann_min_values: int = ann.ANN_MIN_VALUES,
         approximate: str = "background",
+        storage: str = "float32",
     ) -> None:
         if approximate not in APPROXIMATE_MODES:
             raise ValueError(f"approximate must be one of {APPROXIMATE_MODES}")
+        if storage not in ann.STORAGES:
+            raise ValueError(f"storage must be one of {ann.STORAGES}")
         self.key = key
+        #: How the approximate index stores the vectors (``ann.STORAGES``): changing it
+        #: rebuilds the index in the background, the current one answering meanwhile.
+        self.storage = storage
         self.ann_min_values = ann_min_values
         #: How a large base gets its approximate index: "background" (the app: loaded or
         #: built on a thread, exact search meanwhile), "now" (in the sync: ``ragtune
@@ -504,13 +510,18 @@ class VectorIndex:
             segment.rows, self.key.dimensions, self.ann_min_values
         ):
             return
-        if self._ann is not None and self._ann.base_checksum == segment.header.checksum:
+        checksum, storage = segment.header.checksum, self.storage
+        if self._ann is not None and (self._ann.base_checksum, self._ann.storage) == (
+            checksum,
+            storage,
+        ):
             return
-        if self._builder is None or self._builder.base.header.checksum != segment.header.checksum:
+        if self._builder is None or not self._builder.serves(checksum, storage):
             self._builder = ann.Builder(
                 segment,
                 vector_path(workspace, self.key, "ann"),
                 threads=1 if self.approximate_mode == "background" else None,
+                storage=storage,
             )
         if self.approximate_mode == "now":
             self._builder.wait()
@@ -527,7 +538,12 @@ class VectorIndex:
                 and builder.done.is_set()
                 and builder.base.header.checksum == segment.header.checksum
             ):
-                self._ann, self._builder = builder.result, None
+                self._builder = None
+                if builder.result is not None or (
+                    self._ann is not None and self._ann.base_checksum != segment.header.checksum
+                ):
+                    # (a failed rebuild in another storage keeps the index that answers)
+                    self._ann = builder.result
                 if self._ann is not None:
                     _release_pages(self._base.vectors)
             if self._ann is not None and self._ann.base_checksum == segment.header.checksum:
@@ -616,8 +632,10 @@ class VectorIndex:
             else:
                 bits = np.packbits(mask, bitorder="little")
             share = 1.0 if allowed is None else wanted / len(base)
-            scores, rows = index.search(query, k, bits, share)
+            scores, rows = index.search(query, index.fetch(k), bits, share)
             if len(rows) >= min(k, wanted):
+                if index.rescored and self._segment is not None:
+                    scores, rows = _rescore(self._segment, rows, query, k)
                 return scores, base.ids[rows]
         if mask is not None and wanted <= ann.EXACT_FILTER_ROWS:
             return _scan_rows(base, mask, query, k)
@@ -682,6 +700,17 @@ def _release_pages(vectors: FloatArray) -> None:
         return
     with contextlib.suppress(OSError, ValueError):
         mapping.madvise(advice)
+
+
+def _rescore(
+    segment: Segment, rows: Int64Array, query: FloatArray, k: int
+) -> tuple[FloatArray, Int64Array]:
+    """The top ``k`` of candidate ``rows`` by their exact cosine, read from the float32
+    base file (those rows only, in file order)."""
+    rows = np.unique(rows)
+    scores = segment.read_rows(rows) @ query
+    top = _top(scores, k)
+    return scores[top], rows[top]
 
 
 def _scan_rows(

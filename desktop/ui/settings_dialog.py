@@ -128,8 +128,12 @@ class SettingsDialog(QDialog):
         self.auto_index_check = QCheckBox("Index new documents right away (offline model only)")
         self.auto_index_check.setToolTip(RULES["auto_index"].help)
         self.auto_index_check.setChecked(settings.auto_index)
+        self.compact_check = QCheckBox("Compact vectors for large libraries (¼ the memory)")
+        self.compact_check.setToolTip(RULES["compact_vectors"].help)
+        self.compact_check.setChecked(settings.compact_vectors)
         retrieval_form.addRow("Embedder:", self.embedder_combo)
         retrieval_form.addRow("", self.auto_index_check)
+        retrieval_form.addRow("", self.compact_check)
 
         network_box = QGroupBox("Requests")
         network_form = QFormLayout(network_box)
@@ -205,6 +209,7 @@ class SettingsDialog(QDialog):
             retrieval_embedder=embedder,
             local_model=local,
             auto_index=self.auto_index_check.isChecked(),
+            compact_vectors=self.compact_check.isChecked(),
         )
 
     def problems(self, settings: Settings) -> list[str]:

@@ -190,7 +190,8 @@ def child(spec: dict) -> None:
     began = time.perf_counter()
     workspace = Workspace(Path(spec["workspace"]))
     key = EmbedderKey(*spec["key"])
-    index = VectorIndex(key)  # the app's settings: approximate index loaded in the background
+    # The app's settings: approximate index loaded in the background.
+    index = VectorIndex(key, storage=spec.get("storage", "float32"))
     index.sync(workspace)
     queries = np.load(spec["queries"])
     first = index.search(queries[0], 10)
@@ -252,8 +253,9 @@ def scale(args: argparse.Namespace, scratch: Path) -> None:
         f"written in {time.perf_counter() - started:.0f} s ({path.stat().st_size / 2**30:.2f} GiB)"
     )
 
-    heading("1. first sync (SQLite → vector file) and the approximate index build")
-    index = VectorIndex(key, approximate="now")
+    storages = args.storage.split(",")
+    heading(f"1. first sync (SQLite → vector file) and the approximate index build ({storages[0]})")
+    index = VectorIndex(key, approximate="now", storage=storages[0])
     index.ann_min_values = 1 << 62  # the build is timed separately below
     started, cpu = time.perf_counter(), time.process_time()
     index.sync(workspace)
@@ -288,14 +290,36 @@ def scale(args: argparse.Namespace, scratch: Path) -> None:
     np.save(queries_path, queries.astype(np.float32))
     truth = segment.ids[exact_top(segment.vectors, queries, 10)]
 
-    heading("2. a new process: open + first search, latency, recall, memory")
     spec = {
         "workspace": str(path),
         "key": [key.embedder, key.model, key.dimensions],
         "queries": str(queries_path),
     }
+    for number, storage in enumerate(storages):
+        if number:
+            workspace = Workspace(path)
+            index = VectorIndex(key, approximate="now", storage=storage)
+            started, cpu = time.perf_counter(), time.process_time()
+            index.sync(workspace)
+            print(
+                f"\napproximate index ({storage}) built in {time.perf_counter() - started:.0f} s "
+                f"wall, {time.process_time() - cpu:.0f} s CPU; file "
+                f"{ann_file.stat().st_size / 2**20:,.0f} MiB"
+            )
+            workspace.close()
+            del index
+        else:
+            print(f"approximate index file ({storage}): {ann_file.stat().st_size / 2**20:,.0f} MiB")
+        measure_open(args, {**spec, "storage": storage}, [base, ann_file, path], truth)
+        measure_filters(args, path, key, storage, segment, queries, rng)
+    update(args, path, key, storages[-1], clusters, segment, queries, ann_file)
+
+
+def measure_open(args: argparse.Namespace, spec: dict, files: list[Path], truth) -> None:
+    rows, dims = args.rows, args.dims
+    heading(f"2. a new process ({spec['storage']}): open + first search, latency, recall, memory")
     warm = [run_child({**spec, "only_open": True})["open_first_s"] for _ in range(3)]
-    drop_cache([base, ann_file, path])
+    drop_cache(files)
     cold = run_child({**spec, "only_open": True})
     print(
         f"open + first search: warm median {statistics.median(warm):.2f} s "
@@ -317,15 +341,18 @@ def scale(args: argparse.Namespace, scratch: Path) -> None:
     print(
         f"RSS after open + {args.queries} searches: {result['rss_mb']:,.0f} MB "
         f"(peak {result['max_rss_mb']:,.0f} MB) for {vector_bytes / 2**20:,.0f} MiB of stored "
-        f"vectors = {result['rss_mb'] * 2**20 / vector_bytes:.2f}× (target ≤ 1.2×; today 3.6 GB "
+        f"vectors = {result['rss_mb'] * 2**20 / vector_bytes:.2f}× (target ≤ "
+        f"{'0.4× with int8' if spec['storage'] == 'int8' else '1.2×'}; today 3.6 GB "
         "for 1.84 GB at 300k × 1536 = 1.96×)"
     )
 
-    heading("3. filters: allowed documents holding ~30% and ~1% of the chunks")
+
+def measure_filters(args, path, key, storage, segment, queries, rng) -> None:
+    heading(f"3. filters ({storage}): allowed documents holding ~30% and ~1% of the chunks")
     workspace = Workspace(path)
-    index = VectorIndex(key, approximate="now")
+    index = VectorIndex(key, approximate="now", storage=storage)
     index.sync(workspace)
-    documents = rows // CHUNKS_PER_DOCUMENT
+    documents = args.rows // CHUNKS_PER_DOCUMENT
     for share in (0.3, 0.01):
         chosen = rng.choice(
             np.arange(1, documents + 1), max(1, int(documents * share)), replace=False
@@ -348,8 +375,15 @@ def scale(args: argparse.Namespace, scratch: Path) -> None:
             f"{np.mean(recalls):.4f}, median {1000 * statistics.median(latencies):.2f} ms; "
             "no excluded chunk returned"
         )
+    workspace.close()
 
-    heading("4. incremental update: 1% more chunks and one document deleted")
+
+def update(args, path, key, storage, clusters, segment, queries, ann_file) -> None:
+    rows = args.rows
+    heading(f"4. incremental update ({storage}): 1% more chunks and one document deleted")
+    workspace = Workspace(path)
+    index = VectorIndex(key, approximate="now", storage=storage)
+    index.sync(workspace)
     ann_mtime = ann_file.stat().st_mtime_ns
     started = time.perf_counter()
     insert(workspace, key, clusters, rows, rows // 100)
@@ -454,6 +488,11 @@ def main() -> None:
     parser.add_argument("--process", action="store_true", help="only part 5")
     parser.add_argument("--process-rows", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--storage",
+        default="float32,int8",
+        help="the approximate index's storage(s), comma-separated: float32, int8",
+    )
     parser.add_argument("--scratch", help="folder for the workspaces (default: a temporary one)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -62,3 +62,14 @@ def test_changing_the_model_estimates_the_time_and_keeps_the_old_vectors_until_c
     run_to_end(service.index(new, plan))
     assert service.active() == EmbedderChoice("local", STATIC)
     assert service.search("refunds").results[0].document == "Refunds"
+
+
+def test_the_compact_vectors_setting_chooses_the_approximate_index_storage(
+    workspace: Workspace,
+) -> None:
+    holder = {"settings": Settings(retrieval_embedder="local", local_model=STATIC)}
+    service = service_for(workspace, holder)
+    index = service.retriever().index
+    assert index is not None and index.storage == "int8"  # on by default
+    holder["settings"] = holder["settings"].replace(compact_vectors=False)
+    assert service.retriever().index is index and index.storage == "float32"

@@ -295,13 +295,15 @@ def exact_ivf(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ann, "parameters", lambda rows: (16, 16))
 
 
+@pytest.mark.parametrize("storage", ann.STORAGES)
 def test_above_the_threshold_an_approximate_index_answers_with_filters_applied_first(
     workspace: Workspace,
     library: LibraryService,
     exact_ivf: None,
     monkeypatch: pytest.MonkeyPatch,
+    storage: str,
 ) -> None:
-    index = VectorIndex(KEY, ann_min_values=1, approximate="now")
+    index = VectorIndex(KEY, ann_min_values=1, approximate="now", storage=storage)
     index.sync(workspace)
     assert index.approximate
     ann_path = vector_path(workspace, KEY, "ann")
@@ -330,6 +332,12 @@ def test_above_the_threshold_an_approximate_index_answers_with_filters_applied_f
     hits = top(index, q, 50, allowed)
     assert hits == exact(workspace, q, 50, {documents[1]})
     assert calls == [False, True]
+    # The scores are the exact cosines (8-bit codes only choose the candidates).
+    found = index.search(q, 10)
+    exact_cosines = index.cosines(q, [h.chunk_id for h in found])
+    assert [h.cosine for h in found] == pytest.approx(
+        [exact_cosines[h.chunk_id] for h in found], abs=1e-6
+    )
 
 
 def test_the_approximate_index_is_updated_incrementally_and_reopened_from_disk(
@@ -361,6 +369,29 @@ def test_the_approximate_index_is_updated_incrementally_and_reopened_from_disk(
     assert reopened.approximate and ann_path.stat().st_mtime_ns == built
     q = query_vector(11)
     assert top(reopened, q, 20) == exact(workspace, q, 20)
+
+
+def test_compact_storage_is_a_quarter_of_the_file_and_a_switch_rebuilds_it(
+    workspace: Workspace, library: LibraryService, exact_ivf: None
+) -> None:
+    index = VectorIndex(KEY, ann_min_values=1, approximate="now")
+    index.sync(workspace)
+    ann_path = vector_path(workspace, KEY, "ann")
+    flat = ann_path.stat().st_size
+    checksum = open_segment(vector_path(workspace, KEY, "base"), KEY, "base").header.checksum
+    assert ann.load(ann_path, checksum, "float32") is not None
+    assert ann.load(ann_path, checksum, "int8") is None  # another storage: not used
+
+    index.storage = "int8"  # Settings → compact vectors; the next sync rebuilds it
+    index.sync(workspace)
+    loaded = ann.load(ann_path, checksum, "int8")
+    assert loaded is not None and loaded.rescored
+    rows = 300  # the fixture's 3 documents × 100 chunks
+    # 16 dims: 64 bytes a row as floats, 16 as codes (ids and lists' centres on top)
+    assert ann_path.stat().st_size < flat - rows * (4 * DIMS - DIMS) * 0.9
+    for seed in range(5):
+        q = query_vector(seed)
+        assert top(index, q, 10) == exact(workspace, q, 10)
 
 
 def test_the_approximate_index_builds_in_the_background_while_exact_search_answers(

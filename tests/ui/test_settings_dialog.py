@@ -187,10 +187,13 @@ def test_the_embedder_chosen_here_is_the_one_the_library_tab_indexes_with(
     assert local >= 0
     dialog.embedder_combo.setCurrentIndex(local)
     dialog.auto_index_check.setChecked(True)
+    assert dialog.compact_check.isChecked()  # compact vectors: on by default
+    dialog.compact_check.setChecked(False)
     with qtbot.waitSignal(dialog.settings_saved, timeout=5000):
         dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
     assert app_context.settings.retrieval_embedder == "local"
     assert app_context.settings.auto_index is True
+    assert app_context.settings.compact_vectors is False
     target = app_context.retrieval().target()
     assert (target.kind, target.model) == ("local", "minilm-l6-v2-int8")
 
