@@ -58,17 +58,26 @@ def _steps() -> list[tuple[str, Callable[[dict[str, object]], str]]]:
         return f"imported {SAMPLE} ({document.chunk_count} chunks, {document.token_count} tokens)"
 
     def search(state: dict[str, object]) -> str:
-        from desktop.retrieval.local_embedder import LocalEmbedder
+        from desktop.retrieval.local_embedder import DEFAULT_MODEL, LocalEmbedder
+        from desktop.retrieval.rerank import MaxSimReranker, rerank_order
 
         chunks = list(state["chunks"])  # type: ignore[call-overload]
-        model = LocalEmbedder()
+        # The app's offline pipeline: the default embedder finds candidates, the reranker
+        # (the bundled MiniLM, through onnxruntime) reads them again.
+        model = LocalEmbedder(DEFAULT_MODEL)
         vectors = model.embed(chunks)
-        query = model.embed([QUESTION])[0]
-        best = int((vectors @ query).argmax())
+        query = model.embed_query(QUESTION)
+        candidates = [int(i) for i in (-(vectors @ query)).argsort()[:10]]
+        reranker = MaxSimReranker()
+        order = rerank_order(reranker.scores(QUESTION, [chunks[i] for i in candidates]))
+        best = candidates[order[0]]
         if EXPECTED.lower() not in chunks[best].lower():
             raise RuntimeError(f"the search found the wrong chunk for {QUESTION!r}")
-        state["vectors"], state["query"], state["best"] = vectors, query, best
-        return f"search with {model.model} ({vectors.shape[1]} dims) found the answer"
+        state["vectors"], state["query"], state["best"] = vectors, query, candidates[0]
+        return (
+            f"search with {model.model} ({vectors.shape[1]} dims) and the {reranker.name} "
+            "reranker found the answer"
+        )
 
     def approximate(state: dict[str, object]) -> str:
         import faiss

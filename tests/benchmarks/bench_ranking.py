@@ -370,11 +370,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="quality,latency")
     parser.add_argument("--quick", action="store_true", help="2,000 chunks for the latency")
+    parser.add_argument(
+        "--model", help="the local embedder (default: the app's), e.g. minilm-l6-v2-static256"
+    )
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",")}
     started = time.perf_counter()
     print_header(argparse.Namespace(quick=args.quick))
-    embedder = LocalModelEmbedder()
+    embedder = LocalModelEmbedder(args.model)
+    print(f"Embedder: {embedder.key.label()}")
     with tempfile.TemporaryDirectory(prefix="bench-ranking-") as tmp:
         if "quality" in parts:
             bench_quality(Path(tmp), embedder)

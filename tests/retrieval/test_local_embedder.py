@@ -87,7 +87,7 @@ def embedder(request: pytest.FixtureRequest, embedders: dict[str, LocalEmbedder]
 def test_models_are_bundled() -> None:
     assert models_dir() == ROOT / "resources" / "models"
     assert set(MODELS) <= set(available_models())
-    assert DEFAULT_MODEL == INT8
+    assert DEFAULT_MODEL == STATIC  # the fast tier; MiniLM reads the best candidates again
     for name in MODELS:
         directory = models_dir() / name
         for required in ("config.json", "tokenizer.json", "LICENSE", "NOTICE", "MODEL_CARD.md"):
@@ -103,8 +103,8 @@ def test_models_dir_prefers_the_pyinstaller_bundle(
     assert models_dir() == tmp_path / "resources" / "models"
 
 
-def test_default_embedder_describes_itself_without_loading() -> None:
-    embedder = LocalEmbedder()
+def test_minilm_describes_itself_without_loading() -> None:
+    embedder = LocalEmbedder(INT8)
     assert embedder.id == "local"
     assert embedder.model == INT8
     assert embedder.dimensions == 384
@@ -206,7 +206,7 @@ def test_long_texts_are_embedded_in_windows_not_cut(embedder: LocalEmbedder) -> 
 
 
 def test_a_windowed_vector_is_the_token_weighted_mean_of_its_windows() -> None:
-    embedder = LocalEmbedder(max_tokens=8)
+    embedder = LocalEmbedder(INT8, max_tokens=8)
     text = "one two three four five six seven eight nine ten eleven twelve"
     assert embedder.max_tokens == 8 and embedder.count_tokens(text) == 12
     assert embedder.windows(text) == 2  # two windows of six, not eight + four
@@ -217,7 +217,7 @@ def test_a_windowed_vector_is_the_token_weighted_mean_of_its_windows() -> None:
     np.testing.assert_allclose(embedder.embed([text])[0], expected, atol=1e-6)
     for bad in (0, 255):
         with pytest.raises(ValueError, match="max_tokens"):
-            LocalEmbedder(max_tokens=bad)
+            LocalEmbedder(INT8, max_tokens=bad)
 
 
 def test_batched_runtime_keeps_input_order(tmp_path: Path) -> None:
@@ -253,7 +253,7 @@ def test_loads_once_when_threads_race(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(le, "_OnnxBackend", counting)
-    embedder = LocalEmbedder(threads=1)
+    embedder = LocalEmbedder(INT8, threads=1)
     texts = ["thread safety", "of the lazy loader"]
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: embedder.embed(texts), range(8)))
