@@ -20,6 +20,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 # are embedded whole, and fast enough (shared NOTES, issue 4's figures).
 DEFAULT_STRATEGY: ChunkingStrategy = RecursiveTokens(chunk_tokens=192, overlap_tokens=32)
 PART_SEPARATOR = " › "  # "mail.eml › report.pdf": an attachment's source path
+_WAKE = ""  # put on a pipeline's messages when a file is ready (not a message to show)
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,10 @@ class _Pipeline:
     def _fill(self) -> None:
         assert self._pool is not None
         while self._next < len(self.files) and len(self._futures) < self._ahead:
-            self._futures.append(self._pool.submit(self._work, self.files[self._next]))
+            future = self._pool.submit(self._work, self.files[self._next])
+            # A finished file wakes the writer waiting on the messages at once.
+            future.add_done_callback(lambda _done: self.messages.put(_WAKE))
+            self._futures.append(future)
             self._next += 1
 
     def next_result(self) -> Future[_Prepared]:
@@ -321,7 +326,6 @@ def _run(
     try:
         with library.batch() as batch:
             position = first
-            queue_index = 0
             for path in files:
                 shown = path.name if name_is_text(path) else display_path(path)
                 yield Progress(position, total, shown)
@@ -332,14 +336,16 @@ def _run(
                     report.outcomes.append(outcome)
                     continue
                 future = pipeline.next_result()
-                queue_index += 1
+                waiting_since = time.monotonic()
                 while not future.done():
-                    batch.commit()  # never hold the write lock while waiting for a slow file
+                    if time.monotonic() - waiting_since >= options.batch_seconds:
+                        batch.commit()  # never hold the write lock while a slow file loads
                     try:
                         message = pipeline.messages.get(timeout=0.1)
                     except queue.Empty:
                         continue
-                    yield Progress(position - 1, total, f"{path.name}: {message}")
+                    if message is not _WAKE:
+                        yield Progress(position - 1, total, f"{path.name}: {message}")
                 try:
                     prepared = future.result()
                     report.outcomes.extend(_save(library, prepared, run_id))
