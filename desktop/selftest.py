@@ -58,26 +58,25 @@ def _steps() -> list[tuple[str, Callable[[dict[str, object]], str]]]:
         return f"imported {SAMPLE} ({document.chunk_count} chunks, {document.token_count} tokens)"
 
     def search(state: dict[str, object]) -> str:
-        from desktop.retrieval.local_embedder import DEFAULT_MODEL, LocalEmbedder
+        from desktop.retrieval.local_embedder import DEFAULT_MODEL, FAST_MODEL, LocalEmbedder
         from desktop.retrieval.rerank import MaxSimReranker, rerank_order
 
         chunks = list(state["chunks"])  # type: ignore[call-overload]
-        # The app's offline pipeline: the default embedder finds candidates, the reranker
-        # (the bundled MiniLM, through onnxruntime) reads them again.
-        model = LocalEmbedder(DEFAULT_MODEL)
-        vectors = model.embed(chunks)
-        query = model.embed_query(QUESTION)
-        candidates = [int(i) for i in (-(vectors @ query)).argsort()[:10]]
         reranker = MaxSimReranker()
-        order = rerank_order(reranker.scores(QUESTION, [chunks[i] for i in candidates]))
-        best = candidates[order[0]]
-        if EXPECTED.lower() not in chunks[best].lower():
-            raise RuntimeError(f"the search found the wrong chunk for {QUESTION!r}")
-        state["vectors"], state["query"], state["best"] = vectors, query, candidates[0]
-        return (
-            f"search with {model.model} ({vectors.shape[1]} dims) and the {reranker.name} "
-            "reranker found the answer"
-        )
+        found = []
+        # The app's offline pipeline with each bundled embedder: it finds candidates, the
+        # reranker (the bundled MiniLM, through onnxruntime) reads them again.
+        for name in (FAST_MODEL, DEFAULT_MODEL):
+            model = LocalEmbedder(name)
+            vectors = model.embed(chunks)
+            query = model.embed_query(QUESTION)
+            candidates = [int(i) for i in (-(vectors @ query)).argsort()[:10]]
+            order = rerank_order(reranker.scores(QUESTION, [chunks[i] for i in candidates]))
+            if EXPECTED.lower() not in chunks[candidates[order[0]]].lower():
+                raise RuntimeError(f"{name} found the wrong chunk for {QUESTION!r}")
+            found.append(f"{name} ({vectors.shape[1]} dims)")
+            state["vectors"], state["query"], state["best"] = vectors, query, candidates[0]
+        return f"search with {' and '.join(found)}, reranked by {reranker.name}, found the answer"
 
     def approximate(state: dict[str, object]) -> str:
         import faiss
