@@ -43,8 +43,8 @@ import numpy.typing as npt
 
 __all__ = [
     "DEFAULT_MODEL",
-    "FAST_MODEL",
     "DEFAULT_THREADS",
+    "FAST_MODEL",
     "LocalEmbedder",
     "LocalModelError",
     "available_models",

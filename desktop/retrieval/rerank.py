@@ -27,6 +27,7 @@ Rerankers:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -101,6 +102,7 @@ class MaxSimReranker:
         self.cache_bytes = cache_bytes
         self._lock = threading.Lock()
         self._loaded: _MaxSimModel | None = None
+        self._preloading = False
         self._cache: OrderedDict[tuple[int, ...], npt.NDArray[np.float16]] = OrderedDict()
         self._cached_bytes = 0
 
@@ -111,6 +113,21 @@ class MaxSimReranker:
 
     def load(self) -> None:
         self._model()
+
+    def load_in_background(self) -> None:
+        """Start loading the model on a thread, so that it overlaps other start-up work
+        (a one-shot ``ragtune search`` imports the openai SDK meanwhile: ~0.5 s of Python
+        while onnxruntime builds its session in native code). A failure is left for the
+        first ``scores`` to raise and report."""
+        if self._loaded is not None or self._preloading:
+            return
+        self._preloading = True
+
+        def run() -> None:
+            with contextlib.suppress(Exception):
+                self._model()
+
+        threading.Thread(target=run, name="rerank-load", daemon=True).start()
 
     def _model(self) -> _MaxSimModel:
         loaded = self._loaded

@@ -357,10 +357,12 @@ class RetrievalService:
         ``rerank`` and ``rerank_window`` override the settings' reranker ("off", "maxsim",
         "llm") and its window."""
         settings = settings or self.search_settings()
+        reranker = self.reranker(rerank, rerank_window)
+        if isinstance(reranker, MaxSimReranker):
+            reranker.load_in_background()  # while the embedder loads (the SDK, a model)
         retriever = (
             self.lexical_retriever() if settings.mode == "lexical" else self.retriever(embedder)
         )
-        reranker = self.reranker(rerank, rerank_window)
         return retriever.search(query, settings, filters, log_kind=log_kind, reranker=reranker)
 
     def index(

@@ -168,3 +168,25 @@ def test_the_chat_model_reranks_only_when_asked_and_a_failure_is_a_note(
     failed = retrieval.search("port 47120", settings, rerank="llm")
     assert [r.chunk_id for r in failed.results] == [r.chunk_id for r in first.results]
     assert any("the first search's order" in note for note in failed.notes)
+
+
+def test_the_bundled_reranker_loads_once_when_started_in_the_background(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A one-shot search starts loading the reranker while the SDK imports; the scores
+    asked for meanwhile wait for that load instead of starting a second one."""
+    from desktop.retrieval import rerank
+
+    created: list[int] = []
+    real = rerank._MaxSimModel
+
+    def counting(*args: object) -> rerank._MaxSimModel:
+        created.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rerank, "_MaxSimModel", counting)
+    reranker = MaxSimReranker()
+    reranker.load_in_background()
+    reranker.load_in_background()  # a second search before it finished: no second thread
+    scores = reranker.scores("how long may I return it", ["Returns within 30 days.", "Cats."])
+    assert scores[0] > scores[1] and created == [1]
