@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from desktop import __version__
 from desktop.commands.result import (
@@ -88,6 +89,13 @@ def _emit(result: CommandResult, as_json: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "data_dir", None):
+        # For the whole process (and what it starts): code with no context at hand, such
+        # as finding the optional models unpacked under ``models`` of the data folder,
+        # resolves the same folder.
+        from desktop.paths import DATA_DIR_ENV
+
+        os.environ[DATA_DIR_ENV] = str(Path(args.data_dir).expanduser().resolve())
     if args.selftest:
         from desktop.selftest import run_selftest
 

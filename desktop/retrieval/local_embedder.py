@@ -96,8 +96,9 @@ MODELS_PATH_ENV = "RAGTUNE_MODELS_PATH"
 
 def installed_models_dir() -> Path:
     """Where optional model packages are unpacked: ``models`` in the user data folder
-    (``RAGTUNE_DATA_DIR`` when set). Models too large for the app bundle ship as separate
-    packages (``packaging/models/make_model_package.py``), never fetched from a hub."""
+    (``--data-dir`` or ``RAGTUNE_DATA_DIR`` when set). Models too large for the app bundle
+    ship as separate packages (``packaging/models/make_model_package.py``), never fetched
+    from a hub."""
     from desktop.paths import AppPaths
 
     return AppPaths.resolve().data_dir / "models"

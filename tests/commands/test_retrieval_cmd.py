@@ -154,3 +154,23 @@ def test_index_with_a_chosen_bundled_model_then_search_uses_it(tmp_path: Path) -
     assert wrong.returncode == 1
     assert "no bundled embedding model is named 'bert-huge'" in wrong.stderr
     assert "minilm-l6-v2-int8" in wrong.stderr
+
+
+def test_a_model_package_unpacked_under_the_data_dir_is_found(tmp_path: Path) -> None:
+    """An optional model goes into ``models`` of the data folder; with ``--data-dir``
+    that is the folder given, as the Settings dialog and packaging/models/README.md say."""
+    import shutil
+
+    from desktop.retrieval.local_embedder import FAST_MODEL, models_dir
+
+    data = tmp_path / "data"
+    shutil.copytree(models_dir() / FAST_MODEL, data / "models" / "my-static")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ports.md").write_text("# Network\n\nThe Hub listens on TCP port 47120.")
+    assert ragtune("--data-dir", str(data), "import", str(docs)).returncode == 0
+    chosen = ragtune("--data-dir", str(data), "settings", "set", "local_model", "my-static")
+    assert chosen.returncode == 0, chosen.stderr
+    indexed = ragtune("--data-dir", str(data), "index", "--embedder", "local")
+    assert indexed.returncode == 0, indexed.stderr
+    assert "my-static" in indexed.stderr
