@@ -18,6 +18,9 @@ from desktop.files import private_file, write_text_atomic
 log = logging.getLogger(__name__)
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+#: ``similarity_threshold`` "auto": each embedder's own (its cosines' scale: 0.2 for
+#: MiniLM and OpenAI's models, 0.4 for the static model), resolved by each search.
+AUTO_THRESHOLD = -1.0
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ class Settings:
     # server is set up, and the bundled model otherwise (so search works offline).
     retrieval_embedder: str = "auto"  # auto | local | openai
     # "minilm-l6-v2-static256" indexes ~13× faster and, with the reranker on, ranks as well;
-    # its cosines run higher: raise similarity_threshold to ~0.4 with it.
+    # its cosines run higher, which the "auto" similarity threshold follows.
     local_model: str = "minilm-l6-v2-int8"
     # Embed new chunks right after an import when the embedder is the free, offline one
     # (a paid embedder always asks first).
@@ -95,7 +98,7 @@ class Settings:
     compact_vectors: bool = True
     search_mode: str = "hybrid"  # hybrid | vector | lexical
     search_k: int = 5
-    similarity_threshold: float = 0.2
+    similarity_threshold: float = AUTO_THRESHOLD  # minimum cosine sent to the model
     hybrid_vector_weight: float = 0.5
     # A second look at the search's best candidates: "maxsim" reads each with the bundled
     # model (offline), "llm" asks the chat model (a request per question), "off" keeps the
@@ -176,7 +179,12 @@ RULES: dict[str, Rule] = {
     ),
     "search_mode": Rule(choices=("hybrid", "vector", "lexical"), help="how searches rank"),
     "search_k": Rule(1, 50, help="chunks retrieved per question"),
-    "similarity_threshold": Rule(0, 1, help="minimum cosine sent to the model"),
+    "similarity_threshold": Rule(
+        0,
+        1,
+        help="minimum cosine sent to the model, or auto: the embedder's own (0.2 for "
+        "MiniLM and OpenAI's models, 0.4 for the static model)",
+    ),
     "hybrid_vector_weight": Rule(0, 1, help="share of the vector ranking in hybrid search"),
     "rerank": Rule(
         choices=("off", "maxsim", "llm"),
@@ -217,6 +225,8 @@ def parse_setting(name: str, text: str, *, local_models: tuple[str, ...] = ()) -
             value = int(text)
         except ValueError:
             raise SettingsError(f"{name} is a whole number, not {text!r}") from None
+    elif name == "similarity_threshold" and text.strip().lower() == "auto":
+        return AUTO_THRESHOLD
     elif isinstance(default, float):
         try:
             value = float(text)
@@ -228,14 +238,24 @@ def parse_setting(name: str, text: str, *, local_models: tuple[str, ...] = ()) -
     return value
 
 
+def shown(name: str, value: Any) -> str:
+    """A setting's value as a person reads it ("auto" for the automatic threshold)."""
+    if name == "similarity_threshold" and value == AUTO_THRESHOLD:
+        return "auto"
+    return str(value)
+
+
 def check_setting(name: str, value: Any, *, local_models: tuple[str, ...] = ()) -> None:
     rule = RULES[name]
+    if name == "similarity_threshold" and value == AUTO_THRESHOLD:
+        return
     choices = local_models if name == "local_model" and local_models else rule.choices
     number = isinstance(value, int | float) and not isinstance(value, bool)
     too_low = number and rule.low is not None and value < rule.low
     too_high = number and rule.high is not None and value > rule.high
     if too_low or too_high:
-        raise SettingsError(f"{name} must be between {rule.low:g} and {rule.high:g}")
+        also = ", or auto" if name == "similarity_threshold" else ""
+        raise SettingsError(f"{name} must be between {rule.low:g} and {rule.high:g}{also}")
     if isinstance(value, str):
         if rule.required and not value:
             raise SettingsError(f"{name} cannot be empty ({rule.help})")

@@ -72,6 +72,7 @@ def test_settings_set_checks_the_value_as_the_dialog_does(tmp_path: Path) -> Non
 
     for args, reason in (
         (("search_k", "0"), "search_k must be between 1 and 50"),
+        (("similarity_threshold", "1.5"), "must be between 0 and 1, or auto"),
         (("search_k", "many"), "search_k is a whole number"),
         (("search_mode", "fuzzy"), "search_mode must be one of: hybrid, vector, lexical"),
         (("base_url", "localhost:11434"), "must start with http:// or https://"),
@@ -87,6 +88,13 @@ def test_settings_set_checks_the_value_as_the_dialog_does(tmp_path: Path) -> Non
     )
     shown = json.loads(ragtune("--data-dir", data, "settings", "show", "--json").stdout)
     assert shown["settings"]["search_k"] == 8  # nothing refused was written
+
+    # The similarity threshold is "auto" (the embedder's own) until set, and can go back.
+    assert "similarity_threshold auto" in ragtune("--data-dir", data, "settings", "show").stdout
+    fixed = ragtune("--data-dir", data, "settings", "set", "similarity_threshold", "0.3")
+    assert fixed.stdout.strip() == "similarity_threshold = 0.3"
+    auto = ragtune("--data-dir", data, "settings", "set", "similarity_threshold", "auto")
+    assert auto.returncode == 0 and auto.stdout.strip() == "similarity_threshold = auto"
 
 
 def test_selftest_proves_every_step_an_install_needs(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ def show_settings(args: argparse.Namespace) -> CommandResult:
     from desktop.commands.common import context_from
     from desktop.logs import mask_url
     from desktop.providers.secrets import SecretStoreError
+    from desktop.settings import shown
 
     context = context_from(args)
     settings = context.settings
@@ -57,7 +58,7 @@ def show_settings(args: argparse.Namespace) -> CommandResult:
             "workspace": str(context.workspace_path),
         },
     }
-    lines = [f"{k:18} {v}" for k, v in data["settings"].items()]
+    lines = [f"{k:18} {shown(k, v)}" for k, v in data["settings"].items()]
     if config and (config.base_url_from_env or config.key_from_env):
         lines.append(
             "environment        OPENAI_BASE_URL/OPENAI_API_KEY override the stored settings "
@@ -75,7 +76,7 @@ def show_settings(args: argparse.Namespace) -> CommandResult:
 def set_setting(args: argparse.Namespace) -> CommandResult:
     from desktop.commands.common import context_from
     from desktop.retrieval.local_embedder import available_models
-    from desktop.settings import SettingsError, parse_setting
+    from desktop.settings import SettingsError, parse_setting, shown
 
     try:
         value = parse_setting(args.key, args.value, local_models=tuple(available_models()))
@@ -85,5 +86,6 @@ def set_setting(args: argparse.Namespace) -> CommandResult:
     before = getattr(context.settings, args.key)
     context.save_settings(context.settings.replace(**{args.key: value}))
     return CommandResult(
-        {"key": args.key, "value": value, "previous": before}, f"{args.key} = {value}"
+        {"key": args.key, "value": value, "previous": before},
+        f"{args.key} = {shown(args.key, value)}",
     )

@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float32]
 
 # The API's documented limits (see shared NOTES): per request and per input.
+#: The similarity threshold for embedders that do not declare their own: cosines on the
+#: scale of MiniLM and OpenAI's models, where unrelated texts score near 0 and the chunk
+#: that answers a question ~0.3-0.6.
+DEFAULT_THRESHOLD = 0.2
 MAX_INPUTS_PER_REQUEST = 2048
 MAX_TOKENS_PER_REQUEST = 300_000
 MAX_TOKENS_PER_INPUT = 8192
@@ -116,6 +120,11 @@ class LocalModelEmbedder:
     def reference_rate(self) -> float | None:
         return self.model.reference_rate
 
+    @property
+    def similarity_threshold(self) -> float:
+        declared = self.model.similarity_threshold
+        return DEFAULT_THRESHOLD if declared is None else declared
+
     def embed(self, texts: Sequence[str]) -> FloatArray:
         return self.model.embed(list(texts))
 
@@ -139,6 +148,7 @@ class OpenAIEmbedder:
 
     paid = True
     windowed = False
+    similarity_threshold = DEFAULT_THRESHOLD
 
     def __init__(
         self,

@@ -383,6 +383,14 @@ class LocalEmbedder:
         return float(value) if value else None
 
     @property
+    def similarity_threshold(self) -> float | None:
+        """The similarity threshold this model's cosines call for (``config.json``
+        ``similarity_threshold``), or None for the usual scale (see
+        ``embedders.DEFAULT_THRESHOLD``): a static model's cosines run higher."""
+        value = self._config.get("similarity_threshold")
+        return float(value) if isinstance(value, int | float) else None
+
+    @property
     def config(self) -> dict[str, Any]:
         """A copy of the model's ``config.json`` (pooling, normalisation, provenance...)."""
         return json.loads(json.dumps(self._config))

@@ -4,7 +4,9 @@ breakdown and source. The retrieval test panel, ``ragtune search`` and the chat 
 ``Retriever.search`` with the same settings, so what the panel shows is what the chat
 gets. Results under the similarity threshold are kept (to be shown greyed) but marked, and
 never sent to the model; the threshold is on the cosine whether or not a reranker ordered
-the results."""
+the results. Cosines live on each embedder's own scale (a static model's run ~0.3 higher
+than MiniLM's), so the threshold, unless set (a negative one: ``settings.AUTO_THRESHOLD``), is
+the embedder's own."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from desktop.library.repository import Library
-from desktop.retrieval.embedders import Embedder
+from desktop.retrieval.embedders import DEFAULT_THRESHOLD, Embedder
 from desktop.retrieval.lexical import LexicalHit, lexical_search
 from desktop.retrieval.rerank import DEFAULT_CANDIDATES, Reranker, RerankError, rerank_order
 from desktop.retrieval.search_log import SearchLog
@@ -28,7 +30,7 @@ RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al.); 60 is cus
 class SearchSettings:
     mode: str = "hybrid"
     k: int = 5
-    threshold: float = 0.0  # minimum cosine similarity sent to the model
+    threshold: float = 0.0  # minimum cosine sent to the model; AUTO_THRESHOLD: the embedder's
     vector_weight: float = 0.5  # hybrid: share of the vector ranking in the fusion
     candidates: int = 50  # per ranking, before fusion
     rerank_candidates: int = DEFAULT_CANDIDATES  # the first stage's best, read by a reranker
@@ -138,6 +140,13 @@ class SearchResult:
         return [r for r in self.results if not r.below_threshold]
 
 
+def threshold_of(embedder: Embedder | None) -> float:
+    """The similarity threshold an embedder's cosines call for (declared by a bundled
+    model's ``config.json``; ``DEFAULT_THRESHOLD`` otherwise)."""
+    value = getattr(embedder, "similarity_threshold", None)
+    return DEFAULT_THRESHOLD if value is None else float(value)
+
+
 def fuse(
     vector: list[VectorHit], lexical: list[LexicalHit], vector_weight: float, k: int = RRF_K
 ) -> list[tuple[int, float]]:
@@ -184,6 +193,8 @@ class Retriever:
         if settings.mode not in MODES:
             raise ValueError(f"unknown search mode {settings.mode!r}; use one of {MODES}")
         started = time.perf_counter()
+        if settings.threshold < 0:  # the result names the threshold that applied
+            settings = dataclasses.replace(settings, threshold=threshold_of(self.embedder))
         notes: list[str] = []
         allowed_docs = self._document_filter(filters)
         mode = settings.mode

@@ -61,6 +61,29 @@ def test_results_under_the_threshold_are_marked_and_not_usable(indexed: Retrieve
     assert len(result.usable) < len(result.results)
 
 
+def test_an_automatic_threshold_is_the_embedders_own(indexed: Retriever) -> None:
+    """Cosines live on each embedder's scale: unless set, the threshold is the one the
+    embedder declares (a bundled model's config.json), else the usual 0.2."""
+    from desktop.retrieval.embedders import DEFAULT_THRESHOLD, LocalModelEmbedder
+    from desktop.settings import AUTO_THRESHOLD, Settings
+
+    assert Settings().similarity_threshold == AUTO_THRESHOLD
+    question = "refund money returned warehouse"
+    auto = SearchSettings(mode="vector", k=4, threshold=AUTO_THRESHOLD)
+    result = indexed.search(question, auto)
+    assert result.settings.threshold == DEFAULT_THRESHOLD  # what applied, for the panel
+    assert [r.below_threshold for r in result.results] == [
+        (r.cosine or 0) < DEFAULT_THRESHOLD for r in result.results
+    ]
+    indexed.embedder.similarity_threshold = 0.99  # type: ignore[union-attr]
+    strict = indexed.search(question, auto)
+    assert strict.settings.threshold == 0.99 and strict.usable == []
+    chosen = indexed.search(question, SearchSettings(mode="vector", k=4, threshold=0.0))
+    assert len(chosen.usable) == 4  # a threshold set by the user is the one that applies
+    assert LocalModelEmbedder("minilm-l6-v2-static256").similarity_threshold == 0.4
+    assert LocalModelEmbedder("minilm-l6-v2-int8").similarity_threshold == DEFAULT_THRESHOLD
+
+
 def test_searches_are_logged_for_the_decide_tab(indexed: Retriever, workspace: Workspace) -> None:
     indexed.search("port", SearchSettings())
     rows = workspace.connection().execute("SELECT kind, mode, k FROM search_log").fetchall()

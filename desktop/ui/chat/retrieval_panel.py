@@ -34,6 +34,7 @@ from desktop.library.loaders import FORMATS
 from desktop.library.repository import DocumentRecord
 from desktop.retrieval.search import RetrievedChunk, SearchFilters, SearchResult, SearchSettings
 from desktop.retrieval.service import RetrievalService, search_settings
+from desktop.settings import AUTO_THRESHOLD
 from desktop.ui.chat.highlight import highlighted_html
 from desktop.ui.chat.results_model import RetrievalResultsModel, moved, source_label
 from desktop.ui.common.events import EventRelay
@@ -52,6 +53,8 @@ RERANK_LABELS = (
     ("llm", "Rerank: chat model"),
     ("off", "No reranking"),
 )
+
+_AUTO_STEP = -0.05  # the threshold box's lowest value, shown as "auto"
 
 
 class RetrievalPanel(QWidget):
@@ -91,12 +94,16 @@ class RetrievalPanel(QWidget):
         self.k.setRange(1, 50)
         self.k.setPrefix("k = ")
         self.threshold = QDoubleSpinBox()
-        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setRange(_AUTO_STEP, 1.0)  # the step below 0: "auto"
         self.threshold.setSingleStep(0.05)
         self.threshold.setDecimals(2)
         self.threshold.setPrefix("min cosine ")
+        self.threshold.setSpecialValueText("min cosine: auto")
         self.threshold.setToolTip(
-            "Chunks less similar than this are shown greyed and never sent to the model"
+            "Chunks less similar than this are shown greyed and never sent to the model. "
+            "Auto: the embedder's own, as its cosines' scale differs (0.2 for MiniLM and "
+            "the provider's models, 0.4 for the static model); the line under the results "
+            "says which applied"
         )
         self.search_button = QPushButton("Search")
         self.document_filter = QComboBox()
@@ -216,7 +223,7 @@ class RetrievalPanel(QWidget):
         self.mode.setCurrentIndex(max(0, self.mode.findData(settings.mode)))
         self.rerank.setCurrentIndex(max(0, self.rerank.findData(self.context.settings.rerank)))
         self.k.setValue(settings.k)
-        self.threshold.setValue(settings.threshold)
+        self.threshold.setValue(settings.threshold if settings.threshold >= 0 else _AUTO_STEP)
         for widget in widgets:
             widget.blockSignals(False)
 
@@ -229,7 +236,9 @@ class RetrievalPanel(QWidget):
             base,
             mode=str(self.mode.currentData()),
             k=self.k.value(),
-            threshold=round(self.threshold.value(), 2),
+            threshold=(
+                AUTO_THRESHOLD if self.threshold.value() < 0 else round(self.threshold.value(), 2)
+            ),
         )
 
     def _save_settings(self) -> None:
@@ -307,7 +316,8 @@ class RetrievalPanel(QWidget):
             f"{len(result.results)} results, {usable} sent to the model · "
             f"{result.latency_ms:.0f} ms ({result.embed_ms:.0f} ms embedding the query"
             + (f", {result.rerank_ms:.0f} ms reranking" if result.reranker else "")
-            + f") · {result.settings.mode}{rerank_summary(result)}{notes}"
+            + f") · {result.settings.mode}, min cosine {result.settings.threshold:.2f}"
+            + f"{rerank_summary(result)}{notes}"
         )
         if result.results:
             self.table.selectRow(0)

@@ -53,6 +53,26 @@ def test_the_panel_shows_what_the_retriever_returns(
     assert f"{len(expected.usable)} sent to the model" in panel.summary.text()
 
 
+def test_the_threshold_steps_down_to_auto_and_the_line_says_which_applied(
+    qtbot: QtBot, panel: RetrievalPanel, chat_context: AppContext
+) -> None:
+    from desktop.settings import AUTO_THRESHOLD
+
+    assert panel.threshold.text() == "min cosine 0.00"  # the fixture's setting
+    panel.threshold.stepBy(-1)  # one step below 0: auto, the embedder's own
+    assert panel.threshold.text() == "min cosine: auto"
+    assert panel.current_settings().threshold == AUTO_THRESHOLD
+    qtbot.waitUntil(
+        lambda: chat_context.settings.similarity_threshold == AUTO_THRESHOLD, timeout=5000
+    )
+    search(qtbot, panel, "When do I get my money back?")
+    assert "min cosine 0.20" in panel.summary.text()  # MiniLM's scale: 0.2
+    panel.threshold.stepBy(1)
+    qtbot.waitUntil(lambda: chat_context.settings.similarity_threshold == 0.0, timeout=5000)
+    search(qtbot, panel, "When do I get my money back?")
+    assert "min cosine 0.00" in panel.summary.text()
+
+
 def test_filters_apply_before_ranking(qtbot: QtBot, panel: RetrievalPanel) -> None:
     panel.document_filter.setCurrentIndex(panel.document_filter.findText("Network"))
     assert panel.filters() == SearchFilters(document_ids=(panel.document_filter.currentData(),))
