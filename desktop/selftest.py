@@ -58,15 +58,15 @@ def _steps() -> list[tuple[str, Callable[[dict[str, object]], str]]]:
         return f"imported {SAMPLE} ({document.chunk_count} chunks, {document.token_count} tokens)"
 
     def search(state: dict[str, object]) -> str:
-        from desktop.retrieval.local_embedder import DEFAULT_MODEL, FAST_MODEL, LocalEmbedder
-        from desktop.retrieval.rerank import MaxSimReranker, rerank_order
+        from desktop.retrieval.local_embedder import DEFAULT_MODEL, LocalEmbedder
+        from desktop.retrieval.rerank import MAXSIM_MODEL, MaxSimReranker, rerank_order
 
         chunks = list(state["chunks"])  # type: ignore[call-overload]
         reranker = MaxSimReranker()
         found = []
         # The app's offline pipeline with each bundled embedder: it finds candidates, the
         # reranker (the bundled MiniLM, through onnxruntime) reads them again.
-        for name in (FAST_MODEL, DEFAULT_MODEL):
+        for name in dict.fromkeys((DEFAULT_MODEL, MAXSIM_MODEL)):
             model = LocalEmbedder(name)
             vectors = model.embed(chunks)
             query = model.embed_query(QUESTION)

@@ -417,13 +417,14 @@ def update(args, path, key, storage, clusters, segment, queries, ann_file) -> No
 def whole_process(args: argparse.Namespace, scratch: Path) -> None:
     """``ragtune search`` as a user runs it, vector vs lexical: with the provider's
     embedder (the fake server embeds the question; the openai SDK is imported for it) and
-    with the bundled MiniLM (no SDK: what remains is the vector file and the model)."""
+    with the default offline model (no SDK: what remains is the vector file and the model)."""
     from tests.helpers.fake_openai import FakeOpenAI
 
     rows = args.process_rows
     configs = [
         ("openai", EmbedderKey("openai", "text-embedding-3-small", 1536)),
-        ("local", EmbedderKey("local", "minilm-l6-v2-int8", 384)),
+        # The default offline model (`--embedder local` searches with the settings' one).
+        ("local", EmbedderKey("local", "minilm-l6-v2-static256", 256)),
     ]
     with FakeOpenAI() as server:
         env = {

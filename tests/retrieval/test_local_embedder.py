@@ -87,7 +87,7 @@ def embedder(request: pytest.FixtureRequest, embedders: dict[str, LocalEmbedder]
 def test_models_are_bundled() -> None:
     assert models_dir() == ROOT / "resources" / "models"
     assert set(MODELS) <= set(available_models())
-    assert DEFAULT_MODEL == INT8
+    assert DEFAULT_MODEL == STATIC  # the fast tier; MiniLM reads the best candidates again
     for name in MODELS:
         directory = models_dir() / name
         for required in ("config.json", "tokenizer.json", "LICENSE", "NOTICE", "MODEL_CARD.md"):
