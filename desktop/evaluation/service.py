@@ -432,7 +432,8 @@ class EvaluationService:
             search={
                 "mode": search_mode or settings.search_mode,
                 "k": k or settings.search_k,
-                "threshold": settings.similarity_threshold,
+                # "auto" resolved now: the run keeps the number it was measured with.
+                "threshold": retrieval.threshold(),
                 "vector_weight": settings.hybrid_vector_weight,
                 **rerank_in_force(settings),
             },

@@ -14,6 +14,7 @@ from desktop.progress import Progress
 from desktop.providers.client import ProviderAccess
 from desktop.retrieval.embedders import (
     DEFAULT_EMBEDDING_PRICES,
+    DEFAULT_THRESHOLD,
     NATIVE_DIMENSIONS,
     Embedder,
     EmbedderKey,
@@ -29,7 +30,13 @@ from desktop.retrieval.rerank import (
     Reranker,
     RerankError,
 )
-from desktop.retrieval.search import Retriever, SearchFilters, SearchResult, SearchSettings
+from desktop.retrieval.search import (
+    Retriever,
+    SearchFilters,
+    SearchResult,
+    SearchSettings,
+    threshold_of,
+)
 from desktop.settings import OPENAI_BASE_URL, Settings
 from desktop.workspace import Workspace
 
@@ -255,6 +262,18 @@ class RetrievalService:
                     )
                 self._embedders[cache_key] = embedder
         return embedder
+
+    def threshold(self, requested: str | EmbedderChoice | None = None) -> float:
+        """The similarity threshold searches with ``requested`` apply: the settings' own,
+        or with "auto" the embedder's (a local model's, read from its config; the
+        provider's models: ``DEFAULT_THRESHOLD``, without opening a client)."""
+        chosen = self.settings.similarity_threshold
+        if chosen >= 0:
+            return chosen
+        choice = requested if isinstance(requested, EmbedderChoice) else self.choice(requested)
+        if choice.kind != "local":
+            return DEFAULT_THRESHOLD
+        return threshold_of(self.embedder(choice))
 
     def retriever(self, requested: str | EmbedderChoice | None = None) -> Retriever:
         return self._retriever_of(self.embedder(requested))

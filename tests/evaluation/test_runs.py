@@ -295,3 +295,16 @@ def test_a_run_keeps_the_reranker_in_force_and_is_run_with_it(
     chat_context.save_settings(chat_context.settings.replace(rerank="off"))
     plain = evaluation.config("retrieval")
     assert plain.search["rerank"] == "off" and "reranked" not in plain.describe()
+
+
+def test_a_run_records_the_threshold_that_applies_not_auto(
+    evaluation: EvaluationService, chat_context: AppContext
+) -> None:
+    """With the threshold on "auto" a run keeps the number its embedder called for, so
+    it is measured again the same way even if a model's own threshold changes."""
+    from desktop.settings import AUTO_THRESHOLD
+
+    chat_context.save_settings(chat_context.settings.replace(similarity_threshold=AUTO_THRESHOLD))
+    assert evaluation.config("retrieval").search["threshold"] == 0.4  # the static model's
+    chat_context.save_settings(chat_context.settings.replace(similarity_threshold=0.25))
+    assert evaluation.config("retrieval").search["threshold"] == 0.25
