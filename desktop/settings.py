@@ -21,6 +21,8 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 #: ``similarity_threshold`` "auto": each embedder's own (its cosines' scale: 0.2 for
 #: MiniLM and OpenAI's models, 0.4 for the static model), resolved by each search.
 AUTO_THRESHOLD = -1.0
+LEGACY_THRESHOLD = 0.2  # the fixed default before "auto"
+SETTINGS_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ class Settings:
     # USD per million tokens, editable; "embedding" prices by model.
     embedding_prices: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # The layout of the file (not a preference): 2 since the threshold could be "auto".
+    settings_version: int = SETTINGS_VERSION
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -133,6 +137,11 @@ class Settings:
                     log.warning("Setting %r has an invalid value; using the default", f.name)
                 else:
                     values[f.name] = value
+        # A file from before version 2 saved every field, the threshold's old default (0.2)
+        # with them: that was "the usual", which is "auto" now (0.2 for MiniLM and the
+        # provider's models, the static model's own for it).
+        if "settings_version" not in raw and values.get("similarity_threshold") == LEGACY_THRESHOLD:
+            values["similarity_threshold"] = AUTO_THRESHOLD
         return cls(**values)
 
 

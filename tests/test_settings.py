@@ -37,6 +37,25 @@ def test_bad_values_fall_back_to_defaults_and_unknown_keys_are_ignored(tmp_path:
     assert loaded.max_retries == Settings().max_retries
 
 
+def test_a_file_from_before_auto_thresholds_moves_its_old_default_to_auto(
+    tmp_path: Path,
+) -> None:
+    """Files before settings version 2 saved every field, 0.2 (the old fixed default)
+    among them; it becomes "auto", which is 0.2 for MiniLM and the provider's models and
+    the static model's own for it. A value chosen since, or another value, stays."""
+    from desktop.settings import AUTO_THRESHOLD
+
+    path = tmp_path / "settings.json"
+    store = SettingsStore(path)
+    path.write_text(json.dumps({"similarity_threshold": 0.2, "local_model": "minilm-l6-v2-int8"}))
+    old = store.load()
+    assert old.similarity_threshold == AUTO_THRESHOLD and old.local_model == "minilm-l6-v2-int8"
+    path.write_text(json.dumps({"similarity_threshold": 0.35}))
+    assert store.load().similarity_threshold == 0.35
+    store.save(Settings().replace(similarity_threshold=0.2))  # chosen now: kept
+    assert store.load().similarity_threshold == 0.2
+
+
 def test_a_corrupt_file_gives_defaults(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_text("{not json")
