@@ -160,6 +160,11 @@ class Rule:
     url: bool = False
     required: bool = False
     help: str = ""
+    #: The value the word "auto" stands for (None: the setting has no "auto").
+    auto: float | None = None
+
+    def is_auto(self, value: Any) -> bool:
+        return self.auto is not None and value == self.auto
 
 
 RULES: dict[str, Rule] = {
@@ -194,6 +199,7 @@ RULES: dict[str, Rule] = {
         1,
         help="minimum cosine sent to the model, or auto: the embedder's own (0.2 for "
         "MiniLM and OpenAI's models, 0.4 for the static model)",
+        auto=AUTO_THRESHOLD,
     ),
     "hybrid_vector_weight": Rule(0, 1, help="share of the vector ranking in hybrid search"),
     "rerank": Rule(
@@ -208,7 +214,8 @@ RULES: dict[str, Rule] = {
     "eval_concurrency": Rule(1, 64, help="questions an evaluation run keeps in flight"),
 }
 """Every setting a user may change by name. Not here: ``api_key_saved`` (a fact the app
-records), ``embedding_prices`` and ``extra`` (structured; edited in the file)."""
+records), ``embedding_prices`` and ``extra`` (structured; edited in the file),
+``settings_version`` (the file's layout)."""
 
 SECRET_NAMES = ("api_key", "key", "openai_api_key", "token", "password")
 
@@ -235,8 +242,8 @@ def parse_setting(name: str, text: str, *, local_models: tuple[str, ...] = ()) -
             value = int(text)
         except ValueError:
             raise SettingsError(f"{name} is a whole number, not {text!r}") from None
-    elif name == "similarity_threshold" and text.strip().lower() == "auto":
-        return AUTO_THRESHOLD
+    elif rule.auto is not None and text.strip().lower() == "auto":
+        return rule.auto
     elif isinstance(default, float):
         try:
             value = float(text)
@@ -249,22 +256,21 @@ def parse_setting(name: str, text: str, *, local_models: tuple[str, ...] = ()) -
 
 
 def shown(name: str, value: Any) -> str:
-    """A setting's value as a person reads it ("auto" for the automatic threshold)."""
-    if name == "similarity_threshold" and value == AUTO_THRESHOLD:
-        return "auto"
-    return str(value)
+    """A setting's value as a person reads it ("auto" where the rule has one)."""
+    rule = RULES.get(name)
+    return "auto" if rule is not None and rule.is_auto(value) else str(value)
 
 
 def check_setting(name: str, value: Any, *, local_models: tuple[str, ...] = ()) -> None:
     rule = RULES[name]
-    if name == "similarity_threshold" and value == AUTO_THRESHOLD:
+    if rule.is_auto(value):
         return
     choices = local_models if name == "local_model" and local_models else rule.choices
     number = isinstance(value, int | float) and not isinstance(value, bool)
     too_low = number and rule.low is not None and value < rule.low
     too_high = number and rule.high is not None and value > rule.high
     if too_low or too_high:
-        also = ", or auto" if name == "similarity_threshold" else ""
+        also = ", or auto" if rule.auto is not None else ""
         raise SettingsError(f"{name} must be between {rule.low:g} and {rule.high:g}{also}")
     if isinstance(value, str):
         if rule.required and not value:

@@ -31,11 +31,12 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float32]
 
-# The API's documented limits (see shared NOTES): per request and per input.
 #: The similarity threshold for embedders that do not declare their own: cosines on the
 #: scale of MiniLM and OpenAI's models, where unrelated texts score near 0 and the chunk
 #: that answers a question ~0.3-0.6.
 DEFAULT_THRESHOLD = 0.2
+
+# The API's documented limits (see shared NOTES): per request and per input.
 MAX_INPUTS_PER_REQUEST = 2048
 MAX_TOKENS_PER_REQUEST = 300_000
 MAX_TOKENS_PER_INPUT = 8192

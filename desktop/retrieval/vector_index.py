@@ -539,10 +539,7 @@ class VectorIndex:
                 and builder.base.header.checksum == segment.header.checksum
             ):
                 self._builder = None
-                if builder.result is not None or (
-                    self._ann is not None and self._ann.base_checksum != segment.header.checksum
-                ):
-                    # (a failed rebuild in another storage keeps the index that answers)
+                if builder.result is not None:  # a failed rebuild keeps the one answering
                     self._ann = builder.result
                 if self._ann is not None:
                     _release_pages(self._base.vectors)

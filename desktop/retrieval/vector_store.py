@@ -160,10 +160,10 @@ class Segment:
     embedding_ids: Int64Array
     dead: Int64Array
     vectors: FloatArray
-    vectors_offset: int = 0
+    vectors_offset: int
     #: A descriptor of the file mapped (not of whatever now bears its name: another
     #: process may have replaced it), for ``read_rows``; closed with the segment.
-    descriptor: int | None = None
+    descriptor: int
 
     @property
     def rows(self) -> int:
@@ -176,9 +176,6 @@ class Segment:
         ~64 KB a row, the very memory compact storage saves."""
         dims = self.header.key.dimensions
         out = np.empty((len(rows), dims), dtype="<f4")
-        if self.descriptor is None:
-            out[:] = self.vectors[rows]
-            return out
         width = 4 * dims
         view = memoryview(out).cast("B")
         for number, row in enumerate(rows.tolist()):
@@ -202,10 +199,13 @@ class Segment:
             raise VectorFileError(f"{self.path.name}: the checksum does not match its content")
 
 
+_POSITIONAL_READS = hasattr(os, "preadv")
+
+
 def _read_at(descriptor: int, into: memoryview, offset: int) -> None:
     done = 0
     while done < len(into):
-        if hasattr(os, "preadv"):
+        if _POSITIONAL_READS:
             got = os.preadv(descriptor, [into[done:]], offset + done)
         else:  # Windows: no positional reads (callers hold the index's lock)
             os.lseek(descriptor, offset + done, os.SEEK_SET)

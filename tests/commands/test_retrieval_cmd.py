@@ -8,14 +8,30 @@ from pathlib import Path
 from tests.helpers.fake_openai import FakeOpenAI
 from tests.test_cli import ragtune
 
+PORTS = {"ports.md": "# Network\n\nThe Hub listens on TCP port 47120."}
+
+
+def import_docs(
+    tmp_path: Path, data: str, texts: dict[str, str], env: dict[str, str] | None = None
+) -> None:
+    """Write ``texts`` as files of a docs folder and import it into ``data``."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in texts.items():
+        (docs / name).write_text(text)
+    assert ragtune("--data-dir", data, "import", str(docs), env=env).returncode == 0
+
 
 def test_search_prints_ranked_chunks_and_filters_before_ranking(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "refunds.md").write_text("# Refunds\n\nRefunds arrive within 14 days.")
-    (docs / "notes.txt").write_text("A refund note: refunds are rare.")
-    assert ragtune("--data-dir", data, "import", str(docs)).returncode == 0
+    import_docs(
+        tmp_path,
+        data,
+        {
+            "refunds.md": "# Refunds\n\nRefunds arrive within 14 days.",
+            "notes.txt": "A refund note: refunds are rare.",
+        },
+    )
 
     every = json.loads(
         ragtune("--data-dir", data, "search", "refunds", "--mode", "lexical", "--json").stdout
@@ -75,11 +91,8 @@ def test_the_embedder_an_index_was_built_with_is_the_one_search_uses(
     """``index --embedder local`` and then a plain ``search`` with a key in the
     environment: the search uses the local vectors, not the provider's (none exist)."""
     data = str(tmp_path / "data")
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "ports.md").write_text("# Network\n\nThe Hub listens on TCP port 47120.")
     env = {"OPENAI_API_KEY": "sk-test-sticky", "OPENAI_BASE_URL": fake_openai.base_url}
-    assert ragtune("--data-dir", data, "import", str(docs), env=env).returncode == 0
+    import_docs(tmp_path, data, PORTS, env)
     indexed = ragtune("--data-dir", data, "index", "--embedder", "local", "--json", env=env)
     assert indexed.returncode == 0, indexed.stderr
     assert json.loads(indexed.stdout)["embedder"].startswith("minilm")
@@ -99,11 +112,9 @@ def test_the_embedder_an_index_was_built_with_is_the_one_search_uses(
 def test_search_shows_the_rerank_score_and_the_place_before_it(tmp_path: Path) -> None:
     """The bundled reranker is on by default (offline); --rerank off gives the first order."""
     data = str(tmp_path / "data")
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "refunds.md").write_text("# Refunds\n\nMoney is returned within 14 days.")
-    (docs / "ports.md").write_text("# Network\n\nThe Hub listens on TCP port 47120.")
-    assert ragtune("--data-dir", data, "import", str(docs)).returncode == 0
+    import_docs(
+        tmp_path, data, {"refunds.md": "# Refunds\n\nMoney is returned within 14 days.", **PORTS}
+    )
     assert ragtune("--data-dir", data, "index", "--embedder", "local").returncode == 0
 
     reranked = ragtune("--data-dir", data, "search", "How long until I get my money back?")
@@ -133,11 +144,7 @@ def test_search_shows_the_rerank_score_and_the_place_before_it(tmp_path: Path) -
 
 def test_index_with_a_chosen_bundled_model_then_search_uses_it(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "ports.md").write_text("# Network\n\nThe Hub listens on TCP port 47120.")
-    (docs / "cats.md").write_text("# Cats\n\nCats sleep most of the day.")
-    assert ragtune("--data-dir", data, "import", str(docs)).returncode == 0
+    import_docs(tmp_path, data, {**PORTS, "cats.md": "# Cats\n\nCats sleep most of the day."})
     model = "multilingual-e5-small-v80kw-int8"
     indexed = ragtune("--data-dir", data, "index", "--embedder", "local", "--model", model)
     assert indexed.returncode == 0, indexed.stderr
@@ -165,10 +172,7 @@ def test_a_model_package_unpacked_under_the_data_dir_is_found(tmp_path: Path) ->
 
     data = tmp_path / "data"
     shutil.copytree(models_dir() / FAST_MODEL, data / "models" / "my-static")
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "ports.md").write_text("# Network\n\nThe Hub listens on TCP port 47120.")
-    assert ragtune("--data-dir", str(data), "import", str(docs)).returncode == 0
+    import_docs(tmp_path, str(data), PORTS)
     chosen = ragtune("--data-dir", str(data), "settings", "set", "local_model", "my-static")
     assert chosen.returncode == 0, chosen.stderr
     indexed = ragtune("--data-dir", str(data), "index", "--embedder", "local")
