@@ -261,6 +261,31 @@ def test_apply_to_library_keeps_the_ids_of_chunks_that_did_not_change(
     assert long_doc.chunk_count == 20
 
 
+def test_a_document_of_hundreds_of_chunks_is_stored_whole_and_found_by_its_words(
+    service: LibraryService, tmp_path: Path
+) -> None:
+    """Chunks go in many rows per statement (the full-text index writes its pending terms
+    at each statement): more chunks than one statement holds are all kept, in order, and
+    each is in the full-text index."""
+    from desktop.retrieval.lexical import lexical_search
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "long.txt").write_text(
+        "\n\n".join(f"Paragraph marker{i} " + "filler " * 60 for i in range(500))
+    )
+    run_to_end(service.import_paths([folder]))
+    document = service.snapshot().documents[0]
+    chunks = service.library.chunks(document.id)
+    assert len(chunks) == document.chunk_count > 200  # three statements
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+    workspace = service.library.workspace
+    for i in (0, 250, 499):
+        hits = lexical_search(workspace, f"marker{i}", 3, None)
+        assert f"marker{i} " in next(c.text for c in chunks if c.id == hits[0].chunk_id)
+
+
 def test_export_writes_one_json_object_per_chunk(service: LibraryService, tmp_path: Path) -> None:
     import json
 
