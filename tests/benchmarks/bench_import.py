@@ -170,6 +170,8 @@ def time_before(folder: Path, work: Path, ref: str) -> float | None:
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
+        "import desktop\n"
+        "assert Path(desktop.__file__).is_relative_to(Path.cwd()), desktop.__file__\n"
         "from desktop.library.service import LibraryService\n"
         "from desktop.settings import Settings\n"
         "from desktop.workspace import Workspace\n"
@@ -186,6 +188,10 @@ def time_before(folder: Path, work: Path, ref: str) -> float | None:
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(tree)},
+        # In the exported tree: ``-c`` puts the working directory first on sys.path, so
+        # run from this checkout it imported today's code (the figure of issue 16's
+        # first closing notes compared today's code with itself).
+        cwd=tree,
         check=False,
     )
     if result.returncode != 0:
