@@ -73,10 +73,17 @@ run "--screenshot" "^window: RAGTune; .*screenshot: $scratch/window.png\$" \
 PYTHON="${PYTHON:-.venv/bin/python}"
 if [ -x "$PYTHON" ]; then
   "$PYTHON" packaging/smoke_formats.py write "$scratch/formats"
+  # In two reading processes: the bundle's executable must start them (freeze_support),
+  # and they must load every reader and the OCR models too.
   timeout 300 "$exe" --data-dir "$scratch/formats-app" import "$scratch/formats" --json \
-    >"$scratch/formats.json" 2>"$scratch/stderr" || { cat "$scratch/stderr" >&2; fail "import of every format"; }
+    --processes 2 >"$scratch/formats.json" 2>"$scratch/stderr" \
+    || { cat "$scratch/stderr" >&2; fail "import of every format"; }
   formats=$("$PYTHON" packaging/smoke_formats.py check "$scratch/formats.json") || fail "import of every format"
   ok "$formats"
+  if grep -q "reading process stopped" "$scratch/formats.json"; then
+    fail "the reading processes did not start in the bundle"
+  fi
+  ok "files read in two processes started by the bundle"
 fi
 
 # The size budget (issue 17: under 450 MB with OCR; the figure is printed by build.sh).

@@ -35,6 +35,13 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         help="read scanned PDF pages and images with the bundled OCR (default: the "
         "ocr_enabled setting, on unless changed)",
     )
+    importer.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="read and chunk files in N processes (0: on a thread beside the writes; "
+        "default: one per core, up to 4, for 100 files or more)",
+    )
     importer.set_defaults(handler=import_command)
 
     documents = subparsers.add_parser(
@@ -73,8 +80,12 @@ def import_command(args: argparse.Namespace) -> CommandResult:
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         raise CommandError(f"no such file or folder: {', '.join(missing)}")
+    if args.processes is not None and not 0 <= args.processes <= 64:
+        raise CommandError("--processes must be between 0 and 64")
     service = _service(args)
-    report = run_operation(service.import_paths(list(args.paths), ocr=args.ocr), args)
+    report = run_operation(
+        service.import_paths(list(args.paths), ocr=args.ocr, processes=args.processes), args
+    )
     files = [
         {
             "path": o.path,

@@ -15,17 +15,28 @@ folder), and what could not be looked at (an unreadable folder, a path too long)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import multiprocessing
 import os
 import queue
+import signal
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Generator, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Generator, Iterable, Sequence
+from concurrent.futures import (
+    Executor,
+    Future,
+    InvalidStateError,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+)
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from desktop.library.chunking import Chunk, ChunkingStrategy, RecursiveTokens, chunk_text
 from desktop.library.loaders import (
@@ -49,6 +60,14 @@ log = logging.getLogger(__name__)
 DEFAULT_STRATEGY: ChunkingStrategy = RecursiveTokens(chunk_tokens=192, overlap_tokens=32)
 PART_SEPARATOR = " › "  # "mail.eml › report.pdf": an attachment's source path
 _WAKE = ""  # put on a pipeline's messages when a file is ready (not a message to show)
+READING_PROCESSES = min(4, os.cpu_count() or 1)
+FELL_BACK_PATH = "(import)"
+FELL_BACK = (
+    "a reading process stopped unexpectedly; the files after it were read in the app "
+    "itself, and none was lost"
+)
+_GROUP_FILES = 16  # files per round trip to a reading process...
+_GROUP_BYTES = 1 << 20  # ...unless they are larger than this together
 
 
 @dataclass(frozen=True)
@@ -61,10 +80,14 @@ class ImportOptions:
     ocr: bool = True  # read pages without a text layer, and images, with OCR
     batch_files: int = 200  # commit after this many files...
     batch_seconds: float = 0.25  # ...or this long, whichever comes first
-    # Files read and chunked at once, ahead of the writes. One: a second reading thread
-    # contends for the GIL with the first and the writer (bench_import: 2,000 files in
-    # 3.3 s with one, 3.7 s with two, 3.7 s with none).
+    # Files read and chunked at once, ahead of the writes, on threads. One: a second
+    # reading thread contends for the GIL with the first and the writer (bench_import:
+    # 2,000 files in 3.3 s with one, 3.7 s with two, 3.7 s with none).
     workers: int = 1
+    # A large import reads and chunks in this many processes instead (their own GILs,
+    # cores and caches; ~0.5 s to start, so only from ``process_min_files`` files on).
+    processes: int = READING_PROCESSES
+    process_min_files: int = 100
 
     def tokenizer(self) -> Tokenizer:
         return get_tokenizer(self.encoding)
@@ -206,9 +229,47 @@ def _chunk(document: LoadedDocument, options: ImportOptions, tokenizer: Tokenize
     return chunk_text(document.text, options.strategy, pages=document.pages, tokenizer=tokenizer)
 
 
+# What a reading process keeps between files (see ``_start_reader``).
+_reader: tuple[ImportOptions, LoadOptions, Tokenizer] | None = None
+
+
+def _start_reader(options: ImportOptions, messages: _Messages, stop: _Stop) -> None:
+    """A reading process's start: its tokenizer loaded once, its OCR pages reported to
+    the writer's queue, the cancel read from the shared event. Ctrl+C is the parent's to
+    handle (it cancels and shuts the pool down), and the GUI comes first for the cores."""
+    global _reader
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(os, "nice") and os.environ.get("XNICE"):
+        os.nice(5)
+    load_options = replace(options.load_options(), progress=messages.put, cancelled=stop.is_set)
+    _reader = (options, load_options, options.tokenizer())
+
+
+def _read_in_process(files: list[tuple[Path, str | None]]) -> list[_Prepared]:
+    """A group of files (``_GROUP_FILES``, one process round trip) on a reading process."""
+    assert _reader is not None, "_start_reader runs first in every reading process"
+    options, load_options, tokenizer = _reader
+    return [_prepare(path, known, options, load_options, tokenizer) for path, known in files]
+
+
+class _Messages(Protocol):
+    def put(self, item: str) -> None: ...
+
+    def get(self, block: bool = True, timeout: float | None = None) -> str: ...
+
+
+class _Stop(Protocol):
+    def set(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+
 class _Pipeline:
-    """Files prepared on worker threads a few ahead of the one being written, in order.
-    Long loads (OCR) send page messages; a cancel stops them between pages."""
+    """Files prepared a few ahead of the one being written, in order: on a reading thread,
+    or for a large import in reading processes (``ImportOptions.processes``). Long loads
+    (OCR) send page messages; a cancel stops them between pages. If a reading process
+    dies (a crash in a native reader, the kernel's out-of-memory killer), the files not
+    yet written are read again on threads, so none is lost for it."""
 
     def __init__(
         self,
@@ -218,46 +279,148 @@ class _Pipeline:
         tokenizer: Tokenizer,
     ) -> None:
         self.files = files
-        self.messages: queue.SimpleQueue[str] = queue.SimpleQueue()
-        self._stop = threading.Event()
-        load_options = replace(
+        self.known = known
+        self.options = options
+        self.processes = options.processes if len(files) >= options.process_min_files else 0
+        self.fell_back = False  # a reading process died: the rest was read on threads
+        self.messages: _Messages
+        self._stop: _Stop
+        self._pool: Executor | None
+        if self.processes > 0:
+            # spawn: a fresh interpreter (fork is unsafe in a process running Qt's and
+            # the workers' threads); the same on every platform and in the frozen app.
+            context = multiprocessing.get_context("spawn")
+            self.messages, self._stop = context.Queue(), context.Event()
+            self._pool = ProcessPoolExecutor(
+                self.processes,
+                mp_context=context,
+                initializer=_start_reader,
+                initargs=(options, self.messages, self._stop),
+            )
+        else:
+            self.messages, self._stop = queue.SimpleQueue(), threading.Event()
+            self._pool = (
+                ThreadPoolExecutor(options.workers, "ragtune-import")
+                if options.workers > 0
+                else None
+            )
+        self._load_options = replace(
             options.load_options(), progress=self.messages.put, cancelled=self._stop.is_set
         )
-        self._work: Callable[[Path], _Prepared] = lambda path: _prepare(
-            path, known.get(display_path(path)), options, load_options, tokenizer
-        )
-        # workers=0: every file is read and chunked on the calling thread, in turn.
-        self._pool = (
-            ThreadPoolExecutor(options.workers, "ragtune-import") if options.workers > 0 else None
-        )
-        self._ahead = max(2, options.workers * 3)
-        self._futures: deque[Future[_Prepared]] = deque()
+        self._tokenizer = tokenizer
+        # Processes: enough groups in flight that none waits for the next round trip.
+        self._ahead = 4 * _GROUP_FILES * self.processes or max(2, options.workers * 3)
+        self._futures: deque[tuple[Path, Future[_Prepared]]] = deque()
+        self._jobs: list[Future[list[_Prepared]]] = []  # the reading processes' groups
         self._next = 0
 
-    def _fill(self) -> None:
+    def _read(self, path: Path) -> _Prepared:
+        """One file on this process (the writer's thread or a reading thread)."""
+        known_hash = self.known.get(display_path(path))
+        return _prepare(path, known_hash, self.options, self._load_options, self._tokenizer)
+
+    def _submit(self, paths: list[Path]) -> list[tuple[Path, Future[_Prepared]]]:
+        """Read ``paths`` on the pool: one future each, resolved as the group finishes."""
         assert self._pool is not None
+        if not isinstance(self._pool, ProcessPoolExecutor):
+            submitted = [(path, self._pool.submit(self._read, path)) for path in paths]
+            for _path, future in submitted:
+                # A finished file wakes the writer waiting on the messages at once.
+                future.add_done_callback(lambda _done: self.messages.put(_WAKE))
+            return submitted
+        files: list[tuple[Path, Future[_Prepared]]] = [(path, Future()) for path in paths]
+        job = self._pool.submit(
+            _read_in_process, [(path, self.known.get(display_path(path))) for path in paths]
+        )
+
+        def finished(job: Future[list[_Prepared]]) -> None:
+            try:
+                outcomes: list[_Prepared | BaseException] = list(job.result())
+            except BaseException as error:  # handed to each file's future
+                outcomes = [error] * len(files)
+            for (_path, future), outcome in zip(files, outcomes, strict=True):
+                with contextlib.suppress(InvalidStateError):  # cancelled by close()
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+            self.messages.put(_WAKE)
+
+        job.add_done_callback(finished)
+        self._jobs.append(job)
+        return files
+
+    def _group(self) -> list[Path]:
+        """The next files to read in one go: one on threads; in processes up to
+        ``_GROUP_FILES`` of at most ``_GROUP_BYTES`` together (a large PDF goes alone)."""
+        if not self.processes:
+            return [self.files[self._next]]
+        group: list[Path] = []
+        size = 0
+        while self._next + len(group) < len(self.files) and len(group) < _GROUP_FILES:
+            path = self.files[self._next + len(group)]
+            with contextlib.suppress(OSError):
+                size += path.stat().st_size
+            if group and size > _GROUP_BYTES:
+                break
+            group.append(path)
+        return group
+
+    def _fill(self) -> None:
         while self._next < len(self.files) and len(self._futures) < self._ahead:
-            future = self._pool.submit(self._work, self.files[self._next])
-            # A finished file wakes the writer waiting on the messages at once.
-            future.add_done_callback(lambda _done: self.messages.put(_WAKE))
-            self._futures.append(future)
-            self._next += 1
+            group = self._group()
+            self._futures.extend(self._submit(group))
+            self._next += len(group)
 
     def next_result(self) -> Future[_Prepared]:
         if self._pool is None:
             future: Future[_Prepared] = Future()
-            future.set_result(self._work(self.files[self._next]))
+            future.set_result(self._read(self.files[self._next]))
             self._next += 1
             return future
-        self._fill()
-        future = self._futures.popleft()
-        self._fill()
+        self._fill_or_fall_back()
+        _path, future = self._futures.popleft()
+        self._fill_or_fall_back()
         return future
+
+    def _fill_or_fall_back(self) -> None:
+        try:
+            self._fill()
+        except BrokenProcessPool:  # noticed before a file's future said so
+            self._fall_back()
+            self._fill()
+
+    def result(self, future: Future[_Prepared], path: Path) -> _Prepared:
+        """The prepared file of ``future`` (done); a dead reading process's files are
+        read again on threads, this one on the calling thread."""
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            self._fall_back()
+            return self._read(path)
+
+    def _fall_back(self) -> None:
+        """Read on threads from now on: the files read already are kept, the others
+        (their process died with them, or they were not started) read again."""
+        log.warning("A reading process stopped; reading the rest of the import on threads")
+        assert self._pool is not None
+        self.fell_back = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.processes = 0
+        self._pool = ThreadPoolExecutor(max(1, self.options.workers), "ragtune-import")
+        self._ahead = max(2, self.options.workers * 3)
+        futures: deque[tuple[Path, Future[_Prepared]]] = deque()
+        for path, future in self._futures:
+            read = future.done() and not future.cancelled() and future.exception() is None
+            futures.extend([(path, future)] if read else self._submit([path]))
+        self._futures = futures
 
     def close(self) -> None:
         self._stop.set()
-        for future in self._futures:
+        for _path, future in self._futures:
             future.cancel()
+        for job in self._jobs:
+            job.cancel()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -347,10 +510,10 @@ def _run(
                         message = pipeline.messages.get(timeout=0.1)
                     except queue.Empty:
                         continue
-                    if message is not _WAKE:
+                    if message != _WAKE:
                         yield Progress(position - 1, total, f"{path.name}: {message}")
                 try:
-                    prepared = future.result()
+                    prepared = pipeline.result(future, path)
                     report.outcomes.extend(_save(library, prepared, run_id))
                 except Cancelled:
                     raise
@@ -363,6 +526,8 @@ def _run(
                     batch.commit()
     finally:
         pipeline.close()
+        if pipeline.fell_back:
+            report.warnings.append((FELL_BACK_PATH, FELL_BACK))
 
 
 def _passed_over(report: ImportReport, collected: CollectedFiles) -> None:

@@ -5,7 +5,7 @@ work, so the UI calls them on workers."""
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from desktop.events import EventBus, Topic
@@ -104,12 +104,14 @@ class LibraryService:
     def _encoding(self) -> str:
         return encoding_for_model(self.settings.embedding_model)
 
-    def options(self, *, ocr: bool | None = None) -> ImportOptions:
+    def options(self, *, ocr: bool | None = None, processes: int | None = None) -> ImportOptions:
         """Import options from the settings; ``ocr`` overrides the OCR setting for one
-        import (the import dialog's toggle, ``ragtune import --ocr/--no-ocr``)."""
+        import (the import dialog's toggle, ``ragtune import --ocr/--no-ocr``);
+        ``processes`` reads in that many processes whatever the number of files (0:
+        on a thread; ``ragtune import --processes``)."""
         chunking = self.chunking()
         settings = self.settings
-        return ImportOptions(
+        options = ImportOptions(
             max_bytes=int(settings.max_import_mb * 1024 * 1024),
             strategy=chunking.strategy,
             encoding=chunking.encoding,
@@ -117,6 +119,9 @@ class LibraryService:
             max_text_chars=int(settings.max_text_chars),
             ocr=settings.ocr_enabled if ocr is None else ocr,
         )
+        if processes is not None:
+            options = replace(options, processes=processes, process_min_files=0)
+        return options
 
     def documents(self) -> list[DocumentRecord]:
         return self.library.documents()
@@ -147,9 +152,9 @@ class LibraryService:
         return DocumentContent(document, text, pages, self.library.chunks(document_id))
 
     def import_paths(
-        self, paths: Sequence[Path], *, ocr: bool | None = None
+        self, paths: Sequence[Path], *, ocr: bool | None = None, processes: int | None = None
     ) -> Generator[Progress, None, ImportReport]:
-        options = self.options(ocr=ocr)
+        options = self.options(ocr=ocr, processes=processes)
         if self.library.chunking_config() is None:
             self.library.set_chunking_config(
                 {**strategy_params(options.strategy), "encoding": options.encoding}

@@ -27,6 +27,23 @@ def test_import_reports_each_file_and_exits_0_with_skips(tmp_path: Path) -> None
     assert "skipped   " in again.stdout and "corrupt" in again.stdout
 
 
+def test_import_in_reading_processes_from_the_command_line(tmp_path: Path) -> None:
+    """``--processes 2`` reads every file in two processes, started from the ``ragtune``
+    process itself (the packaged app's smoke test runs the same command)."""
+    write_mixed_folder(tmp_path / "docs")
+    data = str(tmp_path / "data")
+    result = ragtune(
+        "--data-dir", data, "import", str(tmp_path / "docs"), "--processes", "2", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    reported = json.loads(result.stdout)
+    assert reported["warnings"] == []
+    assert reported["summary"].startswith("5 added, 3 skipped")
+    refused = ragtune("--data-dir", data, "import", str(tmp_path / "docs"), "--processes", "-1")
+    assert refused.returncode == 1
+    assert "--processes must be between 0 and 64" in refused.stderr
+
+
 def test_import_of_a_missing_path_fails_with_one_line(tmp_path: Path) -> None:
     result = ragtune("--data-dir", str(tmp_path), "import", str(tmp_path / "nope"))
     assert result.returncode == 1

@@ -1,0 +1,108 @@
+"""A large import reads and chunks its files in processes (their own GILs and cores): the
+library comes out as when they are read on a thread, a reading process that dies loses no
+file, and a cancel stops the processes."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from desktop.library.importer import FELL_BACK
+from desktop.library.service import LibraryService
+from desktop.progress import run_to_end
+from desktop.settings import Settings
+from desktop.workspace import Workspace
+from tests.helpers.documents import write_mixed_folder
+
+
+def _library(service: LibraryService) -> list[tuple[str, str, int, list[str]]]:
+    return [
+        (
+            Path(d.source_path).name,
+            d.title,
+            d.token_count,
+            [c.text for c in service.library.chunks(d.id)],
+        )
+        for d in sorted(service.snapshot().documents, key=lambda d: d.source_path)
+    ]
+
+
+def _notes(folder: Path, count: int, words: int = 400) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(count):
+        body = " ".join(f"word{(n * 7 + i) % 997}" for i in range(words))
+        (folder / f"note-{n:04}.md").write_text(f"# Note {n}\n\n{body}\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def other(tmp_path: Path):
+    workspace = Workspace(tmp_path / "other.ragtune.sqlite")
+    yield LibraryService(workspace, Settings())
+    workspace.close()
+
+
+def test_files_read_in_processes_are_stored_as_when_read_on_a_thread(
+    service: LibraryService, other: LibraryService, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    write_mixed_folder(folder)  # PDFs, Word, HTML, text, a broken PDF, a binary file...
+    _notes(folder / "notes", 40)
+    in_processes = run_to_end(service.import_paths([folder], processes=2))
+    on_a_thread = run_to_end(other.import_paths([folder], processes=0))
+    assert in_processes.warnings == on_a_thread.warnings == []
+    assert [(o.path, o.outcome, o.reason) for o in in_processes.outcomes] == [
+        (o.path, o.outcome, o.reason) for o in on_a_thread.outcomes
+    ]
+    assert _library(service) == _library(other)
+    assert len(_library(service)) > 40
+    assert multiprocessing.active_children() == []  # the reading processes ended
+
+
+def test_a_reading_process_that_dies_loses_no_file(
+    service: LibraryService, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Killed as the kernel's out-of-memory killer would: the files not yet read are read
+    on a thread, each file is imported once, and the report says what happened."""
+    folder = _notes(tmp_path / "notes", 300)
+    steps = service.import_paths([folder], processes=2)
+    killed = 0
+    with caplog.at_level(logging.WARNING, logger="desktop.library.importer"):
+        try:
+            while True:
+                step = next(steps)
+                if step.done >= 2 and not killed:  # the first file is written
+                    for child in multiprocessing.active_children():
+                        os.kill(child.pid, signal.SIGKILL)
+                        killed += 1
+        except StopIteration as end:
+            report = end.value
+    assert killed >= 1
+    assert report.counts()["added"] == 300
+    assert report.warnings == [("(import)", FELL_BACK)]
+    assert "reading the rest of the import on threads" in caplog.text
+    documents = service.snapshot().documents
+    assert len(documents) == len({d.source_path for d in documents}) == 300
+    assert all(d.chunk_count >= 1 for d in documents)
+
+
+def test_a_cancelled_import_stops_its_reading_processes(
+    service: LibraryService, tmp_path: Path
+) -> None:
+    folder = _notes(tmp_path / "notes", 300)
+    steps = service.import_paths([folder], processes=2)
+    for _ in range(5):
+        next(steps)
+    steps.close()  # what the Cancel button and Ctrl+C do to the running import
+    assert multiprocessing.active_children() == []
+    kept = service.snapshot().documents
+    assert 1 <= len(kept) < 300
+    # Importing again picks up the rest, each file once.
+    report = run_to_end(service.import_paths([folder], processes=2))
+    assert report.counts()["added"] == 300 - len(kept)
+    assert len(service.snapshot().documents) == 300
