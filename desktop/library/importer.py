@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
 import signal
@@ -239,10 +240,22 @@ def _start_reader(options: ImportOptions, messages: _Messages, stop: _Stop) -> N
     handle (it cancels and shuts the pool down), and the GUI comes first for the cores."""
     global _reader
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        # A parent killed outright (kill -9, a crash) cannot shut the pool down, and a
+        # worker waiting for its next file would wait forever: it leaves with its parent.
+        threading.Thread(
+            target=_leave_with, args=(parent.sentinel,), name="parent-watch", daemon=True
+        ).start()
     if hasattr(os, "nice") and os.environ.get("XNICE"):
         os.nice(5)
     load_options = replace(options.load_options(), progress=messages.put, cancelled=stop.is_set)
     _reader = (options, load_options, options.tokenizer())
+
+
+def _leave_with(parent_sentinel: int) -> None:
+    multiprocessing.connection.wait([parent_sentinel])
+    os._exit(0)
 
 
 def _read_in_process(files: list[tuple[Path, str | None]]) -> list[_Prepared]:

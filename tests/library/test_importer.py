@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from desktop.library.chunking import FixedWords, chunk_text
@@ -150,11 +151,22 @@ _KILLED_IMPORT = textwrap.dedent(
     from desktop.workspace import Workspace
 
     service = LibraryService(Workspace(Path(sys.argv[1])), Settings())
+    import multiprocessing
     for number, _ in enumerate(service.import_paths([Path(sys.argv[2])])):
         if number == 200:
-            print("HALF_WAY", flush=True)
+            readers = [str(child.pid) for child in multiprocessing.active_children()]
+            print("HALF_WAY", " ".join(readers), flush=True)
     """
 )
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a container's init may not reap an orphan at once)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
 
 
 def test_a_crash_mid_import_leaves_the_library_intact(tmp_path: Path) -> None:
@@ -172,9 +184,17 @@ def test_a_crash_mid_import_leaves_the_library_intact(tmp_path: Path) -> None:
     )
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "HALF_WAY"
+        half_way, *readers = proc.stdout.readline().split()
+        assert half_way == "HALF_WAY"
+        assert len(readers) >= 1  # 400 files: read in processes
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
+        # The reading processes leave with their parent instead of waiting forever.
+        for _ in range(200):
+            if not any(_running(int(pid)) for pid in readers):
+                break
+            time.sleep(0.05)
+        assert not any(_running(int(pid)) for pid in readers)
     finally:
         if proc.poll() is None:
             proc.kill()
