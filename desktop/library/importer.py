@@ -289,7 +289,6 @@ class _Pipeline:
         files: Sequence[Path],
         known: dict[str, str],
         options: ImportOptions,
-        tokenizer: Tokenizer,
     ) -> None:
         self.files = files
         self.known = known
@@ -320,7 +319,6 @@ class _Pipeline:
         self._load_options = replace(
             options.load_options(), progress=self.messages.put, cancelled=self._stop.is_set
         )
-        self._tokenizer = tokenizer
         # Processes: enough groups in flight that none waits for the next round trip.
         self._ahead = 4 * _GROUP_FILES * self.processes or max(2, options.workers * 3)
         self._futures: deque[tuple[Path, Future[_Prepared]]] = deque()
@@ -330,7 +328,9 @@ class _Pipeline:
     def _read(self, path: Path) -> _Prepared:
         """One file on this process (the writer's thread or a reading thread)."""
         known_hash = self.known.get(display_path(path))
-        return _prepare(path, known_hash, self.options, self._load_options, self._tokenizer)
+        # Loaded by the first file read here: reading processes load their own.
+        tokenizer = self.options.tokenizer()
+        return _prepare(path, known_hash, self.options, self._load_options, tokenizer)
 
     def _submit(self, paths: list[Path]) -> list[tuple[Path, Future[_Prepared]]]:
         """Read ``paths`` on the pool: one future each, resolved as the group finishes."""
@@ -498,10 +498,9 @@ def _run(
     total: int,
 ) -> Generator[Progress, None, None]:
     """Prepare ``files`` on workers and write them in order, yielding progress."""
-    tokenizer = options.tokenizer()
     readable = [p for p in files if name_is_text(p)]
     known = library.known_files()
-    pipeline = _Pipeline(readable, known, options, tokenizer)
+    pipeline = _Pipeline(readable, known, options)
     try:
         with library.batch() as batch:
             position = first

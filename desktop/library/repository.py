@@ -532,6 +532,15 @@ class Library:
         tx.executemany(
             "UPDATE chunks SET idx = ? WHERE id = ?", ((idx, cid) for cid, idx in keep.items())
         )
+        headings: dict[tuple[str, ...], str] = {}  # a document's chunks share a few
+
+        def heading_json(path: Sequence[str]) -> str:
+            key = tuple(path)
+            found = headings.get(key)
+            if found is None:
+                found = headings[key] = json.dumps(list(key), ensure_ascii=False)
+            return found
+
         values = [
             value
             for index, chunk, digest in fresh
@@ -543,7 +552,7 @@ class Library:
                 chunk.text,
                 chunk.token_count,
                 chunk.page,
-                json.dumps(list(chunk.heading_path), ensure_ascii=False),
+                heading_json(chunk.heading_path),
                 digest,
             )
         ]

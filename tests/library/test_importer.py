@@ -56,9 +56,7 @@ def test_the_writer_is_woken_as_soon_as_the_next_file_is_ready(tmp_path: Path) -
     from desktop.library.importer import _WAKE, ImportOptions, _Pipeline
 
     (tmp_path / "a.md").write_text("# A\n\nSome text.", encoding="utf-8")
-    pipeline = _Pipeline(
-        [tmp_path / "a.md"], {}, ImportOptions(workers=1), get_tokenizer("cl100k_base")
-    )
+    pipeline = _Pipeline([tmp_path / "a.md"], {}, ImportOptions(workers=1))
     try:
         future = pipeline.next_result()
         assert pipeline.messages.get(timeout=30) == _WAKE
