@@ -69,6 +69,7 @@ FELL_BACK = (
 )
 _GROUP_FILES = 16  # files per round trip to a reading process...
 _GROUP_BYTES = 1 << 20  # ...unless they are larger than this together
+_AHEAD_BYTES = 64 << 20  # files read ahead of the writes: at most this much of them
 
 
 @dataclass(frozen=True)
@@ -323,6 +324,9 @@ class _Pipeline:
         self._ahead = 4 * _GROUP_FILES * self.processes or max(2, options.workers * 3)
         self._futures: deque[tuple[Path, Future[_Prepared]]] = deque()
         self._jobs: list[Future[list[_Prepared]]] = []  # the reading processes' groups
+        # The files in flight, also bounded by their size: their texts wait in memory.
+        self._sizes: dict[Path, int] = {}
+        self._pending_bytes = 0
         self._next = 0
 
     def _read(self, path: Path) -> _Prepared:
@@ -372,17 +376,25 @@ class _Pipeline:
         size = 0
         while self._next + len(group) < len(self.files) and len(group) < _GROUP_FILES:
             path = self.files[self._next + len(group)]
+            bytes_ = 0
             with contextlib.suppress(OSError):
-                size += path.stat().st_size
+                bytes_ = path.stat().st_size
+            size += bytes_
             if group and size > _GROUP_BYTES:
                 break
             group.append(path)
+            self._sizes[path] = bytes_
         return group
 
     def _fill(self) -> None:
-        while self._next < len(self.files) and len(self._futures) < self._ahead:
+        while (
+            self._next < len(self.files)
+            and len(self._futures) < self._ahead
+            and (not self._futures or self._pending_bytes < _AHEAD_BYTES)
+        ):
             group = self._group()
             self._futures.extend(self._submit(group))
+            self._pending_bytes += sum(self._sizes.get(path, 0) for path in group)
             self._next += len(group)
 
     def next_result(self) -> Future[_Prepared]:
@@ -392,7 +404,8 @@ class _Pipeline:
             self._next += 1
             return future
         self._fill_or_fall_back()
-        _path, future = self._futures.popleft()
+        path, future = self._futures.popleft()
+        self._pending_bytes -= self._sizes.pop(path, 0)
         self._fill_or_fall_back()
         return future
 

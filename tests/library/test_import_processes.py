@@ -106,3 +106,27 @@ def test_a_cancelled_import_stops_its_reading_processes(
     report = run_to_end(service.import_paths([folder], processes=2))
     assert report.counts()["added"] == 300 - len(kept)
     assert len(service.snapshot().documents) == 300
+
+
+def test_files_read_ahead_are_bounded_by_their_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large files read ahead wait in memory until written: their bytes bound how many
+    are read ahead, not only their number."""
+    from desktop.library import importer
+
+    folder = _notes(tmp_path / "notes", 40, words=20_000)  # ~200 KB each
+    monkeypatch.setattr(importer, "_AHEAD_BYTES", 1_000_000)
+    files = importer.collect([folder]).files
+    options = importer.ImportOptions(processes=1, process_min_files=0)
+    pipeline = importer._Pipeline(files, {}, options)
+    try:
+        first = pipeline.next_result()
+        in_flight = len(pipeline._futures)
+        # Reading stops once ~1 MB is ahead (at most one group of ~1 MB more), where the
+        # count alone would keep 63 files in flight (four groups of 16, one taken).
+        assert 1 <= in_flight < 20
+        first.result(timeout=60)
+        assert pipeline.result(first, files[0]).document is not None
+    finally:
+        pipeline.close()
