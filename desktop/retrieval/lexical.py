@@ -1,8 +1,7 @@
 """BM25 over the chunks with SQLite FTS5.
 
-Two full-text indexes: ``chunks_fts`` holds the words as written (``unicode61``); triggers on
-the library's chunks queue new ones for it and take removed ones out (schema versions 3 and
-13), and ``sync_fulltext`` moves the queue in on the search path; ``chunks_fts_stem`` holds them
+Two full-text indexes: ``chunks_fts`` holds the words as written (``unicode61``), kept in
+sync by triggers on the library's chunks (schema version 3); ``chunks_fts_stem`` holds them
 stemmed (FTS5's ``porter``, English), so "return" finds "returns", kept in step by
 ``sync_stemmed`` on the search path. A question is searched in the stemmed index after its
 question words ("how", "do", "I", ...) are left out; a question with a quoted phrase
@@ -105,7 +104,6 @@ def informative_words(workspace: Workspace, text: str) -> str:
     total = Library(workspace).chunk_count()
     if total < 1000:
         return " ".join(words)  # small libraries: every word, nothing to save
-    sync_fulltext(workspace)  # the frequencies are the full-text index's
     marks = ",".join("?" * len(words))
     frequency = dict(
         conn.execute(
@@ -167,21 +165,6 @@ def sync_stemmed(workspace: Workspace) -> tuple[int, int]:
     return len(added), len(removed)
 
 
-def sync_fulltext(workspace: Workspace) -> int:
-    """Move the chunks queued since the last search into the full-text index, in one
-    statement (FTS5 writes its terms out once, not once per chunk); returns how many."""
-    conn = workspace.connection()
-    if conn.execute("SELECT 1 FROM chunks_fts_pending LIMIT 1").fetchone() is None:
-        return 0
-    with _sync_lock, workspace.transaction() as tx:
-        added = tx.execute(
-            "INSERT INTO chunks_fts(rowid, text) SELECT c.id, c.text "
-            "FROM chunks_fts_pending p JOIN chunks c ON c.id = p.id ORDER BY c.id"
-        ).rowcount
-        tx.execute("DELETE FROM chunks_fts_pending")
-    return max(0, added)
-
-
 def lexical_search(
     workspace: Workspace,
     text: str,
@@ -193,7 +176,6 @@ def lexical_search(
     """The ``k`` best chunks by BM25. A query with a quoted phrase is matched as written
     (the exact index); otherwise its content words are matched by stem, unless
     ``stemmed`` is False (the words as written, as before issue 14)."""
-    sync_fulltext(workspace)
     exact = phrase_query(text)
     if exact is not None:
         table, query = "chunks_fts", exact

@@ -17,7 +17,6 @@ TABLES = (
     "index_generation",
     "chunks_fts_stem",
     "chunks_fts_stem_state",
-    "chunks_fts_pending",
 )
 """The tables this package owns: no module outside it names them."""
 
@@ -125,38 +124,3 @@ STEMMED_SQL = """
 def stemmed_index(version: int) -> Migration:
     """The migration that adds the stemmed index, at ``version``."""
     return Migration(version, "retrieval: stemmed full-text index (porter)", STEMMED_SQL)
-
-
-# Chunks wait in a queue for the full-text index instead of entering it one by one. Its
-# insert trigger made every statement that adds chunks a savepoint at which FTS5 wrote its
-# pending terms out: a third of an import's time went there, where one INSERT ... SELECT
-# of the same rows takes a tenth of it. ``lexical.sync_fulltext`` moves the queue into the
-# index on the search path (and after an index run); every committed state stays
-# consistent: a chunk is either in the index or in the queue, and a deleted or changed
-# chunk is taken out of the index only if it was put in (an external-content FTS5 table
-# must not be told to forget what it never held).
-RETRIEVAL_V13 = Migration(
-    13,
-    "retrieval: new chunks queue for the full-text index",
-    """
-        CREATE TABLE chunks_fts_pending (id INTEGER PRIMARY KEY) STRICT;
-        DROP TRIGGER chunks_fts_insert;
-        DROP TRIGGER chunks_fts_delete;
-        DROP TRIGGER chunks_fts_update;
-        CREATE TRIGGER chunks_fts_queue AFTER INSERT ON chunks BEGIN
-            INSERT OR IGNORE INTO chunks_fts_pending(id) VALUES (new.id);
-        END;
-        CREATE TRIGGER chunks_fts_forget AFTER DELETE ON chunks BEGIN
-            INSERT INTO chunks_fts(chunks_fts, rowid, text)
-                SELECT 'delete', old.id, old.text
-                WHERE NOT EXISTS (SELECT 1 FROM chunks_fts_pending WHERE id = old.id);
-            DELETE FROM chunks_fts_pending WHERE id = old.id;
-        END;
-        CREATE TRIGGER chunks_fts_change AFTER UPDATE OF text ON chunks BEGIN
-            INSERT INTO chunks_fts(chunks_fts, rowid, text)
-                SELECT 'delete', old.id, old.text
-                WHERE NOT EXISTS (SELECT 1 FROM chunks_fts_pending WHERE id = old.id);
-            INSERT OR IGNORE INTO chunks_fts_pending(id) VALUES (new.id);
-        END;
-        """,
-)

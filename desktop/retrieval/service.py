@@ -22,7 +22,7 @@ from desktop.retrieval.embedders import (
     OpenAIEmbedder,
 )
 from desktop.retrieval.indexing import IndexPlan, IndexResult, index_status, plan_index, run_index
-from desktop.retrieval.lexical import sync_fulltext, sync_stemmed
+from desktop.retrieval.lexical import sync_stemmed
 from desktop.retrieval.rerank import (
     RERANKERS,
     LLMReranker,
@@ -394,9 +394,8 @@ class RetrievalService:
         background thread (``ragtune index``: the process ends after this)."""
         try:
             result = yield from run_index(self.workspace, embedder, plan)
-            # The BM25 indexes catch up here, so the next search need not (about 0.5 s per
-            # 10,000 new chunks for the stemmed one, 0.1 s for the other).
-            sync_fulltext(self.workspace)
+            # The stemmed BM25 index catches up here, so the next search need not (about
+            # 0.5 s per 10,000 new chunks).
             sync_stemmed(self.workspace)
             if not embedder.paid and result.tokens >= RATE_MIN_TOKENS and result.seconds > 0:
                 self.workspace.set_meta(

@@ -8,9 +8,8 @@ Printed, all from the same run (the machine is shared: compare ratios, not secon
 - the same import with the files read ahead on one thread instead;
 - the same import with the old shape: one file at a time, one commit per file
   (``workers=0``-like: ``batch_files=1``, one worker, nothing read ahead);
-- the same import without the chunks' full-text queue (its trigger dropped): what the
-  full-text index costs the import now that chunks queue for it, and what moving the queue
-  into SQLite FTS5 then costs the first search;
+- the same import without the chunks' full-text index (its trigger dropped): what SQLite
+  FTS5 costs;
 - the baseline: read each file and split it with a character splitter equivalent to
   LangChain's ``RecursiveCharacterTextSplitter`` (chunk_size 1000, overlap 200,
   separators "\\n\\n", "\\n", " ", ""). langchain is not installed here, so the same
@@ -37,7 +36,6 @@ from desktop.library.importer import ImportOptions  # noqa: E402
 from desktop.library.importer import import_paths as run_import  # noqa: E402
 from desktop.library.repository import Library  # noqa: E402
 from desktop.progress import run_to_end  # noqa: E402
-from desktop.retrieval.lexical import sync_fulltext  # noqa: E402
 from desktop.workspace import Workspace  # noqa: E402
 from tests.benchmarks.bench_chunking import make_text  # noqa: E402
 
@@ -125,20 +123,13 @@ def time_import(
     database = work / f"{label}-{time.monotonic_ns()}.ragtune.sqlite"
     with Workspace(database) as workspace:
         if not full_text:
-            workspace.connection().execute("DROP TRIGGER chunks_fts_queue")
+            workspace.connection().execute("DROP TRIGGER chunks_fts_insert")
         library = Library(workspace)
         start = time.perf_counter()
         report = run_to_end(run_import(library, [folder], options))
         seconds = time.perf_counter() - start
-        if full_text and label == "n":
-            start = time.perf_counter()
-            moved = sync_fulltext(workspace)
-            CATCH_UP.append((moved, time.perf_counter() - start))
     assert report.counts()["added"] > 0
     return seconds
-
-
-CATCH_UP: list[tuple[int, float]] = []  # (chunks, seconds) the first search moves in
 
 
 def time_baseline(folder: Path, *, tokens: bool = False) -> float:
@@ -252,7 +243,7 @@ def main() -> None:
                 lambda: time_import(folder, inline, work, "i"),
             ),
             (
-                "import now, without the full-text queue",
+                "import now, without the full-text index",
                 lambda: time_import(folder, now, work, "f", full_text=False),
             ),
             (
@@ -279,14 +270,9 @@ def main() -> None:
         print(f"import now vs one-at-a-time: {best[labels[3]] / now_s:.2f}x faster")
         print(f"import now vs batched without read-ahead: {best[labels[4]] / now_s:.2f}x faster")
         print(
-            f"the full-text index's queue is {1 - best[labels[5]] / now_s:.0%} of the import's time"
+            f"the full-text index (SQLite FTS5) is {1 - best[labels[5]] / now_s:.0%} of the "
+            "import's time"
         )
-        if CATCH_UP:
-            chunks, seconds = min(CATCH_UP, key=lambda pair: pair[1])
-            print(
-                f"then the first search moves the {chunks:,} queued chunks into the full-text "
-                f"index (SQLite FTS5) in {seconds:.2f} s"
-            )
         print(
             f"import now vs the LangChain-style token split: {best[labels[6]] / now_s:.2f}x "
             "(above 1: the import is faster)"
