@@ -49,7 +49,7 @@ from desktop.library.loaders import (
     name_is_text,
     walk_folder,
 )
-from desktop.library.repository import Library
+from desktop.library.repository import Library, WriteBatch
 from desktop.progress import Cancelled, Progress
 from desktop.tokens import Tokenizer, get_tokenizer
 
@@ -70,6 +70,7 @@ FELL_BACK = (
 _GROUP_FILES = 16  # files per round trip to a reading process...
 _GROUP_BYTES = 1 << 20  # ...unless they are larger than this together
 _AHEAD_BYTES = 64 << 20  # files read ahead of the writes: at most this much of them
+_NEW_GROUP = 64  # new files written together (see _NewFiles)
 
 
 @dataclass(frozen=True)
@@ -492,6 +493,91 @@ def _save(library: Library, prepared: _Prepared, run_id: int) -> list[FileOutcom
     return outcomes
 
 
+def _failed(
+    library: Library, report: ImportReport, run_id: int, path: Path, error: Exception
+) -> None:
+    log.error("Importing %s failed", path, exc_info=error)
+    reason = f"unexpected error: {type(error).__name__}"
+    library.record(run_id, display_path(path), "skipped", reason)
+    report.outcomes.append(FileOutcome(display_path(path), "skipped", reason))
+
+
+def _save_guarded(library: Library, report: ImportReport, run_id: int, prepared: _Prepared) -> None:
+    try:
+        report.outcomes.extend(_save(library, prepared, run_id))
+    except Cancelled:
+        raise
+    except Exception as exc:
+        _failed(library, report, run_id, prepared.path, exc)
+
+
+def _is_new(prepared: _Prepared, known: dict[str, str]) -> bool:
+    """A file read whole that the library does not hold yet, with no attachments: it
+    can be written together with others like it."""
+    document = prepared.document
+    return (
+        document is not None
+        and not prepared.children
+        and not document.part_errors
+        and display_path(prepared.path) not in known
+    )
+
+
+class _NewFiles:
+    """New files written together (``Library.save_new_documents``): one savepoint and a
+    few statements for ``_NEW_GROUP`` of them, where SQLite's full-text index wrote its
+    terms out once per file. Written before any other file, before each commit and at
+    the end (a cancel included), so the order of the report and the crash safety of a
+    commit are those of files written one by one."""
+
+    def __init__(self, library: Library, report: ImportReport, run_id: int) -> None:
+        self.library = library
+        self.report = report
+        self.run_id = run_id
+        self.waiting: list[_Prepared] = []
+        self.since = 0.0  # when the first of them was read
+
+    def __enter__(self) -> _NewFiles:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.write()
+
+    def add(self, prepared: _Prepared) -> None:
+        if not self.waiting:
+            self.since = time.monotonic()
+        self.waiting.append(prepared)
+        if len(self.waiting) >= _NEW_GROUP:
+            self.write()
+
+    def due(self, batch: WriteBatch, options: ImportOptions) -> bool:
+        """Whether the files waiting make the batch due for its commit: they count as
+        written, and wait no longer than the batch would."""
+        return bool(self.waiting) and (
+            batch.writes + len(self.waiting) >= options.batch_files
+            or time.monotonic() - self.since >= options.batch_seconds
+        )
+
+    def write(self) -> None:
+        group, self.waiting = self.waiting, []
+        if not group:
+            return
+        try:
+            ids = self.library.save_new_documents(
+                [(display_path(p.path), p.document, p.chunks) for p in group if p.document],
+                run_id=self.run_id,
+            )
+        except Exception:
+            log.warning("Writing %d new files together failed; one by one", len(group))
+            for prepared in group:
+                _save_guarded(self.library, self.report, self.run_id, prepared)
+            return
+        self.report.outcomes.extend(
+            FileOutcome(display_path(p.path), "added", document_id=i, chunks=len(p.chunks))
+            for p, i in zip(group, ids, strict=True)
+        )
+
+
 def _unreadable_name(path: Path) -> FileOutcome:
     return FileOutcome(
         display_path(path),
@@ -514,8 +600,9 @@ def _run(
     readable = [p for p in files if name_is_text(p)]
     known = library.known_files()
     pipeline = _Pipeline(readable, known, options)
+    new = _NewFiles(library, report, run_id)
     try:
-        with library.batch() as batch:
+        with library.batch() as batch, new:
             position = first
             for path in files:
                 shown = path.name if name_is_text(path) else display_path(path)
@@ -530,6 +617,7 @@ def _run(
                 waiting_since = time.monotonic()
                 while not future.done():
                     if time.monotonic() - waiting_since >= options.batch_seconds:
+                        new.write()
                         batch.commit()  # never hold the write lock while a slow file loads
                     try:
                         message = pipeline.messages.get(timeout=0.1)
@@ -539,15 +627,20 @@ def _run(
                         yield Progress(position - 1, total, f"{path.name}: {message}")
                 try:
                     prepared = pipeline.result(future, path)
-                    report.outcomes.extend(_save(library, prepared, run_id))
                 except Cancelled:
                     raise
                 except Exception as exc:
-                    log.exception("Importing %s failed", path)
-                    reason = f"unexpected error: {type(exc).__name__}"
-                    library.record(run_id, display_path(path), "skipped", reason)
-                    report.outcomes.append(FileOutcome(display_path(path), "skipped", reason))
-                if batch.due(files=options.batch_files, seconds=options.batch_seconds):
+                    _failed(library, report, run_id, path, exc)
+                else:
+                    if _is_new(prepared, known):
+                        new.add(prepared)
+                    else:
+                        new.write()
+                        _save_guarded(library, report, run_id, prepared)
+                if new.due(batch, options) or batch.due(
+                    files=options.batch_files, seconds=options.batch_seconds
+                ):
+                    new.write()
                     batch.commit()
     finally:
         pipeline.close()

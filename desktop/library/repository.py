@@ -27,7 +27,7 @@ _INSERT_CHUNKS = (
 )
 _CHUNK_COLUMNS = 9
 _CHUNK_ROW = "(" + ", ".join("?" * _CHUNK_COLUMNS) + ")"
-_INSERT_ROWS = 100  # 900 parameters: below SQLite's oldest limit (999)
+_INSERT_ROWS = 1000  # per statement, within the connection's bound-parameter limit
 
 
 class LoadedDocumentLike(Protocol):
@@ -213,7 +213,7 @@ class Library:
             batch.close()
 
     @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
+    def _writing(self, documents: int = 1) -> Iterator[sqlite3.Connection]:
         batch: WriteBatch | None = getattr(self._batches, "current", None)
         if batch is None:
             with self.workspace.transaction() as tx:
@@ -228,7 +228,7 @@ class Library:
             conn.execute("RELEASE library_write")
             raise
         conn.execute("RELEASE library_write")
-        batch.writes += 1
+        batch.writes += documents
 
     # -- reading ------------------------------------------------------------------------
 
@@ -443,28 +443,9 @@ class Library:
             row = tx.execute(
                 "SELECT id, content_hash FROM documents WHERE source_path = ?", (source_path,)
             ).fetchone()
-            values = (
-                loaded.title,
-                loaded.format,
-                loaded.size_bytes,
-                loaded.page_count,
-                loaded.modified_time,
-                loaded.content_hash,
-                loaded.encoding,
-                loaded.text,
-                json.dumps(list(loaded.pages)),
-                json.dumps(dict(loaded.metadata), ensure_ascii=False, default=str),
-                parent_id,
-            )
+            values = _document_values(loaded, parent_id)
             if row is None:
-                cursor = tx.execute(
-                    "INSERT INTO documents(title, format, size_bytes, page_count, "
-                    "modified_time, content_hash, encoding, text, pages, metadata, parent_id, "
-                    "source_path, imported_at, updated_at, status) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
-                    (*values, source_path, now, now),
-                )
-                document_id = int(cursor.lastrowid or 0)
+                document_id = self._insert_document(tx, source_path, values, now)
                 outcome = "added"
             elif row["content_hash"] == loaded.content_hash:
                 document_id = int(row["id"])
@@ -487,6 +468,48 @@ class Library:
                 self._replace_chunks(tx, document_id, chunks)
             self._event(tx, run_id, document_id, source_path, outcome, "", now)
         return document_id, outcome
+
+    def save_new_documents(
+        self,
+        documents: Sequence[tuple[str, LoadedDocumentLike, Sequence[ChunkLike]]],
+        *,
+        run_id: int | None = None,
+    ) -> list[int]:
+        """Insert documents not in the library yet (source path, document, chunks), in
+        one savepoint, their chunks in as few statements as SQLite allows: the full-text
+        index's trigger makes FTS5 write its terms out at every savepoint and statement,
+        once per document when saved one by one. All or none: if one cannot be inserted
+        (its path is in the library after all), nothing is, and the caller saves them one
+        by one. Returns their ids, in order."""
+        now = time.time()
+        with self._writing(len(documents)) as tx:
+            ids = []
+            rows: list[object] = []
+            for source_path, loaded, chunks in documents:
+                document_id = self._insert_document(
+                    tx, source_path, _document_values(loaded, None), now
+                )
+                self._event(tx, run_id, document_id, source_path, "added", "", now)
+                rows += _chunk_values(
+                    document_id,
+                    ((index, chunk, text_hash(chunk.text)) for index, chunk in enumerate(chunks)),
+                )
+                ids.append(document_id)
+            _insert_chunks(tx, rows)
+        return ids
+
+    @staticmethod
+    def _insert_document(
+        tx: sqlite3.Connection, source_path: str, values: tuple[object, ...], now: float
+    ) -> int:
+        cursor = tx.execute(
+            "INSERT INTO documents(title, format, size_bytes, page_count, "
+            "modified_time, content_hash, encoding, text, pages, metadata, parent_id, "
+            "source_path, imported_at, updated_at, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')",
+            (*values, source_path, now, now),
+        )
+        return int(cursor.lastrowid or 0)
 
     def replace_chunks(self, document_id: int, chunks: Sequence[ChunkLike]) -> ChunkDiff:
         with self._writing() as tx:
@@ -532,39 +555,7 @@ class Library:
         tx.executemany(
             "UPDATE chunks SET idx = ? WHERE id = ?", ((idx, cid) for cid, idx in keep.items())
         )
-        headings: dict[tuple[str, ...], str] = {}  # a document's chunks share a few
-
-        def heading_json(path: Sequence[str]) -> str:
-            key = tuple(path)
-            found = headings.get(key)
-            if found is None:
-                found = headings[key] = json.dumps(list(key), ensure_ascii=False)
-            return found
-
-        values = [
-            value
-            for index, chunk, digest in fresh
-            for value in (
-                document_id,
-                index,
-                chunk.start,
-                chunk.end,
-                chunk.text,
-                chunk.token_count,
-                chunk.page,
-                heading_json(chunk.heading_path),
-                digest,
-            )
-        ]
-        # Many rows per statement, not one statement per row: the full-text index's
-        # trigger makes every statement a savepoint, and SQLite FTS5 writes its pending
-        # terms out at each one (per row, that was a third of an import's time).
-        step = _INSERT_ROWS * _CHUNK_COLUMNS
-        for at in range(0, len(values), step):
-            part = values[at : at + step]
-            tx.execute(
-                _INSERT_CHUNKS + ",".join([_CHUNK_ROW] * (len(part) // _CHUNK_COLUMNS)), part
-            )
+        _insert_chunks(tx, _chunk_values(document_id, fresh))
         return ChunkDiff(kept=len(keep), added=len(fresh), removed=len(existing))
 
     def delete_document(self, document_id: int, *, run_id: int | None = None) -> None:
@@ -742,6 +733,62 @@ class Library:
 
     def set_chunking_config(self, config: dict[str, object]) -> None:
         self.workspace.set_meta("library.chunking", json.dumps(config, sort_keys=True))
+
+
+def _document_values(loaded: LoadedDocumentLike, parent_id: int | None) -> tuple[object, ...]:
+    return (
+        loaded.title,
+        loaded.format,
+        loaded.size_bytes,
+        loaded.page_count,
+        loaded.modified_time,
+        loaded.content_hash,
+        loaded.encoding,
+        loaded.text,
+        json.dumps(list(loaded.pages)),
+        json.dumps(dict(loaded.metadata), ensure_ascii=False, default=str),
+        parent_id,
+    )
+
+
+def _chunk_values(document_id: int, chunks: Iterable[tuple[int, ChunkLike, str]]) -> list[object]:
+    """The INSERT parameters of (index, chunk, text hash), row after row."""
+    headings: dict[tuple[str, ...], str] = {}  # a document's chunks share a few
+
+    def heading_json(path: Sequence[str]) -> str:
+        key = tuple(path)
+        found = headings.get(key)
+        if found is None:
+            found = headings[key] = json.dumps(list(key), ensure_ascii=False)
+        return found
+
+    return [
+        value
+        for index, chunk, digest in chunks
+        for value in (
+            document_id,
+            index,
+            chunk.start,
+            chunk.end,
+            chunk.text,
+            chunk.token_count,
+            chunk.page,
+            heading_json(chunk.heading_path),
+            digest,
+        )
+    ]
+
+
+def _insert_chunks(tx: sqlite3.Connection, values: Sequence[object]) -> None:
+    """Many rows per statement, not one statement per row: the full-text index's trigger
+    makes every statement a savepoint, and SQLite FTS5 writes its pending terms out at each
+    one (per row, that was a third of an import's time)."""
+    limit = tx.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // _CHUNK_COLUMNS
+    step = max(1, min(_INSERT_ROWS, limit)) * _CHUNK_COLUMNS
+    for at in range(0, len(values), step):
+        part = values[at : at + step]
+        rows = len(part) // _CHUNK_COLUMNS
+        tx.execute(_INSERT_CHUNKS + ",".join([_CHUNK_ROW] * rows), part)
 
 
 class WriteBatch:

@@ -383,3 +383,48 @@ def test_ocr_reports_progress_page_by_page_and_a_cancel_stops_between_pages(
         .fetchone()[0]
     )
     assert cancelled == 1
+
+
+def _many(folder: Path, count: int, start: int = 0) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(start, start + count):
+        (folder / f"n{i:03}.md").write_text(f"# Note {i}\n\nText of note {i}.", encoding="utf-8")
+
+
+def test_new_files_written_together_keep_the_report_in_file_order(
+    service: LibraryService, tmp_path: Path
+) -> None:
+    """New files are written in groups (one savepoint and statement for many); changed,
+    unchanged and new files still appear in the report, and the library, in file order."""
+    folder = tmp_path / "notes"
+    _many(folder, 150)
+    first = run_to_end(service.import_paths([folder]))
+    assert [Path(o.path).name for o in first.outcomes] == [f"n{i:03}.md" for i in range(150)]
+    assert all(o.outcome == "added" and o.document_id and o.chunks == 1 for o in first.outcomes)
+    (folder / "n010.md").write_text("# Note 10\n\nChanged.", encoding="utf-8")
+    _many(folder, 20, start=150)
+    second = run_to_end(service.import_paths([folder]))
+    outcomes = [(Path(o.path).name, o.outcome) for o in second.outcomes]
+    assert outcomes[10] == ("n010.md", "updated")
+    assert outcomes[150:] == [(f"n{i:03}.md", "added") for i in range(150, 170)]
+    assert sum(outcome == "unchanged" for _name, outcome in outcomes) == 149
+    documents = service.snapshot().documents
+    assert len(documents) == 170
+    assert {d.chunk_count for d in documents} == {1}
+
+
+def test_new_files_that_cannot_be_written_together_are_written_one_by_one(
+    service: LibraryService, tmp_path: Path, monkeypatch
+) -> None:
+    from desktop.library.repository import Library
+
+    def refuse(*_args: object, **_kwargs: object) -> list[int]:
+        raise RuntimeError("a group write failed")
+
+    monkeypatch.setattr(Library, "save_new_documents", refuse)
+    _many(tmp_path / "notes", 30)
+    report = run_to_end(service.import_paths([tmp_path / "notes"], processes=0))
+    assert [(Path(o.path).name, o.outcome) for o in report.outcomes] == [
+        (f"n{i:03}.md", "added") for i in range(30)
+    ]
+    assert len(service.snapshot().documents) == 30
