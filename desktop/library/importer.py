@@ -249,7 +249,7 @@ def _start_reader(options: ImportOptions, messages: _Messages, stop: _Stop) -> N
         threading.Thread(
             target=_leave_with, args=(parent.sentinel,), name="parent-watch", daemon=True
         ).start()
-    if hasattr(os, "nice") and os.environ.get("XNICE"):
+    if hasattr(os, "nice"):
         os.nice(5)
     load_options = replace(options.load_options(), progress=messages.put, cancelled=stop.is_set)
     _reader = (options, load_options, options.tokenizer())
