@@ -20,6 +20,7 @@ import hashlib
 import logging
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.queues
 import os
 import queue
 import signal
@@ -365,7 +366,8 @@ class _Pipeline:
             self.messages.put(_WAKE)
 
         job.add_done_callback(finished)
-        self._jobs.append(job)
+        # Only the groups still being read: a finished one holds its files' texts.
+        self._jobs = [*(j for j in self._jobs if not j.done()), job]
         return files
 
     def _group(self) -> list[Path]:
@@ -450,6 +452,10 @@ class _Pipeline:
             job.cancel()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if isinstance(self.messages, multiprocessing.queues.Queue):
+            # Its wake-ups are of no use once closed: never wait to flush them at exit.
+            self.messages.cancel_join_thread()
+            self.messages.close()
 
 
 # ---------------------------------------------------------------------------

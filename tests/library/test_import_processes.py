@@ -130,3 +130,22 @@ def test_files_read_ahead_are_bounded_by_their_size(
         assert pipeline.result(first, files[0]).document is not None
     finally:
         pipeline.close()
+
+
+def test_groups_read_are_let_go_once_written(tmp_path: Path) -> None:
+    """A reading process's finished group holds its files' texts: the pipeline keeps only
+    the groups still in flight, so a long import's memory does not grow with it."""
+    from desktop.library import importer
+
+    files = importer.collect([_notes(tmp_path / "notes", 300, words=20)]).files
+    pipeline = importer._Pipeline(files, {}, importer.ImportOptions(processes=1))
+    most = 0
+    try:
+        for path in files:
+            future = pipeline.next_result()
+            future.result(timeout=60)
+            assert pipeline.result(future, path).document is not None
+            most = max(most, len(pipeline._jobs))
+    finally:
+        pipeline.close()
+    assert most <= 5  # four groups of 16 ahead, and the one being written
