@@ -206,6 +206,57 @@ class _Prepared:
     chunks: list[Chunk] = field(default_factory=list)
     children: list[tuple[LoadedDocument, list[Chunk]]] = field(default_factory=list)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Sent back by a reading process without its chunks' texts: each is a slice of
+        its document's text, rebuilt on arrival (half the bytes, and plain tuples instead
+        of objects to pickle)."""
+        return (
+            _arrived,
+            (
+                self.path,
+                self.unchanged,
+                self.modified_time,
+                self.reason,
+                self.document,
+                _spans(self.chunks),
+                [(child, _spans(chunks)) for child, chunks in self.children],
+            ),
+        )
+
+
+_Span = tuple[int, int, int, int, "int | None", tuple[str, ...], str]
+
+
+def _spans(chunks: list[Chunk]) -> list[_Span]:
+    return [(c.index, c.start, c.end, c.token_count, c.page, c.heading_path, c.key) for c in chunks]
+
+
+def _chunks_of(text: str, spans: list[_Span]) -> list[Chunk]:
+    return [
+        Chunk(index, start, end, text[start:end], count, page, path, key)
+        for index, start, end, count, page, path, key in spans
+    ]
+
+
+def _arrived(
+    path: Path,
+    unchanged: bool,
+    modified_time: float,
+    reason: str,
+    document: LoadedDocument | None,
+    spans: list[_Span],
+    children: list[tuple[LoadedDocument, list[_Span]]],
+) -> _Prepared:
+    return _Prepared(
+        path,
+        unchanged,
+        modified_time,
+        reason,
+        document,
+        _chunks_of(document.text, spans) if document is not None else [],
+        [(child, _chunks_of(child.text, child_spans)) for child, child_spans in children],
+    )
+
 
 def _prepare(
     path: Path,

@@ -149,3 +149,35 @@ def test_groups_read_are_let_go_once_written(tmp_path: Path) -> None:
     finally:
         pipeline.close()
     assert most <= 5  # four groups of 16 ahead, and the one being written
+
+
+def test_a_file_read_in_a_process_arrives_whole(tmp_path: Path) -> None:
+    """A reading process sends chunks without their texts (slices of the document's
+    text): what arrives equals what was read, for a paged PDF and an e-mail with an
+    attachment too."""
+    import pickle
+
+    from desktop.library import importer
+    from tests.helpers.documents import make_docx
+    from tests.helpers.format_files import make_email
+
+    folder = tmp_path / "docs"
+    write_mixed_folder(folder)
+    policy = make_docx([("heading", 1, "Refunds"), ("paragraph", "Refunds take 14 days.")])
+    mail = make_email(
+        "Refund policy",
+        "Hi Bob,\n\nthe new policy is attached.",
+        attachments=[("policy.docx", "application/octet-stream", policy)],
+    )
+    (folder / "mail.eml").write_bytes(mail.as_bytes())
+    options = importer.ImportOptions()
+    load_options = options.load_options()
+    tokenizer = options.tokenizer()
+    read = [
+        importer._prepare(path, None, options, load_options, tokenizer)
+        for path in importer.collect([folder]).files
+    ]
+    assert any(p.document is not None and p.document.pages for p in read)
+    assert any(p.children and p.children[0][1] for p in read)  # the mail's attachment
+    for prepared in read:
+        assert pickle.loads(pickle.dumps(prepared)) == prepared
