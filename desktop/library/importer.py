@@ -84,9 +84,12 @@ class ImportOptions:
     ocr: bool = True  # read pages without a text layer, and images, with OCR
     batch_files: int = 200  # commit after this many files...
     batch_seconds: float = 0.25  # ...or this long, whichever comes first
-    # Files read and chunked at once, ahead of the writes, on threads. One: a second
-    # reading thread contends for the GIL with the first and the writer (bench_import:
-    # 2,000 files in 3.3 s with one, 3.7 s with two, 3.7 s with none).
+    # Files read and chunked at once, ahead of the writes, on threads (0: on the writing
+    # thread). One, so that a slow file (OCR) reports its pages and can be cancelled
+    # while it is read. It costs throughput: tiktoken encodes ~35% slower on any thread
+    # but the first one that used the tokenizer (its regex's cache belongs to that
+    # thread), so from the command line 2,000 files take 3.8 s with it and 2.9 s without;
+    # a large import reads in processes instead (below), where each reader is the first.
     workers: int = 1
     # A large import reads and chunks in this many processes instead (their own GILs,
     # cores and caches; ~0.5 s to start, so only from ``process_min_files`` files on).
