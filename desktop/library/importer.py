@@ -86,10 +86,11 @@ class ImportOptions:
     batch_seconds: float = 0.25  # ...or this long, whichever comes first
     # Files read and chunked at once, ahead of the writes, on threads (0: on the writing
     # thread). One, so that a slow file (OCR) reports its pages and can be cancelled
-    # while it is read. It costs throughput: tiktoken encodes ~35% slower on any thread
-    # but the first one that used the tokenizer (its regex's cache belongs to that
-    # thread), so from the command line 2,000 files take 3.8 s with it and 2.9 s without;
-    # a large import reads in processes instead (below), where each reader is the first.
+    # while it is read. It costs throughput: from the command line 2,000 files take
+    # 3.9 s with it and 3.0 s without, the same reading taking ~35% more CPU time on the
+    # reading thread (handed one file at a time while the writer thread runs; tiktoken's
+    # own share of that is handled in desktop.tokens). A large import reads in processes
+    # instead (below).
     workers: int = 1
     # A large import reads and chunks in this many processes instead (their own GILs,
     # cores and caches; ~0.5 s to start, so only from ``process_min_files`` files on).
