@@ -377,14 +377,18 @@ class _Pipeline:
         self._load_options = replace(
             options.load_options(), progress=self.messages.put, cancelled=self._stop.is_set
         )
-        # Processes: enough groups in flight that none waits for the next round trip.
-        self._ahead = 4 * _GROUP_FILES * self.processes or max(2, options.workers * 3)
         self._futures: deque[tuple[Path, Future[_Prepared]]] = deque()
         self._jobs: list[Future[list[_Prepared]]] = []  # the reading processes' groups
-        # The files in flight, also bounded by their size: their texts wait in memory.
+        # The sizes of the files in flight in processes, which bound them too: their texts
+        # wait in memory until written.
         self._sizes: dict[Path, int] = {}
-        self._pending_bytes = 0
         self._next = 0
+
+    @property
+    def _ahead(self) -> int:
+        """Files in flight: in processes, enough groups that none waits for the next round
+        trip; on threads, a few per thread."""
+        return 4 * _GROUP_FILES * self.processes or max(2, self.options.workers * 3)
 
     def _read(self, path: Path) -> _Prepared:
         """One file on this process (the writer's thread or a reading thread)."""
@@ -448,11 +452,10 @@ class _Pipeline:
         while (
             self._next < len(self.files)
             and len(self._futures) < self._ahead
-            and (not self._futures or self._pending_bytes < _AHEAD_BYTES)
+            and (not self._futures or sum(self._sizes.values()) < _AHEAD_BYTES)
         ):
             group = self._group()
             self._futures.extend(self._submit(group))
-            self._pending_bytes += sum(self._sizes.get(path, 0) for path in group)
             self._next += len(group)
 
     def next_result(self) -> Future[_Prepared]:
@@ -463,7 +466,7 @@ class _Pipeline:
             return future
         self._fill_or_fall_back()
         path, future = self._futures.popleft()
-        self._pending_bytes -= self._sizes.pop(path, 0)
+        self._sizes.pop(path, None)
         self._fill_or_fall_back()
         return future
 
@@ -492,7 +495,6 @@ class _Pipeline:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.processes = 0
         self._pool = ThreadPoolExecutor(max(1, self.options.workers), "ragtune-import")
-        self._ahead = max(2, self.options.workers * 3)
         futures: deque[tuple[Path, Future[_Prepared]]] = deque()
         for path, future in self._futures:
             read = future.done() and not future.cancelled() and future.exception() is None
@@ -587,12 +589,21 @@ def _is_new(prepared: _Prepared, known: dict[str, str]) -> bool:
 class _NewFiles:
     """New files written together (``Library.save_new_documents``): one savepoint and a
     few statements for ``_NEW_GROUP`` of them, where SQLite's full-text index wrote its
-    terms out once per file. Written before any other file, before each commit and at
-    the end (a cancel included), so the order of the report and the crash safety of a
-    commit are those of files written one by one."""
+    terms out once per file. Written before any other file, before each commit of the
+    batch (``commit``) and at the end (a cancel included), so the order of the report and
+    the crash safety of a commit are those of files written one by one."""
 
-    def __init__(self, library: Library, report: ImportReport, run_id: int) -> None:
+    def __init__(
+        self,
+        library: Library,
+        batch: WriteBatch,
+        options: ImportOptions,
+        report: ImportReport,
+        run_id: int,
+    ) -> None:
         self.library = library
+        self.batch = batch
+        self.options = options
         self.report = report
         self.run_id = run_id
         self.waiting: list[_Prepared] = []
@@ -611,13 +622,21 @@ class _NewFiles:
         if len(self.waiting) >= _NEW_GROUP:
             self.write()
 
-    def due(self, batch: WriteBatch, options: ImportOptions) -> bool:
-        """Whether the files waiting make the batch due for its commit: they count as
-        written, and wait no longer than the batch would."""
-        return bool(self.waiting) and (
-            batch.writes + len(self.waiting) >= options.batch_files
-            or time.monotonic() - self.since >= options.batch_seconds
+    def commit(self) -> None:
+        """Write the files waiting, then commit the batch."""
+        self.write()
+        self.batch.commit()
+
+    def commit_if_due(self) -> None:
+        """Commit when the batch is due, the files waiting counted as written (and kept
+        waiting no longer than the batch would keep them)."""
+        files, seconds = self.options.batch_files, self.options.batch_seconds
+        waiting_due = bool(self.waiting) and (
+            self.batch.writes + len(self.waiting) >= files
+            or time.monotonic() - self.since >= seconds
         )
+        if waiting_due or self.batch.due(files=files, seconds=seconds):
+            self.commit()
 
     def write(self) -> None:
         group, self.waiting = self.waiting, []
@@ -661,9 +680,11 @@ def _run(
     readable = [p for p in files if name_is_text(p)]
     known = library.known_files()
     pipeline = _Pipeline(readable, known, options)
-    new = _NewFiles(library, report, run_id)
     try:
-        with library.batch() as batch, new:
+        with (
+            library.batch() as batch,
+            _NewFiles(library, batch, options, report, run_id) as new,
+        ):
             position = first
             for path in files:
                 shown = path.name if name_is_text(path) else display_path(path)
@@ -678,8 +699,7 @@ def _run(
                 waiting_since = time.monotonic()
                 while not future.done():
                     if time.monotonic() - waiting_since >= options.batch_seconds:
-                        new.write()
-                        batch.commit()  # never hold the write lock while a slow file loads
+                        new.commit()  # never hold the write lock while a slow file loads
                     try:
                         message = pipeline.messages.get(timeout=0.1)
                     except queue.Empty:
@@ -698,11 +718,7 @@ def _run(
                     else:
                         new.write()
                         _save_guarded(library, report, run_id, prepared)
-                if new.due(batch, options) or batch.due(
-                    files=options.batch_files, seconds=options.batch_seconds
-                ):
-                    new.write()
-                    batch.commit()
+                new.commit_if_due()
     finally:
         pipeline.close()
         if pipeline.fell_back:
