@@ -52,6 +52,7 @@ from desktop.library.loaders import (
 )
 from desktop.library.repository import Library, WriteBatch
 from desktop.progress import Cancelled, Progress
+from desktop.text import plural
 from desktop.tokens import Tokenizer, get_tokenizer
 
 log = logging.getLogger(__name__)
@@ -148,9 +149,10 @@ class ImportReport:
             if counts[k]
         ]
         if self.ignored:
-            parts.append(f"{self.ignored} other files not imported (named in the report)")
+            other = plural(self.ignored, "other file")
+            parts.append(f"{other} not imported (named in the report)")
         if self.warnings:
-            parts.append(f"{len(self.warnings)} warnings")
+            parts.append(plural(len(self.warnings), "warning"))
         text = ", ".join(parts) or "nothing to import"
         if self.cancelled:
             done = len(self.outcomes)

@@ -116,7 +116,7 @@ def test_unknown_formats_are_named_and_extensionless_text_is_imported(
     assert [(Path(o.path).name, o.reason) for o in report.passed_over] == [
         ("photo.heic", "unsupported format “.heic”")
     ]
-    assert "1 other files not imported" in report.summary()
+    assert "1 other file not imported" in report.summary()
 
 
 def test_a_huge_decompressed_docx_is_refused_by_the_setting(tmp_path: Path) -> None:
