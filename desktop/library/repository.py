@@ -325,20 +325,18 @@ class Library:
             hashes.append(digest)
         return ChunkKeys(ids, document_ids, hashes)
 
-    def texts_for_hashes(self, hashes: Iterable[str]) -> dict[str, str]:
-        """The text of a chunk with each hash (chunks with equal hashes have equal text)."""
-        wanted = list(dict.fromkeys(hashes))
-        found: dict[str, str] = {}
+    def chunk_texts(self, chunk_ids: Iterable[int]) -> dict[int, str]:
+        """The texts of the chunks that still exist among ``chunk_ids``."""
+        wanted = list(chunk_ids)
+        found: dict[int, str] = {}
         conn = self.workspace.connection()
         for start in range(0, len(wanted), _SQL_BATCH):
             part = wanted[start : start + _SQL_BATCH]
             marks = ",".join("?" * len(part))
-            for digest, text in conn.execute(
-                f"SELECT text_hash, MIN(text) FROM chunks WHERE text_hash IN ({marks}) "
-                "GROUP BY text_hash",
-                part,
+            for chunk_id, text in conn.execute(
+                f"SELECT id, text FROM chunks WHERE id IN ({marks})", part
             ):
-                found[str(digest)] = str(text)
+                found[int(chunk_id)] = str(text)
         return found
 
     def chunk_sources(self, chunk_ids: Sequence[int]) -> dict[int, ChunkSource]:

@@ -72,3 +72,12 @@ LIBRARY_V10 = Migration(
         CREATE INDEX documents_by_parent ON documents(parent_id);
         """,
 )
+
+LIBRARY_V13 = Migration(
+    13,
+    "library: no index of chunks by text hash (nothing looks them up by it; it cost ~6% of "
+    "an import)",
+    """
+        DROP INDEX IF EXISTS chunks_by_text_hash;
+        """,
+)

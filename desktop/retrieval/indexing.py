@@ -115,11 +115,15 @@ def plan_index(
     """What is missing for ``embedder`` and what it costs; ``rate`` (tokens per second,
     where it was measured) gives the time estimate."""
     key = embedder.key
-    hashes = Library(workspace).chunk_keys().text_hashes
+    keys = Library(workspace).chunk_keys()
+    hashes = keys.text_hashes
     embedded = _embedded(workspace, key)
-    wanted = [h for h in dict.fromkeys(hashes) if h not in embedded]  # first use first
-    texts = Library(workspace).texts_for_hashes(wanted)
-    missing = tuple((h, texts[h]) for h in wanted if h in texts)
+    first: dict[str, int] = {}  # each text wanted once, by its first chunk (equal texts)
+    for chunk_id, digest in zip(keys.ids, hashes, strict=True):
+        if digest not in embedded:
+            first.setdefault(digest, chunk_id)
+    texts = Library(workspace).chunk_texts(first.values())
+    missing = tuple((h, texts[i]) for h, i in first.items() if i in texts)
     counts = (embedder.count_tokens(text) for _, text in missing)
     tokens = sum(counts) if embedder.windowed else sum(min(c, embedder.max_tokens) for c in counts)
     price = (prices or {}).get(key.model) if embedder.paid else 0.0

@@ -147,7 +147,7 @@ def sync_stemmed(workspace: Workspace) -> tuple[int, int]:
         }
         removed = [i for i, digest in indexed.items() if current.get(i) != digest]
         added = [i for i, digest in current.items() if indexed.get(i) != digest]
-        texts = library.texts_for_hashes(current[i] for i in added)
+        texts = library.chunk_texts(added)
         with workspace.transaction() as tx:
             for start in range(0, len(removed), _SQL_BATCH):
                 part = removed[start : start + _SQL_BATCH]
@@ -157,7 +157,7 @@ def sync_stemmed(workspace: Workspace) -> tuple[int, int]:
                 )
             tx.executemany(
                 "INSERT INTO chunks_fts_stem(rowid, text, text_hash) VALUES (?, ?, ?)",
-                ((i, texts[current[i]], current[i]) for i in added if current[i] in texts),
+                ((i, texts[i], current[i]) for i in added if i in texts),
             )
             tx.execute(
                 "UPDATE chunks_fts_stem_state SET generation = ? WHERE id = 1", (generation,)

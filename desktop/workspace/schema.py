@@ -38,6 +38,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     library.LIBRARY_V10,
     retrieval.stemmed_index(11),
     evaluation.EVALUATION_V12,
+    library.LIBRARY_V13,
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
