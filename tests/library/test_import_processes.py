@@ -64,6 +64,55 @@ def test_files_read_in_processes_are_stored_as_when_read_on_a_thread(
     assert multiprocessing.active_children() == []  # the reading processes ended
 
 
+def _parent_of(pid: int) -> int:
+    # /proc/PID/stat: "pid (name) state ppid ...", the name may hold spaces.
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods() or not Path("/proc").is_dir(),
+    reason="reading processes are forked from a server where the platform has one",
+)
+def test_reading_processes_are_forked_from_one_server_started_once(
+    service: LibraryService, tmp_path: Path
+) -> None:
+    """Their start-up (the importer, the tokenizer) is paid once by the server: a later
+    import's reading processes are forked from the same one, ready at once."""
+    parents: set[int] = set()
+    for run in range(2):
+        steps = service.import_paths([_notes(tmp_path / f"run{run}", 120)], processes=2)
+        for step in steps:
+            if step.done == 5:
+                parents |= {_parent_of(child.pid) for child in multiprocessing.active_children()}
+        assert multiprocessing.active_children() == []
+    assert len(parents) == 1 and parents != {os.getpid()}
+    server = parents.pop()
+    assert "forkserver" in Path(f"/proc/{server}/cmdline").read_text()
+    assert len(service.snapshot().documents) == 240
+
+
+def test_getting_ready_starts_the_server_only_for_an_import_that_may_use_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[bool] = []
+    monkeypatch.setattr(
+        "desktop.library.service.start_reading_server", lambda: started.append(True)
+    )
+    few = [tmp_path / f"{n}.md" for n in range(3)]
+    cases = [
+        ((), {}, True),  # the import dialog is open: what comes is not known yet
+        (([tmp_path],), {}, True),  # a folder
+        ((few,), {}, False),  # a few files: read on a thread
+        ((few * 40,), {}, True),  # many files
+        ((few,), {"processes": 2}, True),  # ragtune import --processes 2
+        (([tmp_path],), {"processes": 0}, False),  # --processes 0: never
+    ]
+    for args, keywords, expected in cases:
+        started.clear()
+        LibraryService.get_ready_to_import(*args, **keywords)
+        assert started == ([True] if expected else []), (args, keywords)
+
+
 def test_a_reading_process_that_dies_loses_no_file(
     service: LibraryService, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

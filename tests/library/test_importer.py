@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -167,6 +168,18 @@ def _running(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (the reading processes' server, its resource
+    tracker; reading processes forked by the server are its children, not ``pid``'s)."""
+    found: set[int] = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # "pid (name) state ppid ...": the name may hold spaces and parentheses.
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(stat.parent.name))
+    return found
+
+
 def test_a_crash_mid_import_leaves_the_library_intact(tmp_path: Path) -> None:
     folder = tmp_path / "many"
     folder.mkdir()
@@ -185,14 +198,16 @@ def test_a_crash_mid_import_leaves_the_library_intact(tmp_path: Path) -> None:
         half_way, *readers = proc.stdout.readline().split()
         assert half_way == "HALF_WAY"
         assert len(readers) >= 1  # 400 files: read in processes
+        helpers = {*map(int, readers), *_children(proc.pid)}
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        # The reading processes leave with their parent instead of waiting forever.
+        # The reading processes, and their server, leave with their parent instead of
+        # waiting forever.
         for _ in range(200):
-            if not any(_running(int(pid)) for pid in readers):
+            if not any(_running(pid) for pid in helpers):
                 break
             time.sleep(0.05)
-        assert not any(_running(int(pid)) for pid in readers)
+        assert not [pid for pid in helpers if _running(pid)]
     finally:
         if proc.poll() is None:
             proc.kill()

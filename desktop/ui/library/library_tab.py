@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -462,6 +463,18 @@ class LibraryTab(QWidget):
 
     # -- importing -----------------------------------------------------------------------
 
+    @staticmethod
+    def _get_ready_to_import() -> None:
+        """The reading processes' server starts while the dialog is open (off the GUI
+        thread: it starts a process)."""
+
+        def start() -> None:
+            from desktop.library.service import LibraryService
+
+            LibraryService.get_ready_to_import()
+
+        threading.Thread(target=start, name="reading-server", daemon=True).start()
+
     def _choose_paths(self, kind: str) -> list[Path]:
         if kind == "folder":
             folder = QFileDialog.getExistingDirectory(self, "Import a folder")
@@ -475,11 +488,13 @@ class LibraryTab(QWidget):
         return [Path(f) for f in files]
 
     def import_files(self) -> None:
+        self._get_ready_to_import()
         paths = self.choose_paths("files")
         if paths:
             self.import_paths(paths)
 
     def import_folder(self) -> None:
+        self._get_ready_to_import()
         paths = self.choose_paths("folder")
         if paths:
             self.import_paths(paths)

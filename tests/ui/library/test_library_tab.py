@@ -88,6 +88,29 @@ def test_importing_a_folder_lists_good_files_and_reports_bad_ones(
     assert errors == []
 
 
+def test_the_import_dialogs_get_the_reading_processes_ready_while_they_are_open(
+    qtbot: QtBot, tab: LibraryTab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large import reads in processes forked from a server: it starts while the user
+    picks the folder, so the import reads at full speed from its first file."""
+    ready: list[str] = []
+    monkeypatch.setattr(
+        LibraryService, "get_ready_to_import", staticmethod(lambda: ready.append("ready"))
+    )
+    shown: list[str] = []
+
+    def choose(kind: str) -> list[Path]:
+        shown.append(kind)
+        return []  # the user cancels the dialog
+
+    tab.choose_paths = choose
+    tab.import_folder()
+    tab.import_files()
+    assert shown == ["folder", "files"]
+    qtbot.waitUntil(lambda: ready == ["ready", "ready"], timeout=5_000)
+    assert tab._import_worker is None  # nothing chosen: nothing imported
+
+
 def test_a_thousand_files_import_with_a_responsive_window_and_cancel_keeps_whole_files(
     qtbot: QtBot, tab: LibraryTab, tmp_path: Path, app_context: AppContext
 ) -> None:
