@@ -109,13 +109,13 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _default_cache_dir() -> Path:
-    """Only for code run without an app context (benchmarks, scripts): the context
-    points ``TIKTOKEN_CACHE_DIR`` at the data dir's cache first."""
-    import platformdirs
+    """For code run without an app context (benchmarks, scripts, and the reading
+    processes' server, which ``ragtune import`` starts before its context): the context
+    points ``TIKTOKEN_CACHE_DIR`` at the data dir's cache first. ``--data-dir`` (which
+    sets RAGTUNE_DATA_DIR for the whole process) is honoured here too."""
+    from desktop.paths import AppPaths
 
-    from desktop import APP_ID
-
-    return Path(platformdirs.user_cache_dir(APP_ID, appauthor=False)) / "tiktoken"
+    return AppPaths.resolve().tiktoken_cache_dir
 
 
 def tiktoken_cache_dir() -> Path | None:

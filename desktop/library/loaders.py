@@ -451,13 +451,17 @@ def _markdown_title(text: str) -> str | None:
             return found.group(1).strip().strip("\"'")
     top = text[:65_536]  # a title is near the top; don't scan a whole book for it
     fences = [m.start() for m in _FENCE_LINE.finditer(top)] if "```" in top or "~~~" in top else []
-    # The setext pattern tries every line: only run it when an "===" line exists.
-    setext = _SETEXT_HEADING.finditer(top) if _SETEXT_UNDERLINE.search(top) else ()
-    for match in sorted([*_ATX_HEADING.finditer(top), *setext], key=lambda m: m.start()):
+
+    def first(found: Iterator[re.Match[str]]) -> re.Match[str] | None:
         # A heading inside a code block (after an odd number of fence lines) is no title.
-        if bisect.bisect_right(fences, match.start()) % 2 == 0:
-            return match.group(1).strip()
-    return None
+        return next((m for m in found if bisect.bisect_right(fences, m.start()) % 2 == 0), None)
+
+    # The first heading of each kind, not all of them (a long note has many); the setext
+    # pattern tries every line: only run it when an "===" line exists.
+    atx = first(_ATX_HEADING.finditer(top))
+    setext = first(_SETEXT_HEADING.finditer(top)) if _SETEXT_UNDERLINE.search(top) else None
+    found = [m for m in (atx, setext) if m is not None]
+    return min(found, key=lambda m: m.start()).group(1).strip() if found else None
 
 
 def _load_json(path: Path, data: bytes, options: LoadOptions) -> Extracted:
