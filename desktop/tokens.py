@@ -416,8 +416,13 @@ def _safe_cuts(pairs: npt.NDArray[np.uint8]) -> IntArray:
     spans between them add up exactly (tests check this against the tokenizer).
     Returned with 0 and len(text) added.
     """
-    inner = np.flatnonzero(_SAFE_CUT_TABLE[pairs]) + 1
-    return np.concatenate(([0], inner, [len(pairs) + 1])).astype(np.int64)
+    return _cuts_of(_SAFE_CUT_TABLE[pairs])
+
+
+def _cuts_of(mask: npt.NDArray[np.bool_]) -> IntArray:
+    """The safe cuts of ``mask`` (a cut at p, 1 <= p < n: ``mask[p - 1]``), 0 and n."""
+    inner = np.flatnonzero(mask) + 1
+    return np.concatenate(([0], inner, [len(mask) + 1])).astype(np.int64)
 
 
 def _done() -> IntArray:
@@ -442,7 +447,9 @@ class TokenIndex:
         self.char_classes = char_classes(text)
         #: ``class_pairs`` of the text (the chunker reuses it for word boundaries).
         self.char_pairs = class_pairs(self.char_classes)
-        self.safe_cuts = _safe_cuts(self.char_pairs) if text else np.zeros(1, dtype=np.int64)
+        # Kept until the tokens before each cut are counted (``_cut_prefix``).
+        self._cut_mask: npt.NDArray[np.bool_] | None = _SAFE_CUT_TABLE[self.char_pairs]
+        self.safe_cuts = _cuts_of(self._cut_mask) if text else np.zeros(1, dtype=np.int64)
         self._ascii = text.isascii()
 
     @cached_property
@@ -454,8 +461,22 @@ class TokenIndex:
 
     @cached_property
     def _cut_prefix(self) -> IntArray:
-        """Tokens before each safe cut, so a count needs two look-ups, not four."""
-        return self.token_starts.searchsorted(self.safe_cuts, "left")
+        """Tokens before each safe cut, so a count needs two look-ups, not four.
+
+        A safe cut starts a token, so the tokens that start at one are marked rather than
+        each cut searched for: two passes instead of a binary search per cut (20 MB of
+        text: 0.02 s instead of 0.15 s). Should a cut start no token, the search it is."""
+        starts, cuts, mask = self.token_starts, self.safe_cuts, self._cut_mask
+        self._cut_mask = None
+        if mask is not None and len(mask) and len(starts):
+            # A token at p > 0 starts at a cut when mask[p - 1]; the first token, at 0.
+            marked = mask[starts - 1]
+            marked[0] = starts[0] == 0
+            marked[1:] &= starts[1:] != starts[:-1]  # the first of tokens at one offset
+            first = np.flatnonzero(marked)
+            if len(first) == len(cuts) - 1:  # every cut but the text's end
+                return np.append(first, len(starts))
+        return starts.searchsorted(cuts, "left")
 
     @property
     def token_total(self) -> int:

@@ -361,3 +361,43 @@ def test_a_thread_that_encodes_much_gets_an_encoding_of_its_own(monkeypatch) -> 
     assert none_yet is None
     assert own is not None and own is not backend._encoding
     assert backend.encode(text) == expected and getattr(backend._threads, "encoding", None) is None
+
+
+@pytest.mark.parametrize("encoding", ["cl100k_base", "o200k_base"])
+def test_the_tokens_before_each_safe_cut_are_counted_exactly(encoding: str) -> None:
+    """They are marked where tokens start at a cut instead of searched for one by one:
+    the same numbers as the search, on prose, CJK, emoji, broken text and tiny texts."""
+    import numpy as np
+
+    tokenizer = get_tokenizer(encoding)
+    texts = [
+        "# Title\n\nSome prose, with punctuation.\n/path and  double  spaces\n" * 300,
+        "日本語のテキスト、句読点。\n\n한국어 문장입니다.\n" * 200,
+        "naïve café 😀😀 emoji\r\n\t tabs\u00a0and no-break spaces\n" * 100,
+        "\n\n\ud800 a lone surrogate",
+        "a",
+        " ",
+        "ab",
+        "x\n/y\n.\n/z",
+    ]
+    for text in texts:
+        index = tokenizer.index(text)
+        searched = index.token_starts.searchsorted(index.safe_cuts, "left")
+        assert np.array_equal(index._cut_prefix, searched), text[:30]
+        counts = [index.count(a, b) for a, b in [(0, len(text)), (1, len(text) // 2)]]
+        assert counts == [tokenizer.count(text), tokenizer.count(text[1 : len(text) // 2])]
+
+
+def test_a_cut_that_starts_no_token_is_searched_for() -> None:
+    import numpy as np
+
+    tokenizer = get_tokenizer("cl100k_base")
+    text = "internationalization " * 50
+    index = tokenizer.index(text)
+    mask = index._cut_mask
+    assert mask is not None
+    mask[2] = True  # "int|ernationalization": no token starts there
+    index.safe_cuts = np.sort(np.append(index.safe_cuts, 3))
+    assert np.array_equal(
+        index._cut_prefix, index.token_starts.searchsorted(index.safe_cuts, "left")
+    )

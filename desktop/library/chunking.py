@@ -42,7 +42,6 @@ from desktop.tokens import (
     Tokenizer,
     char_classes,
     get_tokenizer,
-    pair_table,
 )
 
 logger = logging.getLogger(__name__)
@@ -300,12 +299,6 @@ def _headings(text: str) -> list[_Heading]:
     return result
 
 
-# Word boundaries from character-class pairs: a word is a run of characters that
-# are not str.isspace().
-_WORD_START = pair_table(lambda before, after: before >= CHAR_SPACE > after)
-_WORD_END = pair_table(lambda before, after: before < CHAR_SPACE <= after)
-
-
 class _Document:
     """One text prepared for chunking: its encoding, words and headings, found once."""
 
@@ -315,17 +308,25 @@ class _Document:
         self.tokens: TokenIndex = tokenizer.index(text)
         solid = self.tokens.char_classes < CHAR_SPACE  # not str.isspace()
         self.solid = solid
-        pairs = self.tokens.char_pairs
-        starts = np.flatnonzero(_WORD_START[pairs]) + 1
-        ends = np.flatnonzero(_WORD_END[pairs]) + 1
-        if solid[0]:
-            starts = np.concatenate(([0], starts))
-        if solid[-1]:
-            ends = np.concatenate((ends, [self.n]))
-        self.word_starts: IntArray = starts.astype(np.int64, copy=False)
-        self.word_ends: IntArray = ends.astype(np.int64, copy=False)
-        self._starts_ext = np.concatenate((self.word_starts, [self.n]))
-        self._ends_ext = np.concatenate(([0], self.word_ends))
+        # Words are the runs of solid characters: their starts and ends alternate among
+        # the positions where solidity changes, found in one pass (a table look-up per
+        # position for each took twice as long: 20 MB of text, 0.15 s instead of 0.07 s).
+        changes = np.flatnonzero(solid[1:] != solid[:-1]) + 1
+        first, last = bool(solid[0]), bool(solid[-1])
+        starts, ends = (changes[1::2], changes[0::2]) if first else (changes[0::2], changes[1::2])
+        # Each with a sentinel (n after the starts, 0 before the ends), the words as views.
+        self._starts_ext = np.empty(first + len(starts) + 1, dtype=np.int64)
+        self._starts_ext[first:-1] = starts
+        self._starts_ext[-1] = self.n
+        self._ends_ext = np.empty(1 + len(ends) + last, dtype=np.int64)
+        self._ends_ext[1 : 1 + len(ends)] = ends
+        self._ends_ext[0] = 0
+        if first:
+            self._starts_ext[0] = 0
+        if last:
+            self._ends_ext[-1] = self.n
+        self.word_starts: IntArray = self._starts_ext[:-1]
+        self.word_ends: IntArray = self._ends_ext[1:]
         self._headings: list[_Heading] | None = None
         self._heading_starts: list[int] = []
 
