@@ -205,6 +205,37 @@ def time_before(folder: Path, work: Path, ref: str | None) -> float | None:
     return float(result.stdout.strip().splitlines()[-1])
 
 
+def time_command(folder: Path, work: Path, ref: str | None) -> float | None:
+    """The whole ``ragtune import FOLDER`` command (the interpreter's start, its imports,
+    the workspace's creation, the import, the report) of the commit ``ref`` (exported by
+    ``time_before``) or, None, of this checkout. A data folder of its own per tree (its
+    tokenizer file placed by a first run), a new workspace each run."""
+    import subprocess
+
+    tree = ROOT if ref is None else work / f"tree-{ref}"
+    if not tree.exists():
+        return None
+    data = work / f"data-{ref}"
+    command = [sys.executable, "-m", "desktop", "--data-dir", str(data)]
+    if not data.exists():
+        subprocess.run([*command, "settings", "show"], capture_output=True, check=False)
+    workspace = f"w{time.monotonic_ns()}"
+    start = time.perf_counter()
+    result = subprocess.run(
+        [*command, "--workspace", workspace, "import", str(folder)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        cwd=tree,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        print(f"  (ragtune import of {ref or 'now'} failed: {result.stderr.strip()[-300:]})")
+        return None
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=2000)
@@ -241,6 +272,11 @@ def main() -> None:
                 "import now, in a fresh process (server cold)",
                 lambda: time_before(folder, work, None),
             ),
+            (
+                f"`ragtune import` before ({args.before})",
+                lambda: time_command(folder, work, args.before),
+            ),
+            ("`ragtune import` now", lambda: time_command(folder, work, None)),
             (
                 "import now, read ahead on a thread",
                 lambda: time_import(folder, threads, work, "t"),
@@ -283,20 +319,26 @@ def main() -> None:
                     f"import now in a fresh process vs before: {before / fresh:.2f}x faster "
                     "(the first import of a `ragtune import`: its reading server starts)"
                 )
-        print(f"import now vs read on a thread: {best[labels[3]] / now_s:.2f}x faster")
-        print(f"import now vs one-at-a-time: {best[labels[4]] / now_s:.2f}x faster")
-        print(f"import now vs batched without read-ahead: {best[labels[5]] / now_s:.2f}x faster")
+        command_before, command_now = (best.get(label) for label in labels[3:5])
+        if command_before is not None and command_now is not None:
+            print(
+                f"`ragtune import` (the whole command) now vs before: "
+                f"{command_before / command_now:.2f}x faster"
+            )
+        print(f"import now vs read on a thread: {best[labels[5]] / now_s:.2f}x faster")
+        print(f"import now vs one-at-a-time: {best[labels[6]] / now_s:.2f}x faster")
+        print(f"import now vs batched without read-ahead: {best[labels[7]] / now_s:.2f}x faster")
         print(
-            f"the full-text index (SQLite FTS5) is {1 - best[labels[6]] / now_s:.0%} of the "
+            f"the full-text index (SQLite FTS5) is {1 - best[labels[8]] / now_s:.0%} of the "
             "import's time"
         )
         print(
-            f"import now vs the LangChain-style token split: {best[labels[7]] / now_s:.2f}x "
+            f"import now vs the LangChain-style token split: {best[labels[9]] / now_s:.2f}x "
             "(above 1: the import is faster)"
         )
         if fresh is not None:
-            print(f"  ... in a fresh process: {best[labels[7]] / fresh:.2f}x")
-        print(f"import now vs the character split: {best[labels[8]] / now_s:.2f}x")
+            print(f"  ... in a fresh process: {best[labels[9]] / fresh:.2f}x")
+        print(f"import now vs the character split: {best[labels[10]] / now_s:.2f}x")
         print(
             "issue 16's figures (quiet machine): 610 files/s before, 1.88x slower than a "
             "LangChain read-and-split"
