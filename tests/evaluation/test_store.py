@@ -3,7 +3,6 @@ with undoable edits, runs with one result per question, staleness."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,8 +26,8 @@ from desktop.evaluation.records import (
 )
 from desktop.evaluation.store import EvalSetError, EvalStore
 from desktop.workspace import Workspace
-from desktop.workspace.schema import LATEST_VERSION, MIGRATIONS
-from desktop.workspace.store import _statements
+from desktop.workspace.schema import LATEST_VERSION
+from tests.helpers.old_workspace import old_workspace
 
 QUESTIONS = [
     EvalQuestion(
@@ -43,15 +42,14 @@ QUESTIONS = [
 
 
 def test_a_version_9_workspace_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
-    path = tmp_path / "old.ragtune.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for migration in MIGRATIONS[:9]:
-        for statement in _statements(migration.sql):
-            conn.execute(statement)
-    conn.execute("INSERT INTO meta(key, value) VALUES ('created_by', 'an older RAGTune')")
-    conn.execute("INSERT INTO datasets(name, created_at) VALUES ('kept', 1.0)")
-    conn.execute("PRAGMA user_version = 9")
-    conn.close()
+    path = old_workspace(
+        tmp_path / "old.ragtune.sqlite",
+        9,
+        [
+            "INSERT INTO meta(key, value) VALUES ('created_by', 'an older RAGTune')",
+            "INSERT INTO datasets(name, created_at) VALUES ('kept', 1.0)",
+        ],
+    )
     with Workspace(path) as ws:
         assert ws.schema_version == LATEST_VERSION == 13
         assert ws.get_meta("created_by") == "an older RAGTune"

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from desktop.library.service import LibraryService
 from desktop.progress import run_to_end
 from desktop.settings import Settings
 from desktop.workspace import Workspace
-from desktop.workspace.schema import LATEST_VERSION, MIGRATIONS
-from desktop.workspace.store import _statements
+from desktop.workspace.schema import LATEST_VERSION
+from tests.helpers.old_workspace import old_workspace
 
 
 def _indexes(workspace: Workspace) -> set[str]:
@@ -23,13 +22,7 @@ def test_a_version_12_library_keeps_its_chunks_without_the_text_hash_index(
 ) -> None:
     """Nothing looks chunks up by text hash any more (texts are fetched by chunk id), and
     the index cost ~6% of an import: version 13 drops it and keeps every chunk."""
-    path = tmp_path / "old.ragtune.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for migration in MIGRATIONS[:12]:
-        for statement in _statements(migration.sql):
-            conn.execute(statement)
-    conn.execute("PRAGMA user_version = 12")
-    conn.close()
+    path = old_workspace(tmp_path / "old.ragtune.sqlite", 12)
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "a.md").write_text("# Pumps\n\nThe pump primes in ten seconds.\n")
