@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import hashlib
 import itertools
 import logging
@@ -674,6 +675,15 @@ def _structure(doc: _Document, strategy: Structure) -> list[tuple[int, int, int]
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _key_base(strategy: ChunkingStrategy, tokenizer: str) -> Any:
+    """The chunk keys' common start: the strategy and the tokenizer (once, not per file)."""
+    base = hashlib.sha1(usedforsecurity=False)
+    base.update(f"{strategy_params(strategy)}|{tokenizer}".encode("utf-8", "surrogatepass"))
+    base.update(b"\x00")
+    return base
+
+
 def chunk_text(
     text: str,
     strategy: ChunkingStrategy,
@@ -706,9 +716,7 @@ def chunk_text(
     # A chunk's key: same strategy, tokenizer, section and text give the same key wherever
     # the chunk moves in the document (an edit elsewhere forces no re-embedding); repeated
     # identical chunks are told apart by their occurrence number.
-    identity = f"{strategy_params(strategy)}|{tokenizer.name}"
-    base = hashlib.sha1(usedforsecurity=False)
-    base.update(identity.encode("utf-8", "surrogatepass") + b"\x00")
+    base = _key_base(strategy, tokenizer.name)
     seen: dict[tuple[str, tuple[str, ...]], int] = {}
     chunks: list[Chunk] = []
     page_starts = list(pages)

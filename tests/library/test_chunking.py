@@ -377,6 +377,20 @@ def test_keys_survive_edits_elsewhere_and_tell_duplicates_apart() -> None:
     assert not {c.key for c in first} & {c.key for c in other_strategy}
 
 
+def test_keys_do_not_change_between_versions() -> None:
+    """A chunk's key says whether its stored vector still applies: a key that changed with
+    an upgrade would have every library embedded again. These were made by the version
+    before the keys' common start was cached per strategy."""
+    text = "# Pumps\n\nThe pump primes in ten seconds.\n\n## Valves\n\nClose the valve first.\n"
+    chunks = chunk_text(text, RecursiveTokens(chunk_tokens=8, overlap_tokens=2), tokenizer=CL100K)
+    assert [c.key for c in chunks] == [
+        "b49e937c3a2082a0a002d670431d328d104de306",
+        "3d90b7d93b5a87d47499bd0cf184494d630ef4ca",
+        "1f52fa4b45cca2adbfacc08466324a43b88c49d8",
+        "53a1f499d806f63a293b41117ae2e09cc9be1f31",
+    ]
+
+
 def test_chunk_stats_and_histogram() -> None:
     text = "one two three four five six seven eight nine ten"
     chunks = chunk_text(text, FixedWords(4, 2), tokenizer=CL100K)
