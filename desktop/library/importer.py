@@ -70,6 +70,10 @@ FELL_BACK = (
     "a reading process stopped unexpectedly; the files after it were read in the app "
     "itself, and none was lost"
 )
+FELL_BACK_AT_START = (
+    "the reading processes could not be started ({}); the files were read in the app "
+    "itself, and none was lost"
+)
 _GROUP_FILES = 16  # files per round trip to a reading process...
 _GROUP_BYTES = 1 << 20  # ...unless they are larger than this together
 _AHEAD_BYTES = 64 << 20  # files read ahead of the writes: at most this much of them
@@ -347,7 +351,10 @@ def start_reading_server() -> None:
     if reading_context().get_start_method() == "forkserver":
         import multiprocessing.forkserver  # not on Windows
 
-        multiprocessing.forkserver.ensure_running()
+        try:
+            multiprocessing.forkserver.ensure_running()
+        except OSError as error:  # the import will read in the app itself, and say why
+            log.warning("The reading processes' server could not start: %s", error)
 
 
 def _leave_with(parent_sentinel: int) -> None:
@@ -391,7 +398,8 @@ class _Pipeline:
         self.known = known
         self.options = options
         self.processes = options.processes if len(files) >= options.process_min_files else 0
-        self.fell_back = False  # a reading process died: the rest was read on threads
+        # A reading process died, or none could start: the rest was read on threads.
+        self.fell_back: str | None = None
         self.messages: _Messages
         self._stop: _Stop
         self._pool: Executor | None
@@ -513,6 +521,12 @@ class _Pipeline:
         except BrokenProcessPool:  # noticed before a file's future said so
             self._fall_back()
             self._fill()
+        except OSError as error:  # out of processes or file descriptors (EAGAIN, EMFILE)
+            if not isinstance(self._pool, ProcessPoolExecutor):
+                raise
+            log.warning("Reading processes could not start: %s", error)
+            self._fall_back(FELL_BACK_AT_START.format(error.strerror or error))
+            self._fill()
 
     def result(self, future: Future[_Prepared], path: Path) -> _Prepared:
         """The prepared file of ``future`` (done); a dead reading process's files are
@@ -523,12 +537,12 @@ class _Pipeline:
             self._fall_back()
             return self._read(path)
 
-    def _fall_back(self) -> None:
+    def _fall_back(self, why: str = FELL_BACK) -> None:
         """Read on threads from now on: the files read already are kept, the others
         (their process died with them, or they were not started) read again."""
-        log.warning("A reading process stopped; reading the rest of the import on threads")
+        log.warning("Reading processes failed; reading the rest of the import on threads (%s)", why)
         assert self._pool is not None
-        self.fell_back = True
+        self.fell_back = why
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.processes = 0
         self._pool = ThreadPoolExecutor(max(1, self.options.workers), "ragtune-import")
@@ -759,7 +773,7 @@ def _run(
     finally:
         pipeline.close()
         if pipeline.fell_back:
-            report.warnings.append((FELL_BACK_PATH, FELL_BACK))
+            report.warnings.append((FELL_BACK_PATH, pipeline.fell_back))
 
 
 def _passed_over(report: ImportReport, collected: CollectedFiles) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop.library.importer import FELL_BACK
+from desktop.library.importer import FELL_BACK, FELL_BACK_PATH
 from desktop.library.service import LibraryService
 from desktop.progress import run_to_end
 from desktop.settings import Settings
@@ -111,6 +111,37 @@ def test_getting_ready_starts_the_server_only_for_an_import_that_may_use_it(
         started.clear()
         LibraryService.get_ready_to_import(*args, **keywords)
         assert started == ([True] if expected else []), (args, keywords)
+
+
+def test_reading_processes_that_cannot_start_leave_the_import_to_the_app(
+    service: LibraryService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of file descriptors or processes (EMFILE, EAGAIN): the files are read in the
+    app itself, every one is imported, and the report says why in a sentence."""
+    import multiprocessing.context
+    import multiprocessing.forkserver
+    import multiprocessing.popen_spawn_posix
+
+    def cannot(*_args: object, **_kwargs: object) -> None:
+        raise OSError(24, "Too many open files")
+
+    # Whichever way the platform starts them (a fork server, or spawn).
+    monkeypatch.setattr(multiprocessing.forkserver, "connect_to_new_process", cannot)
+    monkeypatch.setattr(multiprocessing.popen_spawn_posix.Popen, "_launch", cannot)
+    monkeypatch.setattr(multiprocessing.forkserver, "ensure_running", cannot)
+    LibraryService.get_ready_to_import()  # the import dialog: nothing to say yet
+    folder = _notes(tmp_path / "notes", 120)
+    report = run_to_end(service.import_paths([folder], processes=2))
+    assert report.counts()["added"] == 120
+    assert len(service.snapshot().documents) == 120
+    assert report.warnings == [
+        (
+            FELL_BACK_PATH,
+            "the reading processes could not be started (Too many open files); the files "
+            "were read in the app itself, and none was lost",
+        )
+    ]
+    assert report.summary() == "120 added, 1 warning"
 
 
 def test_a_reading_process_that_dies_loses_no_file(
