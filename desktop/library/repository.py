@@ -325,18 +325,20 @@ class Library:
             hashes.append(digest)
         return ChunkKeys(ids, document_ids, hashes)
 
-    def chunk_texts(self, chunk_ids: Iterable[int]) -> dict[int, str]:
-        """The texts of the chunks that still exist among ``chunk_ids``."""
+    def chunk_texts(self, chunk_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """``(text hash, text)`` of the chunks that still exist among ``chunk_ids``. With
+        the hash: an id read earlier may have been freed and reused since (a document
+        imported again), and a caller must not take another text for the one it meant."""
         wanted = list(chunk_ids)
-        found: dict[int, str] = {}
+        found: dict[int, tuple[str, str]] = {}
         conn = self.workspace.connection()
         for start in range(0, len(wanted), _SQL_BATCH):
             part = wanted[start : start + _SQL_BATCH]
             marks = ",".join("?" * len(part))
-            for chunk_id, text in conn.execute(
-                f"SELECT id, text FROM chunks WHERE id IN ({marks})", part
+            for chunk_id, digest, text in conn.execute(
+                f"SELECT id, text_hash, text FROM chunks WHERE id IN ({marks})", part
             ):
-                found[int(chunk_id)] = str(text)
+                found[int(chunk_id)] = (str(digest), str(text))
         return found
 
     def chunk_sources(self, chunk_ids: Sequence[int]) -> dict[int, ChunkSource]:

@@ -123,7 +123,8 @@ def plan_index(
         if digest not in embedded:
             first.setdefault(digest, chunk_id)
     texts = Library(workspace).chunk_texts(first.values())
-    missing = tuple((h, texts[i]) for h, i in first.items() if i in texts)
+    # Only where the chunk still has that text (an id read above may have been reused).
+    missing = tuple((h, texts[i][1]) for h, i in first.items() if texts.get(i, ("",))[0] == h)
     counts = (embedder.count_tokens(text) for _, text in missing)
     tokens = sum(counts) if embedder.windowed else sum(min(c, embedder.max_tokens) for c in counts)
     price = (prices or {}).get(key.model) if embedder.paid else 0.0

@@ -157,7 +157,9 @@ def sync_stemmed(workspace: Workspace) -> tuple[int, int]:
                 )
             tx.executemany(
                 "INSERT INTO chunks_fts_stem(rowid, text, text_hash) VALUES (?, ?, ?)",
-                ((i, texts[i], current[i]) for i in added if i in texts),
+                # Each row as the chunk is now, with its hash (it may have changed since
+                # ``keys`` were read: the next sync compares the hashes again).
+                ((i, text, digest) for i, (digest, text) in texts.items()),
             )
             tx.execute(
                 "UPDATE chunks_fts_stem_state SET generation = ? WHERE id = 1", (generation,)

@@ -34,8 +34,9 @@ def test_a_version_12_library_keeps_its_chunks_without_the_text_hash_index(
         run_to_end(service.import_paths([notes]))
         chunks = service.chunks()
         texts = service.library.chunk_texts([c.id for c in chunks] + [10_000])
-        assert texts == {c.id: c.text for c in chunks}  # a chunk that is gone: left out
-        assert any("primes in ten seconds" in text for text in texts.values())
+        # with each text's hash; a chunk that is gone is left out
+        assert texts == {c.id: (c.text_hash, c.text) for c in chunks}
+        assert any("primes in ten seconds" in text for _, text in texts.values())
 
 
 def test_a_new_library_has_no_text_hash_index(tmp_path: Path) -> None:

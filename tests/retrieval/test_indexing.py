@@ -146,3 +146,31 @@ def test_progress_reports_rate_and_eta(
     assert steps[-1].done == 50 and steps[-1].total == 50
     assert "/s" in steps[-1].message and "ETA" in steps[-1].message
     time.sleep(0)
+
+
+def test_a_chunk_changed_while_the_plan_is_made_is_not_embedded_under_its_old_hash(
+    workspace: Workspace, tmp_path: Path, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan reads the chunks' hashes, then their texts by id; a document imported
+    again in between frees its chunks' ids and the new ones reuse them. A text fetched
+    for an id must still have the hash the plan wants it for."""
+    from desktop.library.repository import Library
+
+    service = import_texts(workspace, tmp_path / "docs", {"a.md": "# A\n\nThe first text."})
+    (chunk,) = service.chunks()
+    fetch = Library.chunk_texts
+
+    def replaced_meanwhile(self: Library, chunk_ids: object) -> object:
+        # The same row, another text: what a re-import reusing the id leaves.
+        workspace.connection().execute(
+            "UPDATE chunks SET text = 'Another text.', text_hash = 'other' WHERE id = ?",
+            (chunk.id,),
+        )
+        return fetch(self, chunk_ids)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Library, "chunk_texts", replaced_meanwhile)
+    embedder = OpenAIEmbedder(client, "text-embedding-3-small", dimensions=64)
+    plan = plan_index(workspace, embedder)
+    assert plan.missing == ()  # not ("<hash of the first text>", "Another text.")
+    monkeypatch.undo()
+    assert [h for h, _ in plan_index(workspace, embedder).missing] == ["other"]
