@@ -335,8 +335,8 @@ def _tiktoken_encoding(tiktoken: Any, encoding: str, cache_dir: Path) -> Any:
     versions = f"tiktoken{getattr(tiktoken, '__version__', 'unknown')}-{python}"
     path = cache_dir / f"ragtune-{encoding}-{spec.sha256[:16]}-{versions}.marshal"
     try:
-        data = path.read_bytes()
-        if hashlib.sha256(data[32:]).digest() == data[:32]:
+        data = _own_file(path)
+        if data is not None and hashlib.sha256(data[32:]).digest() == data[:32]:
             return tiktoken.Encoding(**marshal.loads(data[32:]))
     except FileNotFoundError:
         pass
@@ -347,13 +347,27 @@ def _tiktoken_encoding(tiktoken: Any, encoding: str, cache_dir: Path) -> Any:
         blob = marshal.dumps(_encoding_fields(loaded))
         temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            temporary.write_bytes(hashlib.sha256(blob).digest() + blob)
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(hashlib.sha256(blob).digest() + blob)
             os.replace(temporary, path)
         finally:
             temporary.unlink(missing_ok=True)
     except (OSError, ValueError, AttributeError):  # a read-only cache: tiktoken's way next time
         logger.warning("Cannot cache the tables of %s in %s", encoding, cache_dir, exc_info=True)
     return loaded
+
+
+def _own_file(path: Path) -> bytes | None:
+    """The bytes of ``path`` if only this user could have written it (its owner, not
+    writable by group or others): the checksum inside catches damage, not a file planted
+    in a shared cache folder (TIKTOKEN_CACHE_DIR may name one). None otherwise."""
+    with path.open("rb") as handle:
+        info = os.fstat(handle.fileno())
+        if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
+            logger.warning("Ignoring %s: another user could have written it", path)
+            return None
+        return handle.read()
 
 
 def _load_backend(encoding: str) -> _Backend:

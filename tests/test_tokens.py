@@ -445,3 +445,31 @@ def test_a_cut_that_starts_no_token_is_searched_for() -> None:
     assert np.array_equal(
         index._cut_prefix, index.token_starts.searchsorted(index.safe_cuts, "left")
     )
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners and modes")
+@pytest.mark.usefixtures("fresh_tokenizers", "no_network")
+def test_a_copy_of_the_tables_others_could_have_written_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy's checksum catches damage, not a file planted in a shared cache folder:
+    one writable by others is ignored (tiktoken's own file is read and checked instead)
+    and replaced by one only its owner can read."""
+    import tiktoken
+    import tiktoken.registry
+
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    get_tokenizer(CL100K_BASE)
+    (copy,) = tmp_path.glob("ragtune-cl100k_base-*.marshal")
+    assert copy.stat().st_mode & 0o777 == 0o600
+    copy.chmod(0o666)
+    tokens.clear_tokenizer_cache()
+    monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})
+    loaded: list[str] = []
+    original = tiktoken.get_encoding
+    monkeypatch.setattr(
+        tiktoken, "get_encoding", lambda name: loaded.append(name) or original(name)
+    )
+    assert get_tokenizer(CL100K_BASE).count("hello world") == 2
+    assert loaded == [CL100K_BASE]
+    assert copy.stat().st_mode & 0o777 == 0o600

@@ -82,11 +82,10 @@ def import_command(args: argparse.Namespace) -> CommandResult:
         raise CommandError(f"no such file or folder: {', '.join(missing)}")
     if args.processes is not None and not 0 <= args.processes <= 64:
         raise CommandError("--processes must be between 0 and 64")
-    from desktop.library.service import LibraryService
-
-    # Its start-up overlaps the workspace's opening (and the walk of the folders).
-    LibraryService.get_ready_to_import(args.paths, processes=args.processes)
     service = _service(args)
+    # After the context: the server's environment is what its reading processes get
+    # (the context's settings of it included). Its start-up overlaps the folders' walk.
+    service.get_ready_to_import(args.paths, processes=args.processes)
     report = run_operation(
         service.import_paths(list(args.paths), ocr=args.ocr, processes=args.processes), args
     )

@@ -521,11 +521,14 @@ class _Pipeline:
         except BrokenProcessPool:  # noticed before a file's future said so
             self._fall_back()
             self._fill()
-        except OSError as error:  # out of processes or file descriptors (EAGAIN, EMFILE)
+        except (OSError, EOFError) as error:
+            # Out of processes or file descriptors (EAGAIN, EMFILE) here, or in the fork
+            # server, which then leaves: its socket reads an unexpected end of file.
             if not isinstance(self._pool, ProcessPoolExecutor):
                 raise
-            log.warning("Reading processes could not start: %s", error)
-            self._fall_back(FELL_BACK_AT_START.format(error.strerror or error))
+            log.warning("Reading processes could not start: %r", error)
+            reason = getattr(error, "strerror", None) or "the system refused a new process"
+            self._fall_back(FELL_BACK_AT_START.format(reason))
             self._fill()
 
     def result(self, future: Future[_Prepared], path: Path) -> _Prepared:

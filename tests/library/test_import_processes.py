@@ -113,35 +113,60 @@ def test_getting_ready_starts_the_server_only_for_an_import_that_may_use_it(
         assert started == ([True] if expected else []), (args, keywords)
 
 
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (OSError(24, "Too many open files"), "Too many open files"),
+        # A fork that fails in the fork server: the server leaves, its socket ends.
+        (EOFError("unexpected EOF"), "the system refused a new process"),
+    ],
+)
 def test_reading_processes_that_cannot_start_leave_the_import_to_the_app(
-    service: LibraryService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    service: LibraryService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+    reason: str,
 ) -> None:
     """Out of file descriptors or processes (EMFILE, EAGAIN): the files are read in the
     app itself, every one is imported, and the report says why in a sentence."""
-    import multiprocessing.context
-    import multiprocessing.forkserver
-    import multiprocessing.popen_spawn_posix
+    from desktop.library.importer import reading_context
 
     def cannot(*_args: object, **_kwargs: object) -> None:
-        raise OSError(24, "Too many open files")
+        raise failure
 
-    # Whichever way the platform starts them (a fork server, or spawn).
-    monkeypatch.setattr(multiprocessing.forkserver, "connect_to_new_process", cannot)
-    monkeypatch.setattr(multiprocessing.popen_spawn_posix.Popen, "_launch", cannot)
-    monkeypatch.setattr(multiprocessing.forkserver, "ensure_running", cannot)
-    LibraryService.get_ready_to_import()  # the import dialog: nothing to say yet
+    # However the platform starts them (forked from a server, or spawned).
+    monkeypatch.setattr(reading_context().Process, "_Popen", staticmethod(cannot))
     folder = _notes(tmp_path / "notes", 120)
     report = run_to_end(service.import_paths([folder], processes=2))
     assert report.counts()["added"] == 120
     assert len(service.snapshot().documents) == 120
+    assert report.summary() == "120 added, 1 warning"
     assert report.warnings == [
         (
             FELL_BACK_PATH,
-            "the reading processes could not be started (Too many open files); the files "
-            "were read in the app itself, and none was lost",
+            f"the reading processes could not be started ({reason}); the files were read "
+            "in the app itself, and none was lost",
         )
     ]
-    assert report.summary() == "120 added, 1 warning"
+
+
+@pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(),
+    reason="only where reading processes are forked from a server",
+)
+def test_a_server_that_cannot_start_ahead_of_an_import_says_so_in_the_log(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import multiprocessing.forkserver
+
+    def cannot() -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.forkserver, "ensure_running", cannot)
+    with caplog.at_level(logging.WARNING, logger="desktop.library.importer"):
+        LibraryService.get_ready_to_import()  # the import dialog opens: nothing raised
+    assert "could not start" in caplog.text
 
 
 def test_a_reading_process_that_dies_loses_no_file(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -463,17 +462,16 @@ class LibraryTab(QWidget):
 
     # -- importing -----------------------------------------------------------------------
 
-    @staticmethod
-    def _get_ready_to_import() -> None:
-        """The reading processes' server starts while the dialog is open (off the GUI
-        thread: it starts a process)."""
+    def _get_ready_to_import(self) -> None:
+        """The reading processes' server starts while the dialog is open (on a worker:
+        it starts a process)."""
 
         def start() -> None:
             from desktop.library.service import LibraryService
 
             LibraryService.get_ready_to_import()
 
-        threading.Thread(target=start, name="reading-server", daemon=True).start()
+        self.tasks.run(start, title="Getting ready to import")
 
     def _choose_paths(self, kind: str) -> list[Path]:
         if kind == "folder":
