@@ -462,14 +462,15 @@ class LibraryTab(QWidget):
 
     # -- importing -----------------------------------------------------------------------
 
-    def _get_ready_to_import(self) -> None:
-        """The reading processes' server starts while the dialog is open (on a worker:
-        it starts a process)."""
+    def _get_ready_to_import(self, paths: Sequence[Path] | None = None) -> None:
+        """The reading processes' server starts while the dialog is open, or while files
+        are dragged over the tab (for a folder or many files: the service decides), on a
+        worker: it starts a process, and looks at the files."""
 
         def start() -> None:
             from desktop.library.service import LibraryService
 
-            LibraryService.get_ready_to_import()
+            LibraryService.get_ready_to_import(paths)
 
         self.tasks.run(start, title="Getting ready to import")
 
@@ -588,6 +589,7 @@ class LibraryTab(QWidget):
         urls = event.mimeData().urls()
         if urls and all(url.isLocalFile() for url in urls) and self._import_worker is None:
             event.acceptProposedAction()
+            self._get_ready_to_import([Path(url.toLocalFile()) for url in urls])
 
     def dropEvent(self, event: QDropEvent) -> None:
         paths = [Path(url.toLocalFile()) for url in event.mimeData().urls()]

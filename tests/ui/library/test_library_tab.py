@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from pytestqt.qtbot import QtBot
 
 from desktop.context import AppContext
@@ -95,7 +95,9 @@ def test_the_import_dialogs_get_the_reading_processes_ready_while_they_are_open(
     picks the folder, so the import reads at full speed from its first file."""
     ready: list[str] = []
     monkeypatch.setattr(
-        LibraryService, "get_ready_to_import", staticmethod(lambda: ready.append("ready"))
+        LibraryService,
+        "get_ready_to_import",
+        staticmethod(lambda paths=None: ready.append("ready" if paths is None else "paths")),
     )
     shown: list[str] = []
 
@@ -109,6 +111,31 @@ def test_the_import_dialogs_get_the_reading_processes_ready_while_they_are_open(
     assert shown == ["folder", "files"]
     qtbot.waitUntil(lambda: ready == ["ready", "ready"], timeout=5_000)
     assert tab._import_worker is None  # nothing chosen: nothing imported
+
+
+def test_dragging_a_folder_over_the_tab_gets_the_reading_processes_ready(
+    qtbot: QtBot, tab: LibraryTab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drag is held a moment before the drop: the server starts meanwhile, for what is
+    dragged (the service starts it only for a folder or many files)."""
+    asked: list[list[Path]] = []
+    monkeypatch.setattr(
+        LibraryService,
+        "get_ready_to_import",
+        staticmethod(lambda paths=None: asked.append(list(paths or []))),
+    )
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path))])
+    event = QDragEnterEvent(
+        QPoint(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    tab.dragEnterEvent(event)
+    assert event.isAccepted()
+    qtbot.waitUntil(lambda: asked == [[tmp_path]], timeout=5_000)
 
 
 def test_a_thousand_files_import_with_a_responsive_window_and_cancel_keeps_whole_files(
