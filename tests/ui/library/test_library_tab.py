@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
@@ -51,6 +52,16 @@ def import_and_wait(qtbot: QtBot, tab: LibraryTab, paths: list[Path]) -> None:
     qtbot.waitUntil(lambda: tab._import_worker is None, timeout=60_000)
     with qtbot.waitSignal(tab.refreshed, timeout=10_000):
         tab.refresh()
+
+
+def from_file_manager(kind: type, path: Path) -> tuple[Any, QMimeData]:
+    """A drag entering the tab (``QDragEnterEvent``) or a drop (``QDropEvent``) of
+    ``path``, with its data (which the event does not keep alive)."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    position = QPoint(10, 10) if kind is QDragEnterEvent else QPointF(10, 10)
+    buttons = (Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    return kind(position, Qt.DropAction.CopyAction, mime, *buttons), mime
 
 
 def cell(tab: LibraryTab, title: str, column: int) -> str:
@@ -124,15 +135,7 @@ def test_dragging_a_folder_over_the_tab_gets_the_reading_processes_ready(
         "get_ready_to_import",
         staticmethod(lambda paths=None: asked.append(list(paths or []))),
     )
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(tmp_path))])
-    event = QDragEnterEvent(
-        QPoint(10, 10),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
+    event, _mime = from_file_manager(QDragEnterEvent, tmp_path)
     tab.dragEnterEvent(event)
     assert event.isAccepted()
     qtbot.waitUntil(lambda: asked == [[tmp_path]], timeout=5_000)
@@ -270,15 +273,7 @@ def test_delete_removes_the_selected_documents(
 def test_dropping_files_imports_them(qtbot: QtBot, tab: LibraryTab, tmp_path: Path) -> None:
     note = tmp_path / "dropped.md"
     note.write_text("# Dropped\n\nA file dragged from the file manager.")
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(note))])
-    event = QDropEvent(
-        QPointF(10, 10),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
+    event, _mime = from_file_manager(QDropEvent, note)
     tab.dropEvent(event)
     qtbot.waitUntil(lambda: tab.model.rowCount() == 1, timeout=10_000)
     assert tab.model.document(0).title == "Dropped"
