@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from desktop.files import write_atomic
+
 logger = logging.getLogger(__name__)
 
 O200K_BASE = "o200k_base"
@@ -345,14 +347,9 @@ def _tiktoken_encoding(tiktoken: Any, encoding: str, cache_dir: Path) -> Any:
     loaded = tiktoken.get_encoding(encoding)
     try:
         blob = marshal.dumps(_encoding_fields(loaded))
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(hashlib.sha256(blob).digest() + blob)
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
+        # Its temporary file is made 0600, so the copy is only its owner's.
+        digest = hashlib.sha256(blob).digest()
+        write_atomic(path, lambda temporary: temporary.write_bytes(digest + blob))
     except (OSError, ValueError, AttributeError):  # a read-only cache: tiktoken's way next time
         logger.warning("Cannot cache the tables of %s in %s", encoding, cache_dir, exc_info=True)
     return loaded
@@ -460,8 +457,9 @@ def _is_safe_cut(before: int, after: int) -> bool:
 _SAFE_CUT_TABLE = pair_table(_is_safe_cut)
 
 
-def _safe_cuts(pairs: npt.NDArray[np.uint8]) -> IntArray:
-    """Positions where tiktoken's pre-tokenizer is certain to start a new piece.
+def _safe_cut_mask(pairs: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    """Where tiktoken's pre-tokenizer is certain to start a new piece (``mask[p - 1]``
+    for a position p, 1 <= p < n; ``_cuts_of`` lists them).
 
     At such a position p, encode(text) == encode(text[:p]) + encode(text[p:]), for
     cl100k_base and o200k_base alike:
@@ -472,13 +470,12 @@ def _safe_cuts(pairs: npt.NDArray[np.uint8]) -> IntArray:
       punctuation pieces, which swallow line breaks and slashes: ".\\n/").
     Pieces never cross these positions and no pattern looks behind, so counts of
     spans between them add up exactly (tests check this against the tokenizer).
-    Returned with 0 and len(text) added.
     """
-    return _cuts_of(_SAFE_CUT_TABLE[pairs])
+    return _SAFE_CUT_TABLE[pairs]
 
 
 def _cuts_of(mask: npt.NDArray[np.bool_]) -> IntArray:
-    """The safe cuts of ``mask`` (a cut at p, 1 <= p < n: ``mask[p - 1]``), 0 and n."""
+    """The safe cuts of ``mask`` (``_safe_cut_mask``), with 0 and n added."""
     inner = np.flatnonzero(mask) + 1
     return np.concatenate(([0], inner, [len(mask) + 1])).astype(np.int64)
 
@@ -506,7 +503,7 @@ class TokenIndex:
         #: ``class_pairs`` of the text (the chunker reuses it for word boundaries).
         self.char_pairs = class_pairs(self.char_classes)
         # Kept until the tokens before each cut are counted (``_cut_prefix``).
-        self._cut_mask: npt.NDArray[np.bool_] | None = _SAFE_CUT_TABLE[self.char_pairs]
+        self._cut_mask: npt.NDArray[np.bool_] | None = _safe_cut_mask(self.char_pairs)
         self.safe_cuts = _cuts_of(self._cut_mask) if text else np.zeros(1, dtype=np.int64)
         self._ascii = text.isascii()
 
@@ -730,7 +727,7 @@ _WHITE_SPACE = frozenset(
 
 def _block_edges(text: str) -> list[int]:
     """Block boundaries about ``_BLOCK_CHARS`` apart, each after a line break that a
-    non-space other than "/" follows: always a safe cut (see ``_safe_cuts``)."""
+    non-space other than "/" follows: always a safe cut (see ``_safe_cut_mask``)."""
     n = len(text)
     edges = [0]
     target = _BLOCK_CHARS

@@ -487,14 +487,14 @@ class LibraryTab(QWidget):
         return [Path(f) for f in files]
 
     def import_files(self) -> None:
-        self._get_ready_to_import()
-        paths = self.choose_paths("files")
-        if paths:
-            self.import_paths(paths)
+        self._import_chosen("files")
 
     def import_folder(self) -> None:
+        self._import_chosen("folder")
+
+    def _import_chosen(self, kind: str) -> None:
         self._get_ready_to_import()
-        paths = self.choose_paths("folder")
+        paths = self.choose_paths(kind)
         if paths:
             self.import_paths(paths)
 
