@@ -122,13 +122,18 @@ def test_lone_surrogates_do_not_raise() -> None:
 # -- Offline loading --------------------------------------------------------------------
 
 
-@pytest.fixture
-def fresh_tokenizers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Forget every loaded encoding (ours and tiktoken's) for the test, and again after."""
+def _forget_encodings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forget every loaded encoding, ours and tiktoken's: the next is loaded again."""
     import tiktoken.registry
 
     monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})
     tokens.clear_tokenizer_cache()
+
+
+@pytest.fixture
+def fresh_tokenizers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Forget every loaded encoding for the test, and again after."""
+    _forget_encodings(monkeypatch)
     yield
     tokens.clear_tokenizer_cache()
 
@@ -188,7 +193,6 @@ def test_later_loads_read_the_tables_from_our_faster_copy(
     copy of its tables in marshal form is read in ~20 ms by every later process. A
     damaged copy is ignored and written again."""
     import tiktoken
-    import tiktoken.registry
 
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
     first = get_tokenizer(CL100K_BASE)
@@ -205,8 +209,7 @@ def test_later_loads_read_the_tables_from_our_faster_copy(
             data = bytearray(copy.read_bytes())
             data[len(data) // 2] ^= 0xFF
             copy.write_bytes(bytes(data))
-        tokens.clear_tokenizer_cache()
-        monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})
+        _forget_encodings(monkeypatch)
         monkeypatch.setattr(tiktoken, "get_encoding", original if damage else refuse)
         again = get_tokenizer(CL100K_BASE)
         assert again.backend == "tiktoken"
@@ -456,15 +459,13 @@ def test_a_copy_of_the_tables_others_could_have_written_is_not_read(
     one writable by others is ignored (tiktoken's own file is read and checked instead)
     and replaced by one only its owner can read."""
     import tiktoken
-    import tiktoken.registry
 
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
     get_tokenizer(CL100K_BASE)
     (copy,) = tmp_path.glob("ragtune-cl100k_base-*.marshal")
     assert copy.stat().st_mode & 0o777 == 0o600
     copy.chmod(0o666)
-    tokens.clear_tokenizer_cache()
-    monkeypatch.setattr(tiktoken.registry, "ENCODINGS", {})
+    _forget_encodings(monkeypatch)
     loaded: list[str] = []
     original = tiktoken.get_encoding
     monkeypatch.setattr(

@@ -24,10 +24,12 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,16 +155,12 @@ def time_baseline(folder: Path, *, tokens: bool = False) -> float:
     return time.perf_counter() - start
 
 
-def time_before(folder: Path, work: Path, ref: str | None) -> float | None:
-    """The import of the commit ``ref`` (the code before this change), run from an
-    exported copy of that commit in a fresh interpreter; ``ref`` None: this checkout's,
-    the same way (what ``ragtune import`` does: its reading processes' server starts
-    with the import)."""
-    import subprocess
-
-    tree = ROOT if ref is None else work / f"tree-{ref}"
+def _tree(work: Path, ref: str | None) -> Path | None:
+    """The code of commit ``ref``, exported once into ``work`` (None: this checkout)."""
+    if ref is None:
+        return ROOT
+    tree = work / f"tree-{ref}"
     if not tree.exists():
-        tree.mkdir()
         archive = subprocess.run(
             ["git", "-C", str(ROOT), "archive", ref, "desktop", "resources/samples"],
             capture_output=True,
@@ -171,7 +169,19 @@ def time_before(folder: Path, work: Path, ref: str | None) -> float | None:
         if archive.returncode != 0:
             print(f"  (cannot export {ref}: {archive.stderr.decode().strip()})")
             return None
+        tree.mkdir()
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
+
+
+def time_before(folder: Path, work: Path, ref: str | None) -> float | None:
+    """The import of the commit ``ref`` (the code before this change), run from an
+    exported copy of that commit in a fresh interpreter; ``ref`` None: this checkout's,
+    the same way (what ``ragtune import`` does: its reading processes' server starts
+    with the import)."""
+    tree = _tree(work, ref)
+    if tree is None:
+        return None
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
@@ -207,13 +217,11 @@ def time_before(folder: Path, work: Path, ref: str | None) -> float | None:
 
 def time_command(folder: Path, work: Path, ref: str | None) -> float | None:
     """The whole ``ragtune import FOLDER`` command (the interpreter's start, its imports,
-    the workspace's creation, the import, the report) of the commit ``ref`` (exported by
-    ``time_before``) or, None, of this checkout. A data folder of its own per tree (its
-    tokenizer file placed by a first run), a new workspace each run."""
-    import subprocess
-
-    tree = ROOT if ref is None else work / f"tree-{ref}"
-    if not tree.exists():
+    the workspace's creation, the import, the report) of the commit ``ref`` or, None, of
+    this checkout. A data folder of its own per tree (its tokenizer file placed by a first
+    run), a new workspace each run."""
+    tree = _tree(work, ref)
+    if tree is None:
         return None
     data = work / f"data-{ref}"
     command = [sys.executable, "-m", "desktop", "--data-dir", str(data)]
@@ -258,87 +266,91 @@ def main() -> None:
         now = ImportOptions()
         # The reading processes' server started, as in the window after its first import
         # (or once its import dialog opened): the runs below fork reading processes from it.
-        time_import(folder, now, work, "warm-up")
+        make_files(work / "one", 1)
+        time_import(work / "one", replace(now, process_min_files=0), work, "warm-up")
         threads = ImportOptions(processes=0)
         old_shape = ImportOptions(processes=0, workers=0, batch_files=1, batch_seconds=0.0)
         inline = ImportOptions(processes=0, workers=0)
-        runs: list[tuple[str, Callable[[], float | None]]] = [
-            (f"import before ({args.before})", lambda: time_before(folder, work, args.before)),
-            (
+        runs: dict[str, tuple[str, Callable[[], float | None]]] = {
+            "before": (
+                f"import before ({args.before})",
+                lambda: time_before(folder, work, args.before),
+            ),
+            "now": (
                 f"import now ({now.processes} reading processes)",
                 lambda: time_import(folder, now, work, "n"),
             ),
-            (
+            "fresh": (
                 "import now, in a fresh process (server cold)",
                 lambda: time_before(folder, work, None),
             ),
-            (
+            "command before": (
                 f"`ragtune import` before ({args.before})",
                 lambda: time_command(folder, work, args.before),
             ),
-            ("`ragtune import` now", lambda: time_command(folder, work, None)),
-            (
+            "command now": ("`ragtune import` now", lambda: time_command(folder, work, None)),
+            "thread": (
                 "import now, read ahead on a thread",
                 lambda: time_import(folder, threads, work, "t"),
             ),
-            (
+            "old shape": (
                 "import now, one file + one commit at a time",
                 lambda: time_import(folder, old_shape, work, "o"),
             ),
-            (
+            "inline": (
                 "import now, batched commits, no read-ahead",
                 lambda: time_import(folder, inline, work, "i"),
             ),
-            (
+            "no full text": (
                 "import now, without the full-text index",
                 lambda: time_import(folder, now, work, "f", full_text=False),
             ),
-            (
+            "langchain": (
                 "baseline: read + split by tokens (LangChain)",
                 lambda: time_baseline(folder, tokens=True),
             ),
-            ("baseline: read + split by characters", lambda: time_baseline(folder)),
-        ]
+            "characters": (
+                "baseline: read + split by characters",
+                lambda: time_baseline(folder),
+            ),
+        }
         best: dict[str, float] = {}
-        for label, run in runs:
+        for key, (label, run) in runs.items():
             times = [t for t in (run() for _ in range(args.repeat)) if t is not None]
             if not times:
                 continue
-            best[label] = min(times)
+            best[key] = min(times)
             print(
-                f"  {label:<46} {best[label]:7.2f} s {args.files / best[label]:8.0f} files/s  "
+                f"  {label:<46} {best[key]:7.2f} s {args.files / best[key]:8.0f} files/s  "
                 f"load {os.getloadavg()[0]:.2f}"
             )
-        labels = [label for label, _ in runs]
-        before, now_s, fresh = (best.get(label) for label in labels[:3])
-        assert now_s is not None
-        if before is not None:
-            print(f"import now vs before: {before / now_s:.2f}x faster (target 3x)")
+        now_s, fresh = best["now"], best.get("fresh")
+        if "before" in best:
+            print(f"import now vs before: {best['before'] / now_s:.2f}x faster (target 3x)")
             if fresh is not None:
                 print(
-                    f"import now in a fresh process vs before: {before / fresh:.2f}x faster "
-                    "(the first import of a `ragtune import`: its reading server starts)"
+                    f"import now in a fresh process vs before: {best['before'] / fresh:.2f}x "
+                    "faster (the first import of a `ragtune import`: its reading server starts)"
                 )
-        command_before, command_now = (best.get(label) for label in labels[3:5])
-        if command_before is not None and command_now is not None:
+        if "command before" in best and "command now" in best:
             print(
                 f"`ragtune import` (the whole command) now vs before: "
-                f"{command_before / command_now:.2f}x faster"
+                f"{best['command before'] / best['command now']:.2f}x faster"
             )
-        print(f"import now vs read on a thread: {best[labels[5]] / now_s:.2f}x faster")
-        print(f"import now vs one-at-a-time: {best[labels[6]] / now_s:.2f}x faster")
-        print(f"import now vs batched without read-ahead: {best[labels[7]] / now_s:.2f}x faster")
+        print(f"import now vs read on a thread: {best['thread'] / now_s:.2f}x faster")
+        print(f"import now vs one-at-a-time: {best['old shape'] / now_s:.2f}x faster")
+        print(f"import now vs batched without read-ahead: {best['inline'] / now_s:.2f}x faster")
         print(
-            f"the full-text index (SQLite FTS5) is {1 - best[labels[8]] / now_s:.0%} of the "
-            "import's time"
+            f"the full-text index (SQLite FTS5) is {1 - best['no full text'] / now_s:.0%} of "
+            "the import's time"
         )
         print(
-            f"import now vs the LangChain-style token split: {best[labels[9]] / now_s:.2f}x "
+            f"import now vs the LangChain-style token split: {best['langchain'] / now_s:.2f}x "
             "(above 1: the import is faster)"
         )
         if fresh is not None:
-            print(f"  ... in a fresh process: {best[labels[9]] / fresh:.2f}x")
-        print(f"import now vs the character split: {best[labels[10]] / now_s:.2f}x")
+            print(f"  ... in a fresh process: {best['langchain'] / fresh:.2f}x")
+        print(f"import now vs the character split: {best['characters'] / now_s:.2f}x")
         print(
             "issue 16's figures (quiet machine): 610 files/s before, 1.88x slower than a "
             "LangChain read-and-split"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -299,3 +299,15 @@ def write_mixed_folder(folder: Path) -> dict[str, str]:
         "corrupt.pdf": "skipped",
         "binary.txt": "skipped",
     }
+
+
+def write_notes(
+    folder: Path, numbers: Iterable[int], name: str, text: str | Callable[[int], str]
+) -> Path:
+    """Numbered Markdown notes in ``folder``: ``name`` and ``text`` formatted with each
+    number (``text`` may instead be a function of it). Returns ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in numbers:
+        body = text(n) if callable(text) else text.format(n)
+        (folder / name.format(n)).write_text(body, encoding="utf-8")
+    return folder

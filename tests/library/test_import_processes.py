@@ -14,10 +14,11 @@ import pytest
 
 from desktop.library.importer import FELL_BACK, FELL_BACK_PATH
 from desktop.library.service import LibraryService
-from desktop.progress import run_to_end
+from desktop.progress import Progress, drive, run_to_end
 from desktop.settings import Settings
 from desktop.workspace import Workspace
-from tests.helpers.documents import write_mixed_folder
+from tests.helpers.documents import write_mixed_folder, write_notes
+from tests.helpers.processes import parent_pid
 
 
 def _library(service: LibraryService) -> list[tuple[str, str, int, list[str]]]:
@@ -33,11 +34,11 @@ def _library(service: LibraryService) -> list[tuple[str, str, int, list[str]]]:
 
 
 def _notes(folder: Path, count: int, words: int = 400) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for n in range(count):
+    def text(n: int) -> str:
         body = " ".join(f"word{(n * 7 + i) % 997}" for i in range(words))
-        (folder / f"note-{n:04}.md").write_text(f"# Note {n}\n\n{body}\n", encoding="utf-8")
-    return folder
+        return f"# Note {n}\n\n{body}\n"
+
+    return write_notes(folder, range(count), "note-{:04}.md", text)
 
 
 @pytest.fixture
@@ -64,11 +65,6 @@ def test_files_read_in_processes_are_stored_as_when_read_on_a_thread(
     assert multiprocessing.active_children() == []  # the reading processes ended
 
 
-def _parent_of(pid: int) -> int:
-    # /proc/PID/stat: "pid (name) state ppid ...", the name may hold spaces.
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
 @pytest.mark.skipif(
     "forkserver" not in multiprocessing.get_all_start_methods() or not Path("/proc").is_dir(),
     reason="reading processes are forked from a server where the platform has one",
@@ -80,10 +76,12 @@ def test_reading_processes_are_forked_from_one_server_started_once(
     import's reading processes are forked from the same one, ready at once."""
     parents: set[int] = set()
     for run in range(2):
-        steps = service.import_paths([_notes(tmp_path / f"run{run}", 120)], processes=2)
-        for step in steps:
+
+        def look(step: Progress) -> None:
             if step.done == 5:
-                parents |= {_parent_of(child.pid) for child in multiprocessing.active_children()}
+                parents.update(parent_pid(c.pid) for c in multiprocessing.active_children())
+
+        drive(service.import_paths([_notes(tmp_path / f"run{run}", 120)], processes=2), look)
         assert multiprocessing.active_children() == []
     assert len(parents) == 1 and parents != {os.getpid()}
     server = parents.pop()
@@ -176,18 +174,17 @@ def test_a_reading_process_that_dies_loses_no_file(
     on a thread, each file is imported once, and the report says what happened."""
     folder = _notes(tmp_path / "notes", 300)
     steps = service.import_paths([folder], processes=2)
-    killed = 0
+    killed: list[int] = []
+
+    def kill_once(step: Progress) -> None:
+        if step.done >= 2 and not killed:  # the first file is written
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signal.SIGKILL)
+                killed.append(child.pid)
+
     with caplog.at_level(logging.WARNING, logger="desktop.library.importer"):
-        try:
-            while True:
-                step = next(steps)
-                if step.done >= 2 and not killed:  # the first file is written
-                    for child in multiprocessing.active_children():
-                        os.kill(child.pid, signal.SIGKILL)
-                        killed += 1
-        except StopIteration as end:
-            report = end.value
-    assert killed >= 1
+        report = drive(steps, kill_once)
+    assert len(killed) >= 1
     assert report.counts()["added"] == 300
     assert report.warnings == [("(import)", FELL_BACK)]
     assert "reading the rest of the import on threads" in caplog.text

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -16,7 +15,8 @@ from desktop.library.service import LibraryService
 from desktop.progress import run_to_end
 from desktop.tokens import get_tokenizer
 from desktop.workspace import Workspace
-from tests.helpers.documents import write_mixed_folder
+from tests.helpers.documents import write_mixed_folder, write_notes
+from tests.helpers.processes import children, running
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,10 +121,9 @@ def test_rescan_updates_only_the_edited_file_and_finds_new_and_missing_ones(
 def test_cancel_keeps_finished_files_and_nothing_half_imported(
     service: LibraryService, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(30):
-        (folder / f"doc{i:02}.txt").write_text(f"Document {i}. " * 50)
+    folder = write_notes(
+        tmp_path / "many", range(30), "doc{:02}.txt", lambda i: f"Document {i}. " * 50
+    )
     operation = service.import_paths([folder])
     for seen, _ in enumerate(operation, start=1):
         if seen == 11:  # the 11th progress report comes before file 11 is read
@@ -159,32 +158,13 @@ _KILLED_IMPORT = textwrap.dedent(
 )
 
 
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (a container's init may not reap an orphan at once)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status
-
-
-def _children(pid: int) -> set[int]:
-    """The processes whose parent is ``pid`` (the reading processes' server, its resource
-    tracker; reading processes forked by the server are its children, not ``pid``'s)."""
-    found: set[int] = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            # "pid (name) state ppid ...": the name may hold spaces and parentheses.
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(stat.parent.name))
-    return found
-
-
 def test_a_crash_mid_import_leaves_the_library_intact(tmp_path: Path) -> None:
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(400):
-        (folder / f"doc{i:03}.md").write_text(f"# Doc {i}\n\n" + f"Sentence {i}. " * 400)
+    folder = write_notes(
+        tmp_path / "many",
+        range(400),
+        "doc{:03}.md",
+        lambda i: f"# Doc {i}\n\n" + f"Sentence {i}. " * 400,
+    )
     database = tmp_path / "w.ragtune.sqlite"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
@@ -198,16 +178,16 @@ def test_a_crash_mid_import_leaves_the_library_intact(tmp_path: Path) -> None:
         half_way, *readers = proc.stdout.readline().split()
         assert half_way == "HALF_WAY"
         assert len(readers) >= 1  # 400 files: read in processes
-        helpers = {*map(int, readers), *_children(proc.pid)}
+        helpers = {*map(int, readers), *children(proc.pid)}
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         # The reading processes, and their server, leave with their parent instead of
         # waiting forever.
         for _ in range(200):
-            if not any(_running(pid) for pid in helpers):
+            if not any(running(pid) for pid in helpers):
                 break
             time.sleep(0.05)
-        assert not [pid for pid in helpers if _running(pid)]
+        assert not [pid for pid in helpers if running(pid)]
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -401,9 +381,7 @@ def test_ocr_reports_progress_page_by_page_and_a_cancel_stops_between_pages(
 
 
 def _many(folder: Path, count: int, start: int = 0) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(start, start + count):
-        (folder / f"n{i:03}.md").write_text(f"# Note {i}\n\nText of note {i}.", encoding="utf-8")
+    write_notes(folder, range(start, start + count), "n{:03}.md", "# Note {0}\n\nText of note {0}.")
 
 
 def test_new_files_written_together_keep_the_report_in_file_order(

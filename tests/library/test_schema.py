@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desktop.library.service import LibraryService
-from desktop.progress import run_to_end
-from desktop.settings import Settings
 from desktop.workspace import Workspace
 from desktop.workspace.schema import LATEST_VERSION
 from tests.helpers.old_workspace import old_workspace
+from tests.retrieval.conftest import import_texts
 
 
 def _indexes(workspace: Workspace) -> set[str]:
@@ -23,15 +21,14 @@ def test_a_version_12_library_keeps_its_chunks_without_the_text_hash_index(
     """Nothing looks chunks up by text hash any more (texts are fetched by chunk id), and
     the index cost ~6% of an import: version 13 drops it and keeps every chunk."""
     path = old_workspace(tmp_path / "old.ragtune.sqlite", 12)
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    (notes / "a.md").write_text("# Pumps\n\nThe pump primes in ten seconds.\n")
-    (notes / "b.md").write_text("# Valves\n\nClose the valve before you open the pump.\n")
+    notes = {
+        "a.md": "# Pumps\n\nThe pump primes in ten seconds.\n",
+        "b.md": "# Valves\n\nClose the valve before you open the pump.\n",
+    }
     with Workspace(path) as workspace:
         assert workspace.schema_version == LATEST_VERSION == 13
         assert "chunks_by_text_hash" not in _indexes(workspace)
-        service = LibraryService(workspace, Settings())
-        run_to_end(service.import_paths([notes]))
+        service = import_texts(workspace, tmp_path / "notes", notes)
         chunks = service.chunks()
         texts = service.library.chunk_texts([c.id for c in chunks] + [10_000])
         # with each text's hash; a chunk that is gone is left out

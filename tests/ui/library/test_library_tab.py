@@ -24,7 +24,7 @@ from desktop.ui.library.chunk_view import CHUNK_COLOURS, OVERLAP_COLOUR, overlap
 from desktop.ui.library.library_tab import LibraryTab
 from desktop.ui.library.models import DocumentTableModel, heading_tooltip
 from desktop.workers import TaskError, TaskManager
-from tests.helpers.documents import write_mixed_folder
+from tests.helpers.documents import write_mixed_folder, write_notes
 from tests.helpers.responsiveness import Heartbeat
 
 
@@ -144,12 +144,8 @@ def test_dragging_a_folder_over_the_tab_gets_the_reading_processes_ready(
 def test_a_thousand_files_import_with_a_responsive_window_and_cancel_keeps_whole_files(
     qtbot: QtBot, tab: LibraryTab, tmp_path: Path, app_context: AppContext
 ) -> None:
-    folder = tmp_path / "thousand"
-    folder.mkdir()
-    for i in range(1000):
-        (folder / f"note-{i:04}.md").write_text(
-            f"# Note {i}\n\nThe appliance number {i} syncs files. " * 5, encoding="utf-8"
-        )
+    text = "# Note {0}\n\nThe appliance number {0} syncs files. " * 5
+    folder = write_notes(tmp_path / "thousand", range(1000), "note-{:04}.md", text)
     with Heartbeat() as heartbeat:
         worker = tab.import_paths([folder])
         assert worker is not None
