@@ -144,11 +144,20 @@ class MainWindow(QMainWindow):
         built = self._built.get(name)
         if built is None:
             spec = self._specs[name]
-            built = spec.build(self)
-            self._built[name] = built
             container = self._containers[name]
             assert isinstance(container, QScrollArea)
-            container.setWidget(built)
+            # Built on screen: the work it starts waits for its first paint (a click on
+            # the tab is answered at once, its data a moment later).
+            on_screen = self.isVisible() and self.tabs.currentWidget() is container
+            if on_screen:
+                self.tasks.hold()
+            try:
+                built = spec.build(self)
+                self._built[name] = built
+                container.setWidget(built)
+            finally:
+                if on_screen:
+                    when_painted(self._built.get(name, self), self.tasks.release)
             self.tab_built.emit(name)
         return built
 
@@ -238,8 +247,12 @@ class MainWindow(QMainWindow):
         if isinstance(step, Progress):
             self._imported.add(step.message)
             self._build_current_if_ready()
-            if step.done == 1:  # once the events the build queued (its first paint) ran
-                QTimer.singleShot(0, self._shown_tab_built.set)
+            if step.done == 1:  # once the shown tab is built and painted
+                shown = self._built.get(self.tabs.tabText(self.tabs.currentIndex()))
+                if shown is not None and self.isVisible():
+                    when_painted(shown, self._shown_tab_built.set)
+                else:
+                    self._shown_tab_built.set()
 
     def _build_current_if_ready(self) -> None:
         name = self.tabs.tabText(self.tabs.currentIndex())
@@ -385,3 +398,33 @@ class MainWindow(QMainWindow):
 
     def _after_close(self) -> None:
         self.context.close()
+
+
+class _FirstPaint(QObject):
+    """Runs a callback once ``widget`` has painted (after the rest of that paint), or
+    after ``FIRST_PAINT_WAIT_MS`` if it does not (a window covered or minimized)."""
+
+    def __init__(self, widget: QWidget, callback: Callable[[], object]) -> None:
+        super().__init__(widget)
+        self._callback: Callable[[], object] | None = callback
+        widget.installEventFilter(self)
+        QTimer.singleShot(FIRST_PAINT_WAIT_MS, self, self._done)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and self._callback is not None:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self, self._done)
+        return False
+
+    def _done(self) -> None:
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
+
+
+FIRST_PAINT_WAIT_MS = 500
+
+
+def when_painted(widget: QWidget, callback: Callable[[], object]) -> None:
+    """``callback()`` once ``widget`` has painted, or at the latest after half a second."""
+    _FirstPaint(widget, callback)
