@@ -1,18 +1,22 @@
 """BM25 over the chunks with SQLite FTS5.
 
-Two full-text indexes: ``chunks_fts`` holds the words as written (``unicode61``), kept in
-sync by triggers on the library's chunks (schema version 3); ``chunks_fts_stem`` holds them
-stemmed (FTS5's ``porter``, English), so "return" finds "returns", kept in step by
-``sync_stemmed`` on the search path. A question is searched in the stemmed index after its
-question words ("how", "do", "I", ...) are left out; a question with a quoted phrase
-("\\"restocking fee\\"") is searched in the exact index, the phrase as written. The library is
-asked for chunk counts, texts and which chunks a filter allows."""
+One full-text index, ``chunks_fts_stem``: the chunks' words stemmed (FTS5's ``porter``,
+English), so "return" finds "returns", kept in step by ``sync_stemmed`` on the search path
+and after index runs. A question is searched after its question words ("how", "do", "I",
+...) and the words most chunks hold are left out; a question with a quoted phrase
+("\\"restocking fee\\"") finds the chunks whose words hold the phrase as written: the index
+finds the phrase's stems, and each candidate's own words are checked (until schema 14 a
+second index of the words as written, kept by triggers on the chunks, answered phrases;
+it was ~14% of an import). The library is asked for chunk counts, texts and which chunks
+a filter allows."""
 
 from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import threading
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -96,7 +100,8 @@ COMMON_TERM_SHARE = 0.2
 
 def informative_words(workspace: Workspace, text: str) -> str:
     """The question without its question words and without the words that appear in most
-    chunks; keeps the rarest one when all of them are common."""
+    chunks (in any form: "hubs" is as common as "hub"); keeps the rarest one when all of
+    them are common."""
     words = content_words(_WORD.findall(text))
     if len(words) <= 1:
         return " ".join(words)
@@ -104,12 +109,20 @@ def informative_words(workspace: Workspace, text: str) -> str:
     total = Library(workspace).chunk_count()
     if total < 1000:
         return " ".join(words)  # small libraries: every word, nothing to save
-    marks = ",".join("?" * len(words))
-    frequency = dict(
+    sync_stemmed(workspace)
+    stems = _stems(conn, words)
+    wanted = sorted({stem for parts in stems.values() for stem in parts})
+    marks = ",".join("?" * len(wanted))
+    chunks_with = dict(
         conn.execute(
-            f"SELECT term, doc FROM chunks_fts_terms WHERE term IN ({marks})", words
+            f"SELECT term, doc FROM chunks_fts_stem_terms WHERE term IN ({marks})", wanted
         ).fetchall()
     )
+    # A word FTS5 splits ("e_mail": "e", "mail") is as common as its rarest part.
+    frequency = {
+        word: min((chunks_with.get(stem, 0) for stem in parts), default=0)
+        for word, parts in stems.items()
+    }
     kept = [w for w in words if frequency.get(w, 0) <= COMMON_TERM_SHARE * total]
     if not kept:
         kept = [min(words, key=lambda w: frequency.get(w, 0))]
@@ -167,28 +180,67 @@ def sync_stemmed(workspace: Workspace) -> tuple[int, int]:
     return len(added), len(removed)
 
 
+def _stems(conn: sqlite3.Connection, words: list[str]) -> dict[str, list[str]]:
+    """Each word's terms as the stemmed index holds them: FTS5's own tokenizer and
+    stemmer, through a small in-memory table of this connection (no second stemmer to
+    drift from SQLite's)."""
+    conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.question_words USING fts5("
+        f"word, tokenize={_STEM_TOKENIZER!r})"
+    )
+    conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.question_word_terms "
+        "USING fts5vocab(temp, question_words, 'instance')"
+    )
+    conn.execute("DELETE FROM temp.question_words")
+    conn.executemany("INSERT INTO temp.question_words(rowid, word) VALUES (?, ?)", enumerate(words))
+    stems: dict[str, list[str]] = {word: [] for word in words}
+    for term, row in conn.execute(
+        "SELECT term, doc FROM temp.question_word_terms ORDER BY doc, offset"
+    ):
+        stems[words[int(row)]].append(str(term))
+    return stems
+
+
+_STEM_TOKENIZER = "porter unicode61 remove_diacritics 2"  # chunks_fts_stem's (schema 11)
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def folded_words(text: str) -> str:
+    """``text``'s words as FTS5's ``unicode61 remove_diacritics 2`` sees them (letters
+    and digits, lower-cased, accents dropped), joined by single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(_TOKEN.findall(bare.lower()))
+
+
+def holds_phrases(text: str, wanted: Iterable[str]) -> bool:
+    """Whether ``text`` holds each phrase as written: its words in that order, nothing
+    but spaces and punctuation between them (as FTS5 matches a phrase)."""
+    words = f" {folded_words(text)} "
+    return all(f" {folded_words(phrase)} " in words for phrase in wanted)
+
+
 def lexical_search(
     workspace: Workspace,
     text: str,
     k: int,
     document_ids: Iterable[int] | None = None,
-    *,
-    stemmed: bool = True,
 ) -> list[LexicalHit]:
-    """The ``k`` best chunks by BM25. A query with a quoted phrase is matched as written
-    (the exact index); otherwise its content words are matched by stem, unless
-    ``stemmed`` is False (the words as written, as before issue 14)."""
-    exact = phrase_query(text)
-    if exact is not None:
-        table, query = "chunks_fts", exact
-    else:
-        table = "chunks_fts_stem" if stemmed else "chunks_fts"
-        query = fts_query(informative_words(workspace, text))
-    if query is None or k <= 0:
+    """The ``k`` best chunks by BM25. A query with a quoted phrase finds the chunks that
+    hold the phrase as written; otherwise its content words are matched by stem."""
+    if k <= 0:
         return []
-    if table == "chunks_fts_stem":
-        sync_stemmed(workspace)
-    sql = f"SELECT rowid, -bm25({table}) AS score FROM {table} WHERE {table} MATCH ?"
+    sync_stemmed(workspace)
+    wanted = phrases(text)
+    query = phrase_query(text) if wanted else fts_query(informative_words(workspace, text))
+    if query is None:
+        return []
+    sql = (
+        "SELECT rowid, -bm25(chunks_fts_stem) AS score"
+        + (", text" if wanted else "")
+        + " FROM chunks_fts_stem WHERE chunks_fts_stem MATCH ?"
+    )
     params: list[object] = [query]
     if document_ids is not None:
         allowed = Library(workspace).chunk_ids_in(document_ids)
@@ -196,7 +248,18 @@ def lexical_search(
             return []
         sql += " AND rowid IN (SELECT value FROM json_each(?))"
         params.append(json.dumps(allowed))
-    sql += " ORDER BY score DESC, rowid LIMIT ?"
-    params.append(k)
-    rows = workspace.connection().execute(sql, params).fetchall()
-    return [LexicalHit(int(r[0]), float(r[1]), rank) for rank, r in enumerate(rows, start=1)]
+    sql += " ORDER BY score DESC, rowid"
+    if not wanted:
+        sql += " LIMIT ?"
+        params.append(k)
+    rows = workspace.connection().execute(sql, params)
+    hits: list[LexicalHit] = []
+    for row in rows:
+        # The stems of a phrase match other forms of its words too ("arrive back" for
+        # "arrives back"): a candidate counts only if its words hold the phrase itself.
+        if wanted and not holds_phrases(str(row[2]), wanted):
+            continue
+        hits.append(LexicalHit(int(row[0]), float(row[1]), len(hits) + 1))
+        if len(hits) == k:
+            break
+    return hits

@@ -39,6 +39,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     retrieval.stemmed_index(11),
     evaluation.EVALUATION_V12,
     library.LIBRARY_V13,
+    retrieval.RETRIEVAL_V14,
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

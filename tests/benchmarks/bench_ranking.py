@@ -97,16 +97,54 @@ LATENCY_CHUNKS = 10_000
 WINDOWS = (64, 96)
 
 
+def as_written(
+    workspace: Workspace, text: str, k: int, document_ids: Sequence[int] | None = None
+) -> list[lexical.LexicalHit]:
+    """BM25 over the words as written, as before issue 14 (every word kept but those in
+    over ``COMMON_TERM_SHARE`` of the chunks), from an index of this connection's own: the
+    app has kept one full-text index, the stemmed one, since schema 14."""
+    conn = workspace.connection()
+    conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.as_written "
+        "USING fts5(text, tokenize='unicode61 remove_diacritics 2')"
+    )
+    conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.as_written_terms "
+        "USING fts5vocab(temp, as_written, 'row')"
+    )
+    if conn.execute("SELECT 1 FROM temp.as_written LIMIT 1").fetchone() is None:
+        conn.execute("INSERT INTO temp.as_written(rowid, text) SELECT id, text FROM chunks")
+    words = lexical.content_words(lexical._WORD.findall(text))
+    total = Library(workspace).chunk_count()
+    if len(words) > 1 and total >= 1000:
+        marks = ",".join("?" * len(words))
+        frequency = dict(
+            conn.execute(
+                f"SELECT term, doc FROM temp.as_written_terms WHERE term IN ({marks})", words
+            ).fetchall()
+        )
+        kept = [w for w in words if frequency.get(w, 0) <= lexical.COMMON_TERM_SHARE * total]
+        words = kept or [min(words, key=lambda w: frequency.get(w, 0))]
+    query = lexical.fts_query(" ".join(words))
+    if query is None or k <= 0:
+        return []
+    sql = "SELECT rowid, -bm25(as_written) AS score FROM temp.as_written WHERE as_written MATCH ?"
+    params: list[object] = [query]
+    if document_ids is not None:
+        allowed = Library(workspace).chunk_ids_in(document_ids)
+        sql += " AND rowid IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(allowed))
+    rows = conn.execute(sql + " ORDER BY score DESC, rowid LIMIT ?", [*params, k]).fetchall()
+    return [lexical.LexicalHit(int(r[0]), float(r[1]), n) for n, r in enumerate(rows, start=1)]
+
+
 @contextlib.contextmanager
 def lexical_as(*, stemmed: bool, question_words_out: bool) -> Iterator[None]:
     """BM25 with stemming and question-word removal each on or off; both off is BM25 as
     it was before issue 14 (the words as written, every word kept but the common ones)."""
     original_search, original_words = search.lexical_search, lexical.content_words
-
-    def chosen(workspace, text, k, document_ids=None):  # type: ignore[no-untyped-def]
-        return original_search(workspace, text, k, document_ids, stemmed=stemmed)
-
-    search.lexical_search = chosen  # type: ignore[assignment]
+    if not stemmed:
+        search.lexical_search = as_written  # type: ignore[assignment]
     if not question_words_out:
         lexical.content_words = lambda words: list(dict.fromkeys(w.lower() for w in words))
     try:

@@ -51,7 +51,7 @@ def test_a_version_9_workspace_is_migrated_and_keeps_its_data(tmp_path: Path) ->
         ],
     )
     with Workspace(path) as ws:
-        assert ws.schema_version == LATEST_VERSION == 13
+        assert ws.schema_version == LATEST_VERSION == 14
         assert ws.get_meta("created_by") == "an older RAGTune"
         tables = {row[0] for row in ws.connection().execute("SELECT name FROM sqlite_master")}
         assert {"eval_sets", "eval_questions", "eval_runs", "eval_results", "eval_sweeps"} <= tables

@@ -26,7 +26,7 @@ def test_a_version_12_library_keeps_its_chunks_without_the_text_hash_index(
         "b.md": "# Valves\n\nClose the valve before you open the pump.\n",
     }
     with Workspace(path) as workspace:
-        assert workspace.schema_version == LATEST_VERSION == 13
+        assert workspace.schema_version == LATEST_VERSION == 14
         assert "chunks_by_text_hash" not in _indexes(workspace)
         service = import_texts(workspace, tmp_path / "notes", notes)
         chunks = service.chunks()

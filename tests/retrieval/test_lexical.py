@@ -7,6 +7,7 @@ from pathlib import Path
 
 from desktop.retrieval.lexical import (
     content_words,
+    holds_phrases,
     informative_words,
     lexical_search,
     phrase_query,
@@ -14,6 +15,7 @@ from desktop.retrieval.lexical import (
 )
 from desktop.retrieval.service import RetrievalService
 from desktop.workspace import Workspace
+from tests.helpers.old_workspace import old_workspace
 from tests.retrieval.conftest import import_texts
 
 DOCS = {
@@ -42,8 +44,8 @@ def test_a_word_finds_its_other_forms(workspace: Workspace, tmp_path: Path) -> N
     assert titles(workspace, lexical_search(workspace, "returns", 3)) == ["Refunds"]
     assert titles(workspace, lexical_search(workspace, "ship", 3)) == ["Shipping"]
     # The words as written (before issue 14) miss them.
-    assert lexical_search(workspace, "return", 3, stemmed=False) == []
-    assert lexical_search(workspace, "ship", 3, stemmed=False) == []
+    assert lexical_search(workspace, '"return"', 3) == []
+    assert lexical_search(workspace, '"ship"', 3) == []
 
 
 def test_a_quoted_phrase_matches_as_written(workspace: Workspace, tmp_path: Path) -> None:
@@ -100,3 +102,77 @@ def test_an_index_run_brings_the_stemmed_index_up_to_date(retrieval: RetrievalSe
     stemmed = conn.execute("SELECT COUNT(*) FROM chunks_fts_stem").fetchone()[0]
     assert stemmed == conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] > 0
     assert sync_stemmed(retrieval.workspace) == (0, 0)
+
+
+def test_a_phrase_is_matched_across_punctuation_case_and_accents() -> None:
+    """As FTS5's ``unicode61 remove_diacritics 2`` matched phrases in the index of the
+    words as written (until schema 14)."""
+    text = "Money is returned once it Arrives, back at the Crème-Brûlée café."
+    assert holds_phrases(text, ["arrives back"])
+    assert holds_phrases(text, ["creme brulee cafe", "money is"])
+    assert not holds_phrases(text, ["arrive back"])  # another form of the word
+    assert not holds_phrases(text, ["arrives at"])  # not next to each other
+    assert not holds_phrases(text, ["cafe money"])
+    assert not holds_phrases("the rearrives backup", ["arrives back"])  # whole words only
+
+
+def test_a_phrase_skips_chunks_that_hold_only_other_forms_of_its_words(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """The stemmed index finds "arrive back" and "arrived back" for "arrives back"; the
+    chunk that holds the phrase itself comes first even when those score higher."""
+    import_texts(
+        workspace,
+        tmp_path / "docs",
+        {
+            "often.md": "# Often\n\nArrive back early. They arrived back late. Arriving back.",
+            "once.md": "# Once\n\nThe parcel arrives back at the depot with a long report "
+            "about the route, the driver and the weather on the day.",
+        },
+    )
+    assert titles(workspace, lexical_search(workspace, '"arrives back"', 5)) == ["Once"]
+    assert titles(workspace, lexical_search(workspace, "arrives back", 5)) == ["Often", "Once"]
+
+
+def test_a_version_13_workspace_keeps_one_full_text_index(tmp_path: Path) -> None:
+    """Until schema 14 triggers on the chunks kept a second full-text index, of the words as
+    written (~14% of an import); it is dropped, and words and phrases are found as before."""
+    path = old_workspace(
+        tmp_path / "old.ragtune.sqlite",
+        13,
+        [
+            "INSERT INTO documents(id, source_path, title, format, size_bytes, modified_time, "
+            "content_hash, imported_at, updated_at, text) VALUES (1, '/r.md', 'Refunds', "
+            "'markdown', 1, 0, 'h', 0, 0, 'Money is returned when the device arrives back.')",
+            "INSERT INTO chunks(document_id, idx, char_start, char_end, text, token_count, "
+            "text_hash) VALUES (1, 0, 0, 47, 'Money is returned when the device arrives "
+            "back.', 9, 'h1')",
+        ],
+    )
+    with Workspace(path) as workspace:
+        objects = {
+            str(name)
+            for (name,) in workspace.connection().execute(
+                "SELECT name FROM sqlite_master WHERE name LIKE 'chunks_fts%'"
+            )
+        }
+        assert objects == {
+            "chunks_fts_stem",
+            "chunks_fts_stem_state",
+            "chunks_fts_stem_terms",
+            *(
+                f"chunks_fts_stem_{part}"
+                for part in ("data", "idx", "content", "docsize", "config")
+            ),
+        }
+        triggers = workspace.connection().execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'chunks'"
+        )
+        assert sorted(str(name) for (name,) in triggers) == [
+            "index_generation_chunk_delete",
+            "index_generation_chunk_insert",
+            "index_generation_chunk_update",
+        ]
+        assert titles(workspace, lexical_search(workspace, "return", 3)) == ["Refunds"]
+        assert titles(workspace, lexical_search(workspace, '"arrives back"', 3)) == ["Refunds"]
+        assert lexical_search(workspace, '"arrive back"', 3) == []

@@ -177,4 +177,6 @@ def test_words_in_most_chunks_are_left_out_of_the_lexical_query(workspace: Works
     # question words go first, then the words found in most chunks
     assert informative_words(workspace, "What is the quota of the hub") == "quota"
     assert informative_words(workspace, "the hub box") in ("hub", "box")  # the rarest is kept
+    # in any form: the stemmed index counts "hubs" and "boxes" as "hub" and "box"
+    assert informative_words(workspace, "quota of the hubs and boxes") == "quota"
     assert lexical_search(workspace, "the hub quota", 3)[0].chunk_id == 8
