@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def warm_up(context: AppContext) -> None:
-    import openai  # noqa: F401
+    from desktop.providers.client import load_sdk
 
+    load_sdk()
     log.info("Warm-up done")
