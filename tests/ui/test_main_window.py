@@ -209,3 +209,38 @@ def test_a_tab_built_off_screen_starts_its_work_at_once(
     qtbot.addWidget(window)
     window.tab("Chat")
     qtbot.waitUntil(lambda: ran == ["read"], timeout=2000)
+
+
+def test_tabs_are_built_when_first_shown(qtbot: QtBot, app_context, tasks: TaskManager) -> None:
+    """The window paints before any tab's module is imported; the shown tab is built once
+    its module is in, the others the first time they are shown (or all at once when asked,
+    as the shortcuts sheet does)."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QLabel
+
+    from desktop.ui.main_window import TabSpec
+
+    built: list[str] = []
+
+    def spec(name: str) -> TabSpec:
+        def build(_window: MainWindow) -> QLabel:
+            built.append(name)
+            return QLabel(f"the {name} tab")
+
+        return TabSpec("json", build)
+
+    state = QSettings(str(app_context.paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
+    factories = {name: spec(name) for name in ("Library", "Chat", "Decide")}
+    window = MainWindow(app_context, tasks, state, tab_factories=factories)
+    qtbot.addWidget(window)
+    assert built == []  # nothing before the first paint
+    window.show()
+    qtbot.waitUntil(lambda: built == ["Library"], timeout=5000)
+    qtbot.wait(100)
+    assert built == ["Library"] and not window.is_built("Chat")
+    window.tabs.setCurrentIndex(TAB_NAMES.index("Chat"))
+    assert built == ["Library", "Chat"]
+    window.build_pending_tabs()
+    assert built == ["Library", "Chat", "Decide"]
+    window.build_pending_tabs()
+    assert built == ["Library", "Chat", "Decide"]  # each once
