@@ -26,6 +26,7 @@ from desktop.workspace import Workspace
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PHRASE = re.compile(r'"([^"]+)"')
 _SQL_BATCH = 900  # stay under SQLite's bound-parameter limit
+_PHRASE_BATCH = 50  # candidates whose texts are read at once to check a quoted phrase
 
 
 @dataclass(frozen=True)
@@ -237,9 +238,8 @@ def lexical_search(
     if query is None:
         return []
     sql = (
-        "SELECT rowid, -bm25(chunks_fts_stem) AS score"
-        + (", text" if wanted else "")
-        + " FROM chunks_fts_stem WHERE chunks_fts_stem MATCH ?"
+        "SELECT rowid, -bm25(chunks_fts_stem) AS score FROM chunks_fts_stem "
+        "WHERE chunks_fts_stem MATCH ?"
     )
     params: list[object] = [query]
     if document_ids is not None:
@@ -249,17 +249,29 @@ def lexical_search(
         sql += " AND rowid IN (SELECT value FROM json_each(?))"
         params.append(json.dumps(allowed))
     sql += " ORDER BY score DESC, rowid"
+    conn = workspace.connection()
     if not wanted:
-        sql += " LIMIT ?"
-        params.append(k)
-    rows = workspace.connection().execute(sql, params)
+        rows = conn.execute(sql + " LIMIT ?", [*params, k]).fetchall()
+        return [LexicalHit(int(r[0]), float(r[1]), n) for n, r in enumerate(rows, start=1)]
+    # The stems of a phrase match other forms of its words too ("arrive back" for "arrives
+    # back"): a candidate counts only if its own words hold the phrase. Texts are read a
+    # few candidates at a time, best first, until k hold it (not all the matches' texts).
     hits: list[LexicalHit] = []
-    for row in rows:
-        # The stems of a phrase match other forms of its words too ("arrive back" for
-        # "arrives back"): a candidate counts only if its words hold the phrase itself.
-        if wanted and not holds_phrases(str(row[2]), wanted):
-            continue
-        hits.append(LexicalHit(int(row[0]), float(row[1]), len(hits) + 1))
-        if len(hits) == k:
+    ranked = conn.execute(sql, params)
+    while len(hits) < k:
+        batch = ranked.fetchmany(_PHRASE_BATCH)
+        if not batch:
             break
+        marks = ",".join("?" * len(batch))
+        texts = dict(
+            conn.execute(
+                f"SELECT rowid, text FROM chunks_fts_stem WHERE rowid IN ({marks})",
+                [int(r[0]) for r in batch],
+            ).fetchall()
+        )
+        for rowid, score in batch:
+            if holds_phrases(str(texts.get(rowid, "")), wanted):
+                hits.append(LexicalHit(int(rowid), float(score), len(hits) + 1))
+                if len(hits) == k:
+                    break
     return hits

@@ -134,6 +134,19 @@ def test_a_phrase_skips_chunks_that_hold_only_other_forms_of_its_words(
     assert titles(workspace, lexical_search(workspace, "arrives back", 5)) == ["Often", "Once"]
 
 
+def test_a_phrase_held_by_one_chunk_among_many_with_other_forms_is_found(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """Candidates are checked a batch at a time, best first, until k hold the phrase."""
+    notes = {
+        f"n{i:02}.md": f"# Note {i}\n\nThey arrived back. Arrive back soon." for i in range(70)
+    }
+    notes["z.md"] = "# Depot\n\nThe parcel arrives back at the depot after a long day out."
+    import_texts(workspace, tmp_path / "docs", notes)
+    assert titles(workspace, lexical_search(workspace, '"arrives back"', 3)) == ["Depot"]
+    assert len(lexical_search(workspace, '"arrived back"', 100)) == 70
+
+
 def test_a_version_13_workspace_keeps_one_full_text_index(tmp_path: Path) -> None:
     """Until schema 14 triggers on the chunks kept a second full-text index, of the words as
     written (~14% of an import); it is dropped, and words and phrases are found as before."""
