@@ -176,7 +176,11 @@ class TaskManager(QObject):
         self._holds += 1
 
     def release(self) -> None:
-        self._holds = max(0, self._holds - 1)
+        if self._holds == 0:
+            if not self._closed:  # a quit drops every hold
+                log.warning("A hold on the background tasks was released twice")
+            return
+        self._holds -= 1
         if self._holds == 0:
             held, self._held = self._held, []
             for worker_id in held:

@@ -19,7 +19,8 @@ TABLES = (
     "chunks_fts_stem_state",
     "chunks_fts_stem_terms",
 )
-"""The tables this package owns: no module outside it names them."""
+"""The tables this package owns: no module outside it names them (``chunks_fts`` and
+``chunks_fts_terms`` only from version 3 and 9 until version 14 dropped them)."""
 
 RETRIEVAL_V3 = Migration(
     3,

@@ -153,11 +153,14 @@ class MainWindow(QMainWindow):
                 self.tasks.hold()
             try:
                 built = spec.build(self)
-                self._built[name] = built
-                container.setWidget(built)
-            finally:
+            except BaseException:
                 if on_screen:
-                    when_painted(self._built.get(name, self), self.tasks.release)
+                    self.tasks.release()  # no paint of it will come
+                raise
+            self._built[name] = built
+            container.setWidget(built)
+            if on_screen:
+                when_painted(built, self.tasks.release)
             self.tab_built.emit(name)
         return built
 
@@ -402,12 +405,15 @@ class MainWindow(QMainWindow):
 
 class _FirstPaint(QObject):
     """Runs a callback once ``widget`` has painted (after the rest of that paint), or
-    after ``FIRST_PAINT_WAIT_MS`` if it does not (a window covered or minimized)."""
+    after ``FIRST_PAINT_WAIT_MS`` if it does not (a window covered or minimized), or as
+    soon as the widget is gone. It belongs to the widget's window, not to the widget, so
+    a widget deleted before it painted still has its callback run."""
 
     def __init__(self, widget: QWidget, callback: Callable[[], object]) -> None:
-        super().__init__(widget)
+        super().__init__(widget.window())
         self._callback: Callable[[], object] | None = callback
         widget.installEventFilter(self)
+        widget.destroyed.connect(self._done)
         QTimer.singleShot(FIRST_PAINT_WAIT_MS, self, self._done)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -420,6 +426,7 @@ class _FirstPaint(QObject):
         callback, self._callback = self._callback, None
         if callback is not None:
             callback()
+            self.deleteLater()  # its event filter goes with it
 
 
 FIRST_PAINT_WAIT_MS = 500

@@ -17,7 +17,8 @@ from desktop.providers.client import load_sdk
 assert "openai" not in sys.modules, "imported before it was needed"
 frozen = gc.get_freeze_count()
 sdk = load_sdk()
-print(sdk.__name__, sdk is load_sdk(), gc.isenabled(), gc.get_freeze_count() - frozen > 100_000)
+made = gc.get_freeze_count() - frozen
+print(sdk.__name__, gc.isenabled(), made > 50_000, len(gc.get_objects()) < made // 10)
 """
 
 
@@ -33,9 +34,10 @@ def probe(before: str = "") -> str:
     return done.stdout.strip()
 
 
-def test_the_sdk_is_loaded_once_and_left_out_of_later_collections() -> None:
+def test_the_sdk_is_loaded_and_left_out_of_later_collections() -> None:
+    """What the import made is frozen: the collections left see a small fraction of it."""
     assert probe() == "openai True True True"
 
 
 def test_a_collector_switched_off_stays_off() -> None:
-    assert probe("gc.disable()") == "openai True False True"
+    assert probe("gc.disable()") == "openai False True True"

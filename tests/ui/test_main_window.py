@@ -3,11 +3,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QTabWidget
 from pytestqt.qtbot import QtBot
 
 from desktop.progress import Progress
+from desktop.ui import main_window
 from desktop.ui.main_window import TAB_NAMES, MainWindow
 from desktop.workers import TaskManager
 from tests.helpers.responsiveness import Heartbeat
@@ -152,7 +154,7 @@ def test_many_tasks_show_as_one_line_and_messages_never_cover_the_workspace(
 
 
 def test_work_a_tab_starts_while_it_is_built_on_screen_waits_for_its_first_paint(
-    qtbot: QtBot, app_context, tasks: TaskManager
+    qtbot: QtBot, app_context, tasks: TaskManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The shown tab is built on the GUI thread after the first paint; what it asks
     workers for starts once it has painted, so the workers do not take the GIL from its
@@ -177,6 +179,7 @@ def test_work_a_tab_starts_while_it_is_built_on_screen_waits_for_its_first_paint
         events.append("built")
         return label
 
+    monkeypatch.setattr(main_window, "FIRST_PAINT_WAIT_MS", 60_000)  # a slow first paint
     watcher = Painted()
     state = QSettings(str(app_context.paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
     window = MainWindow(
@@ -208,7 +211,54 @@ def test_a_tab_built_off_screen_starts_its_work_at_once(
     window = MainWindow(app_context, tasks, state, tab_factories={"Chat": TabSpec("json", build)})
     qtbot.addWidget(window)
     window.tab("Chat")
-    qtbot.waitUntil(lambda: ran == ["read"], timeout=2000)
+    qtbot.waitUntil(lambda: ran == ["read"], timeout=main_window.FIRST_PAINT_WAIT_MS // 2)
+
+
+def test_a_tab_whose_build_fails_holds_no_work(
+    qtbot: QtBot, app_context, tasks: TaskManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtCore import QSettings
+
+    from desktop.ui.main_window import TabSpec
+
+    monkeypatch.setattr(main_window, "FIRST_PAINT_WAIT_MS", 60_000)
+
+    def build(_window: MainWindow):
+        raise RuntimeError("the Library tab could not be built")
+
+    state = QSettings(str(app_context.paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(
+        app_context, tasks, state, tab_factories={"Library": TabSpec("json", build)}
+    )
+    qtbot.addWidget(window)
+    with qtbot.capture_exceptions() as caught:
+        window.show()
+        qtbot.waitUntil(lambda: len(caught) > 0, timeout=5000)
+    assert "could not be built" in str(caught[0][1])
+    ran: list[str] = []
+    tasks.run(lambda: ran.append("later work"), title="Later")
+    qtbot.waitUntil(lambda: ran == ["later work"], timeout=5000)
+
+
+def test_a_widget_that_never_paints_or_is_gone_still_has_its_callback_run(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QLabel, QWidget
+
+    monkeypatch.setattr(main_window, "FIRST_PAINT_WAIT_MS", 50)
+    called: list[str] = []
+    hidden = QLabel("never shown")
+    qtbot.addWidget(hidden)
+    main_window.when_painted(hidden, lambda: called.append("hidden"))
+    qtbot.waitUntil(lambda: called == ["hidden"], timeout=2000)
+
+    monkeypatch.setattr(main_window, "FIRST_PAINT_WAIT_MS", 60_000)
+    window = QWidget()
+    qtbot.addWidget(window)
+    gone = QLabel("deleted before it painted", window)
+    main_window.when_painted(gone, lambda: called.append("gone"))
+    gone.deleteLater()
+    qtbot.waitUntil(lambda: called == ["hidden", "gone"], timeout=2000)
 
 
 def test_tabs_are_built_when_first_shown(qtbot: QtBot, app_context, tasks: TaskManager) -> None:
