@@ -96,8 +96,8 @@ def host_of(url: str) -> str:
 
 def load_sdk() -> ModuleType:
     """The ``openai`` module. The first import (~90,000 objects, ~0.35 s) runs with the
-    garbage collector paused, and what it made is then frozen (``gc.freeze``, after the
-    young generations' garbage is collected): it is never garbage, yet every collection
+    garbage collector paused, and what it made is then frozen (``gc.freeze``; the young
+    generations' garbage is collected first): it is never garbage, yet every collection
     after it, and the full one when the process exits, would scan it all (~0.2 s of a
     ``ragtune search``). Another thread's import under way is waited for, as by a plain
     ``import``."""
@@ -106,11 +106,13 @@ def load_sdk() -> ModuleType:
 
         return openai
     collecting = gc.isenabled()
+    # Young garbage goes now, not frozen with the rest (collecting after the import would
+    # scan its objects: ~30 ms holding the GIL, a stall in the window).
+    gc.collect(1)
     gc.disable()
     try:
         import openai
 
-        gc.collect(1)  # what is garbage now is not frozen with the rest
         gc.freeze()
     finally:
         if collecting:
