@@ -10,7 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from desktop.progress import Progress
 from desktop.ui import main_window
-from desktop.ui.main_window import TAB_NAMES, MainWindow
+from desktop.ui.main_window import TAB_NAMES, MainWindow, TabSpec
 from desktop.workers import TaskManager
 from tests.helpers.responsiveness import Heartbeat
 
@@ -154,15 +154,13 @@ def test_many_tasks_show_as_one_line_and_messages_never_cover_the_workspace(
 
 
 def test_work_a_tab_starts_while_it_is_built_on_screen_waits_for_its_first_paint(
-    qtbot: QtBot, app_context, tasks: TaskManager, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot, make_window: Callable[..., MainWindow], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The shown tab is built on the GUI thread after the first paint; what it asks
     workers for starts once it has painted, so the workers do not take the GIL from its
     build and paint (a 25 ms build and paint felt as a 50 ms stall)."""
-    from PySide6.QtCore import QEvent, QObject, QSettings
+    from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QLabel
-
-    from desktop.ui.main_window import TabSpec
 
     events: list[str] = []
 
@@ -181,25 +179,18 @@ def test_work_a_tab_starts_while_it_is_built_on_screen_waits_for_its_first_paint
 
     monkeypatch.setattr(main_window, "FIRST_PAINT_WAIT_MS", 60_000)  # a slow first paint
     watcher = Painted()
-    state = QSettings(str(app_context.paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(
-        app_context, tasks, state, tab_factories={"Library": TabSpec("json", build)}
-    )
-    qtbot.addWidget(window)
+    window = make_window({"Library": TabSpec("json", build)})
     window.show()
     qtbot.waitUntil(lambda: "its first read ran" in events, timeout=5000)
     assert events == ["built", "painted", "its first read ran"]
 
 
 def test_a_tab_built_off_screen_starts_its_work_at_once(
-    qtbot: QtBot, app_context, tasks: TaskManager
+    qtbot: QtBot, make_window: Callable[..., MainWindow]
 ) -> None:
     """A tab built for another reason (its menu's command, a test) is not shown: nothing
     waits for a paint that will not come."""
-    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QLabel
-
-    from desktop.ui.main_window import TabSpec
 
     ran: list[str] = []
 
@@ -207,30 +198,24 @@ def test_a_tab_built_off_screen_starts_its_work_at_once(
         window.tasks.run(lambda: ran.append("read"), title="First read")
         return QLabel("the Chat tab")
 
-    state = QSettings(str(app_context.paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(app_context, tasks, state, tab_factories={"Chat": TabSpec("json", build)})
-    qtbot.addWidget(window)
+    window = make_window({"Chat": TabSpec("json", build)})
     window.tab("Chat")
     qtbot.waitUntil(lambda: ran == ["read"], timeout=main_window.FIRST_PAINT_WAIT_MS // 2)
 
 
 def test_a_tab_whose_build_fails_holds_no_work(
-    qtbot: QtBot, app_context, tasks: TaskManager, monkeypatch: pytest.MonkeyPatch
+    qtbot: QtBot,
+    make_window: Callable[..., MainWindow],
+    tasks: TaskManager,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from PySide6.QtCore import QSettings
-
-    from desktop.ui.main_window import TabSpec
 
     monkeypatch.setattr(main_window, "FIRST_PAINT_WAIT_MS", 60_000)
 
     def build(_window: MainWindow):
         raise RuntimeError("the Library tab could not be built")
 
-    state = QSettings(str(app_context.paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(
-        app_context, tasks, state, tab_factories={"Library": TabSpec("json", build)}
-    )
-    qtbot.addWidget(window)
+    window = make_window({"Library": TabSpec("json", build)})
     with qtbot.capture_exceptions() as caught:
         window.show()
         qtbot.waitUntil(lambda: len(caught) > 0, timeout=5000)
@@ -261,14 +246,13 @@ def test_a_widget_that_never_paints_or_is_gone_still_has_its_callback_run(
     qtbot.waitUntil(lambda: called == ["hidden", "gone"], timeout=2000)
 
 
-def test_tabs_are_built_when_first_shown(qtbot: QtBot, app_context, tasks: TaskManager) -> None:
+def test_tabs_are_built_when_first_shown(
+    qtbot: QtBot, make_window: Callable[..., MainWindow]
+) -> None:
     """The window paints before any tab's module is imported; the shown tab is built once
     its module is in, the others the first time they are shown (or all at once when asked,
     as the shortcuts sheet does)."""
-    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QLabel
-
-    from desktop.ui.main_window import TabSpec
 
     built: list[str] = []
 
@@ -279,10 +263,7 @@ def test_tabs_are_built_when_first_shown(qtbot: QtBot, app_context, tasks: TaskM
 
         return TabSpec("json", build)
 
-    state = QSettings(str(app_context.paths.config_dir / "window.ini"), QSettings.Format.IniFormat)
-    factories = {name: spec(name) for name in ("Library", "Chat", "Decide")}
-    window = MainWindow(app_context, tasks, state, tab_factories=factories)
-    qtbot.addWidget(window)
+    window = make_window({name: spec(name) for name in ("Library", "Chat", "Decide")})
     assert built == []  # nothing before the first paint
     window.show()
     qtbot.waitUntil(lambda: built == ["Library"], timeout=5000)
