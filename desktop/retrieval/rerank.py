@@ -127,7 +127,9 @@ class MaxSimReranker:
             with contextlib.suppress(Exception):
                 self._model()
 
-        threading.Thread(target=run, name="rerank-load", daemon=True).start()
+        # Not a daemon: a process that ends meanwhile (a search of an empty library) waits
+        # for it, as onnxruntime torn down while it builds a session aborts the process.
+        threading.Thread(target=run, name="rerank-load", daemon=False).start()
 
     def _model(self) -> _MaxSimModel:
         loaded = self._loaded

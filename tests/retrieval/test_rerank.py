@@ -190,3 +190,23 @@ def test_the_bundled_reranker_loads_once_when_started_in_the_background(
     reranker.load_in_background()  # a second search before it finished: no second thread
     scores = reranker.scores("how long may I return it", ["Returns within 30 days.", "Cats."])
     assert scores[0] > scores[1] and created == [1]
+
+
+def test_a_process_that_ends_while_the_model_loads_exits_cleanly() -> None:
+    """``ragtune search`` on an empty library ends while the reranker's model is still
+    loading on its thread; onnxruntime then aborted the process at exit (rc 134) or
+    crashed it (rc 139) in one run of ten or thirty."""
+    import subprocess
+    import sys
+
+    code = (
+        "import time\n"
+        "from desktop.retrieval.rerank import MaxSimReranker\n"
+        "MaxSimReranker().load_in_background()\n"
+        "time.sleep(0.1)  # the session is being built in native code now\n"
+    )
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
