@@ -110,10 +110,11 @@ RETRIEVAL_V9 = Migration(
 # (schema 8) moved. Without the old text an external-content table cannot be told what to
 # forget once a chunk is gone, hence the copy. The FTS5 ``porter`` stemmer is English; the
 # words of other languages are matched as ``unicode61`` splits them, as before.
-STEMMED_SQL = """
+STEM_TOKENIZER = "porter unicode61 remove_diacritics 2"
+STEMMED_SQL = f"""
         CREATE VIRTUAL TABLE chunks_fts_stem USING fts5(
             text, text_hash UNINDEXED,
-            tokenize='porter unicode61 remove_diacritics 2'
+            tokenize='{STEM_TOKENIZER}'
         );
         CREATE TABLE chunks_fts_stem_state (
             id          INTEGER PRIMARY KEY CHECK (id = 1),
